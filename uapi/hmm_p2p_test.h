@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * hmm-p2p test device ioctl interface.
+ *
+ * Commands 0x00-0x3f are the kernel's test_hmm interface (lib/test_hmm_uapi.h),
+ * same numbers, same struct layout, same semantics, so the kernel's own
+ * tools/testing/selftests/mm/hmm-tests runs unchanged against our devices.
+ * Commands 0x40 and up are hmm-p2p extensions.
+ */
+#ifndef _UAPI_HMM_P2P_TEST_H
+#define _UAPI_HMM_P2P_TEST_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+/* ---- upstream-compatible part (layout fixed by lib/test_hmm_uapi.h) ---- */
+
+/*
+ * struct hmm_dmirror_cmd - one device access request.
+ * @addr:   start of the user range the device acts on (page aligned)
+ * @ptr:    user buffer the device copies to or from (for SNAPSHOT: one byte
+ *          of HMM_DMIRROR_PROT_* per page)
+ * @npages: length of the range in pages
+ * @cpages: out: pages the command handled
+ * @faults: out: device page faults taken (hmm_range_fault calls)
+ */
+struct hmm_dmirror_cmd {
+	__u64 addr;
+	__u64 ptr;
+	__u64 npages;
+	__u64 cpages;
+	__u64 faults;
+};
+
+#define HMM_DMIRROR_READ		_IOWR('H', 0x00, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_WRITE		_IOWR('H', 0x01, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_MIGRATE_TO_DEV	_IOWR('H', 0x02, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_MIGRATE_TO_SYS	_IOWR('H', 0x03, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_SNAPSHOT		_IOWR('H', 0x04, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_EXCLUSIVE		_IOWR('H', 0x05, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_CHECK_EXCLUSIVE	_IOWR('H', 0x06, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_RELEASE		_IOWR('H', 0x07, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_FLAGS		_IOWR('H', 0x08, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_READ_UNLOCKED	_IOWR('H', 0x09, struct hmm_dmirror_cmd)
+
+/* HMM_DMIRROR_FLAGS: cmd.npages carries the flags */
+#define HMM_DMIRROR_FLAG_FAIL_ALLOC	(1ULL << 0)
+
+/* HMM_DMIRROR_SNAPSHOT: one byte per page in cmd.ptr */
+enum {
+	HMM_DMIRROR_PROT_ERROR			= 0xFF,
+	HMM_DMIRROR_PROT_NONE			= 0x00,
+	HMM_DMIRROR_PROT_READ			= 0x01,
+	HMM_DMIRROR_PROT_WRITE			= 0x02,
+	HMM_DMIRROR_PROT_PMD			= 0x04,
+	HMM_DMIRROR_PROT_PUD			= 0x08,
+	HMM_DMIRROR_PROT_ZERO			= 0x10,
+	HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL	= 0x20,
+	HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE	= 0x30,
+	HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL	= 0x40,
+	HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE	= 0x50,
+};
+
+enum {
+	HMM_DMIRROR_MEMORY_DEVICE_PRIVATE = 1,
+	HMM_DMIRROR_MEMORY_DEVICE_COHERENT,
+};
+
+/* ---- hmm-p2p extensions ---- */
+
+/*
+ * Page classes, as the device's mirror sees each page of a range
+ * (HMM_P2P_IOC_CLASSIFY).
+ */
+enum hmm_p2p_page_class {
+	HMM_P2P_CLASS_NONE = 0,		/* not present, or no access */
+	HMM_P2P_CLASS_SYSTEM,		/* ordinary system RAM page */
+	HMM_P2P_CLASS_ZERO,		/* the shared zero page */
+	HMM_P2P_CLASS_PRIVATE_OWN,	/* device-private, this device */
+	HMM_P2P_CLASS_PRIVATE_PEER,	/* device-private, another device */
+	HMM_P2P_CLASS_COHERENT,		/* device-coherent (any device) */
+	HMM_P2P_CLASS_P2PDMA,		/* PCI P2PDMA (BAR) page */
+	HMM_P2P_CLASS_ERROR,		/* hmm_range_fault gave an error */
+};
+
+/*
+ * struct hmm_p2p_page_info - what the mirror holds for one page.
+ * @class:  enum hmm_p2p_page_class
+ * @order:  mapping order hmm_range_fault reported (0 = 4 KiB, 9 = 2 MiB)
+ * @prot:   HMM_DMIRROR_PROT_READ / HMM_DMIRROR_PROT_WRITE
+ * @flags:  HMM_P2P_PAGE_* below
+ * @owner:  device index owning the page (private/coherent), else -1
+ */
+struct hmm_p2p_page_info {
+	__u8 class;
+	__u8 order;
+	__u8 prot;
+	__u8 flags;
+	__s32 owner;
+};
+
+#define HMM_P2P_PAGE_DMA_MAPPED		(1U << 0)	/* has a DMA address */
+#define HMM_P2P_PAGE_P2P		(1U << 1)	/* mapped peer to peer */
+
+/*
+ * struct hmm_p2p_classify_cmd - fault (read-only, no write fault) the range
+ * into the device's mirror and report every page.
+ * @addr:   start, page aligned
+ * @ptr:    user array of @npages struct hmm_p2p_page_info
+ * @npages: pages in the range
+ * @flags:  HMM_P2P_CLASSIFY_* below
+ * @cpages: out: pages reported
+ */
+struct hmm_p2p_classify_cmd {
+	__u64 addr;
+	__u64 ptr;
+	__u64 npages;
+	__u64 flags;
+	__u64 cpages;
+};
+
+/* Only look: snapshot without faulting missing pages in. */
+#define HMM_P2P_CLASSIFY_NOFAULT	(1ULL << 0)
+
+/*
+ * struct hmm_p2p_stats - per-device counters, since the device was created
+ * (or since the last reset). All counts are in 4 KiB pages unless named
+ * otherwise. @size is in: the caller's sizeof(); the kernel writes at most
+ * that much, and out: the kernel's sizeof().
+ */
+struct hmm_p2p_stats {
+	__u32 size;
+	__u32 reset;			/* in: non-zero resets after reading */
+	__u64 migrated_to_dev;		/* pages moved system -> device */
+	__u64 migrated_to_sys;		/* pages moved device -> system */
+	__u64 cpu_faults;		/* migrate_to_ram calls served */
+	__u64 remote_faults;		/* of those, faults by another mirror */
+	__u64 evicted;			/* pages evicted at release/unload */
+	__u64 bytes_copied;		/* bytes copied by the device engine */
+	__u64 alloc_failures;		/* device page allocations that failed */
+	__u64 mirror_faults;		/* hmm_range_fault calls */
+	__u64 invalidations;		/* mirror invalidations received */
+	__u64 pages_in_use;		/* device pages allocated now */
+	__u64 pages_total;		/* device pages registered now */
+	__u64 chunks;			/* pagemap chunks registered now */
+	__u64 thp_migrated;		/* 2 MiB folios moved (either way) */
+	__u64 p2p_mappings;		/* peer pages mapped peer to peer */
+	__u64 p2p_bytes;		/* bytes moved peer to peer */
+	__u64 p2p_fallback_no_path;	/* peer page migrated: no P2P path */
+	__u64 p2p_fallback_write;	/* peer page migrated: write to RO */
+	__u64 p2p_fallback_gone;	/* peer page migrated: peer going away */
+	__u64 reserved[8];
+};
+
+/*
+ * Fault injection points (HMM_P2P_IOC_FAULT_INJECT). @count failures are
+ * injected at @point after @skip successful passes; count 0 disarms it.
+ */
+enum hmm_p2p_fault_point {
+	HMM_P2P_FAULT_ALLOC_PAGE = 0,	/* device page allocation */
+	HMM_P2P_FAULT_CHUNK_GROW,	/* registering a new pagemap chunk */
+	HMM_P2P_FAULT_COPY_TO_DEV,	/* engine copy system -> device */
+	HMM_P2P_FAULT_COPY_TO_SYS,	/* engine copy device -> system */
+	HMM_P2P_FAULT_ALLOC_SYS_PAGE,	/* system page for migrate back */
+	HMM_P2P_FAULT_NR,
+};
+
+struct hmm_p2p_fault_cmd {
+	__u32 point;
+	__u32 count;
+	__u32 skip;
+	__u32 pad;
+};
+
+/*
+ * struct hmm_p2p_info - what a device node is.
+ * @index:       device index (the N of /dev/hmm_dmirrorN or the p2p node)
+ * @memory_type: HMM_DMIRROR_MEMORY_DEVICE_*
+ * @backend:     HMM_P2P_BACKEND_*
+ * @owner_group: devices with equal owner_group share a pagemap owner
+ * @chunk_size:  bytes per pagemap chunk
+ * @max_chunks:  chunk limit
+ * @capacity:    bytes of device memory the device may use
+ * @flags:       HMM_P2P_INFO_* below
+ */
+struct hmm_p2p_info {
+	__u32 index;
+	__u32 memory_type;
+	__u32 backend;
+	__u32 owner_group;
+	__u64 chunk_size;
+	__u64 max_chunks;
+	__u64 capacity;
+	__u64 flags;
+	__u64 reserved[4];
+};
+
+#define HMM_P2P_BACKEND_SOFT	1	/* kernel pages back device memory */
+#define HMM_P2P_BACKEND_SPM	2	/* coherent: a reserved physical range */
+#define HMM_P2P_BACKEND_PCI	3	/* a PCI BAR (P2PDMA pool) */
+
+#define HMM_P2P_INFO_THP	(1ULL << 0)	/* compound device folios */
+
+/*
+ * struct hmm_p2p_copy_bench - time the kernel's own page copy, in the same
+ * boot as a migration benchmark, to give migration throughput a ceiling.
+ * @npages: in: 4 KiB pages to copy per pass (at most 65536)
+ * @passes: in: passes
+ * @nsec:   out: total time of all passes
+ */
+struct hmm_p2p_copy_bench {
+	__u64 npages;
+	__u64 passes;
+	__u64 nsec;
+};
+
+#define HMM_P2P_IOC_CLASSIFY	_IOWR('H', 0x40, struct hmm_p2p_classify_cmd)
+#define HMM_P2P_IOC_STATS	_IOWR('H', 0x41, struct hmm_p2p_stats)
+#define HMM_P2P_IOC_FAULT_INJECT _IOW('H', 0x42, struct hmm_p2p_fault_cmd)
+#define HMM_P2P_IOC_INFO	_IOR('H', 0x43, struct hmm_p2p_info)
+#define HMM_P2P_IOC_COPY_BENCH	_IOWR('H', 0x44, struct hmm_p2p_copy_bench)
+
+#endif /* _UAPI_HMM_P2P_TEST_H */
