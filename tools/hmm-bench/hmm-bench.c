@@ -1,0 +1,1576 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm-bench: migration, fault-back and mirror benchmark for any driver with
+ * the kernel's lib/test_hmm ioctl interface (/dev/hmm_dmirrorN).
+ *
+ * For each size and page mode (4 KiB with MADV_NOHUGEPAGE, THP with a
+ * 2 MiB aligned buffer and MADV_HUGEPAGE) and each run, on a fresh mapping:
+ *
+ *   fill a pattern unique to the run
+ *   s2d    HMM_DMIRROR_MIGRATE_TO_DEV, timed; cpages checked; the device's
+ *          copy of the data (returned in cmd.ptr) checked against the pattern
+ *   d2s    HMM_DMIRROR_MIGRATE_TO_SYS, timed; cpages checked; the buffer
+ *          checked against the pattern by the CPU
+ *   snap   HMM_DMIRROR_SNAPSHOT of the now system-resident range, timed
+ *          (hmm_range_fault mirror throughput); every page must be a system
+ *          page with access, so pages left on the device are caught
+ *   fault  migrate to the device again, then touch one byte per 4 KiB page
+ *          (4k mode) or per 2 MiB (thp mode), each touch timed; values checked
+ *
+ * plus, per size, the kernel's own page copy rate (HMM_P2P_IOC_COPY_BENCH,
+ * an hmm-p2p extension; n/a on upstream's test_hmm). Medians of the runs are
+ * reported, as a table and as JSON (--json). --compare UP.json OURS.json
+ * prints both side by side and ends with one summary line.
+ *
+ * Build: gcc -static -O2 -Wall -I uapi tools/hmm-bench/hmm-bench.c
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hmm_p2p_test.h"
+
+#define PAGE_SZ		4096UL
+#define THP_SZ		(2UL << 20)
+#define MIB		(1UL << 20)
+#define MAX_SIZES	16
+#define MAX_RUNS	100
+#define COPY_MAX_PAGES	65536UL
+#define KPF_THP		22
+
+enum { MODE_4K, MODE_THP, NR_MODES };
+static const char *const mode_name[NR_MODES] = { "4k", "thp" };
+
+/* ---------------------------------------------------------------- utils */
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* p in [0,100], nearest rank on a sorted copy; NAN when empty. */
+static double percentile(const double *v, int n, double p)
+{
+	double *s, r;
+	long k;
+
+	if (n <= 0)
+		return NAN;
+	s = malloc(n * sizeof(*s));
+	if (!s)
+		return NAN;
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_double);
+	k = (long)ceil(p / 100.0 * n) - 1;
+	if (k < 0)
+		k = 0;
+	if (k >= n)
+		k = n - 1;
+	r = s[k];
+	free(s);
+	return r;
+}
+
+/* Median: the mean of the two middle values for an even count. */
+static double median(const double *v, int n)
+{
+	double *s, r;
+
+	if (n <= 0)
+		return NAN;
+	s = malloc(n * sizeof(*s));
+	if (!s)
+		return NAN;
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_double);
+	r = n & 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	free(s);
+	return r;
+}
+
+/* ------------------------------------------------------------- results */
+
+struct series {
+	double v[MAX_RUNS];
+	int n;
+};
+
+static void series_add(struct series *s, double x)
+{
+	if (s->n < MAX_RUNS)
+		s->v[s->n++] = x;
+}
+
+struct result {
+	unsigned long size_mib;
+	int mode;
+	int runs;		/* runs asked for */
+	int ok;
+	char error[512];
+	struct series s2d;	/* GiB/s */
+	struct series d2s;	/* GiB/s */
+	struct series snap;	/* Mpages/s */
+	struct series fault_p50;	/* us per fault unit */
+	struct series fault_p99;
+	struct series fault_gibps;	/* bytes brought back / sum of fault times */
+	struct series thp_before;	/* fraction of the buffer THP-backed */
+	struct series thp_after;	/* same, after migrating back */
+	int dev_class;		/* snapshot class of device pages, -1 unknown */
+	double dev_pmd;		/* fraction of device pages reported as PMD */
+};
+
+struct copy_result {
+	unsigned long size_mib;
+	struct series gibps;
+};
+
+static struct {
+	const char *dev;
+	const char *label;
+	const char *json;
+	unsigned long sizes[MAX_SIZES];
+	int size_runs[MAX_SIZES];	/* 0: --runs */
+	int nsizes;
+	int runs;
+	int modes[NR_MODES];
+	int warmup;
+	int verbose;
+} opt = {
+	.dev = "/dev/hmm_dmirror0",
+	.label = "unnamed",
+	.runs = 5,
+	.modes = { 1, 1 },
+	.warmup = 1,
+};
+
+static struct result results[MAX_SIZES * NR_MODES];
+static int nresults;
+static struct copy_result copies[MAX_SIZES];
+static int copy_supported = -1;		/* -1 not tried, 0 n/a, 1 yes */
+static char copy_note[128] = "not tried";
+static char fatal_error[512];
+static int mem_type_info = -1;		/* from HMM_P2P_IOC_INFO if any */
+
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("hmm-bench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static void set_error(char *dst, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(dst, len, fmt, ap);
+	va_end(ap);
+	note("error: %s", dst);
+}
+
+/* ------------------------------------------------------------- buffers */
+
+/* A fresh anonymous mapping of @size, 2 MiB aligned, with the THP advice. */
+static void *buf_alloc(size_t size, int thp)
+{
+	size_t len = size + THP_SZ;
+	uintptr_t p, a;
+	void *m;
+
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	p = (uintptr_t)m;
+	a = (p + THP_SZ - 1) & ~(THP_SZ - 1);
+	if (a > p)
+		munmap(m, a - p);
+	if (p + len > a + size)
+		munmap((void *)(a + size), p + len - (a + size));
+	if (madvise((void *)a, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE)) {
+		note("madvise(%s): %s", thp ? "MADV_HUGEPAGE" : "MADV_NOHUGEPAGE",
+		     strerror(errno));
+		munmap((void *)a, size);
+		errno = EINVAL;
+		return NULL;
+	}
+	return (void *)a;
+}
+
+static inline uint64_t pat(uint64_t seed, size_t off)
+{
+	return (seed << 40) ^ 0x5a5a0000a5a5ULL ^ off;
+}
+
+static void fill(void *buf, size_t size, uint64_t seed)
+{
+	uint64_t *p = buf;
+	size_t i, n = size / 8;
+
+	for (i = 0; i < n; i++)
+		p[i] = pat(seed, i * 8);
+}
+
+/* Returns the byte offset of the first mismatch, or -1. */
+static long verify(const void *buf, size_t size, uint64_t seed)
+{
+	const uint64_t *p = buf;
+	size_t i, n = size / 8;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != pat(seed, i * 8))
+			return (long)(i * 8);
+	return -1;
+}
+
+/*
+ * Fraction of [buf, buf+size) backed by THP: from /proc/self/pagemap and
+ * /proc/kpageflags when they give PFNs (root), else from the AnonHugePages
+ * of the enclosing VMA in /proc/self/smaps. -1 if neither works.
+ */
+static double thp_fraction_pagemap(void *buf, size_t size)
+{
+	size_t npages = size / PAGE_SZ, i, j, thp = 0;
+	uint64_t *pm;
+	int fd, kfd;
+	double r = -1;
+
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	kfd = open("/proc/kpageflags", O_RDONLY);
+	pm = malloc(npages * 8);
+	if (fd < 0 || kfd < 0 || !pm)
+		goto out;
+	if (pread(fd, pm, npages * 8, (uintptr_t)buf / PAGE_SZ * 8) !=
+	    (ssize_t)(npages * 8))
+		goto out;
+	for (i = 0; i + 512 <= npages; i += 512) {
+		uint64_t pfn0 = pm[i] & ((1ULL << 55) - 1), flags;
+
+		if (!(pm[i] >> 63))
+			continue;		/* not present */
+		if (!pfn0)
+			goto out;		/* PFNs hidden: not root */
+		if (pfn0 % 512)
+			continue;
+		for (j = 1; j < 512; j++)
+			if (!(pm[i + j] >> 63) ||
+			    (pm[i + j] & ((1ULL << 55) - 1)) != pfn0 + j)
+				break;
+		if (j < 512)
+			continue;
+		if (pread(kfd, &flags, 8, pfn0 * 8) != 8)
+			goto out;
+		if (flags & (1ULL << KPF_THP))
+			thp += 512;
+	}
+	r = (double)thp / npages;
+out:
+	free(pm);
+	if (fd >= 0)
+		close(fd);
+	if (kfd >= 0)
+		close(kfd);
+	return r;
+}
+
+static double thp_fraction_smaps(void *buf, size_t size)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0;
+	double r = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e, kb;
+
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, '-') &&
+		    isxdigit((unsigned char)line[0])) {
+			in = s <= (uintptr_t)buf && (uintptr_t)buf < e;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) {
+			r = (double)kb * 1024 / size;
+			if (r > 1)
+				r = 1;
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+static double thp_fraction(void *buf, size_t size)
+{
+	double r = thp_fraction_pagemap(buf, size);
+
+	return r >= 0 ? r : thp_fraction_smaps(buf, size);
+}
+
+/* ------------------------------------------------------------- ioctls */
+
+static int dcmd(int fd, unsigned long req, void *addr, void *ptr,
+		unsigned long npages, struct hmm_dmirror_cmd *out)
+{
+	struct hmm_dmirror_cmd cmd = {
+		.addr = (uintptr_t)addr,
+		.ptr = (uintptr_t)ptr,
+		.npages = npages,
+	};
+	int ret;
+
+	do
+		ret = ioctl(fd, req, &cmd);
+	while (ret && errno == EINTR);
+	if (out)
+		*out = cmd;
+	return ret ? -errno : 0;
+}
+
+static const char *errhint(int err)
+{
+	if (err == ENOTTY)
+		return " (the driver does not implement this test_hmm command)";
+	return "";
+}
+
+/*
+ * HMM_P2P_IOC_COPY_BENCH. The buffer is larger than the struct: upstream's
+ * handler copies a whole struct hmm_dmirror_cmd in before rejecting an
+ * unknown command (with EINVAL, not ENOTTY).
+ */
+static int copy_bench(int fd, unsigned long npages, unsigned long passes,
+		      double *gibps)
+{
+	union {
+		struct hmm_p2p_copy_bench b;
+		unsigned char pad[64];
+	} u;
+	int ret;
+
+	memset(&u, 0, sizeof(u));
+	u.b.npages = npages;
+	u.b.passes = passes;
+	do
+		ret = ioctl(fd, HMM_P2P_IOC_COPY_BENCH, &u);
+	while (ret && errno == EINTR);
+	if (ret)
+		return -errno;
+	if (!u.b.nsec)
+		return -ERANGE;
+	*gibps = (double)npages * PAGE_SZ * passes / (1 << 30) /
+		 (u.b.nsec / 1e9);
+	return 0;
+}
+
+static void probe_extensions(int fd)
+{
+	union {
+		struct hmm_p2p_info i;
+		unsigned char pad[128];
+	} u;
+	double g;
+	int ret;
+
+	memset(&u, 0, sizeof(u));
+	if (ioctl(fd, HMM_P2P_IOC_INFO, &u) == 0)
+		mem_type_info = u.i.memory_type;
+
+	ret = copy_bench(fd, 256, 1, &g);
+	if (ret == 0) {
+		copy_supported = 1;
+		snprintf(copy_note, sizeof(copy_note), "HMM_P2P_IOC_COPY_BENCH");
+	} else {
+		copy_supported = 0;
+		snprintf(copy_note, sizeof(copy_note), "n/a (%s%s)",
+			 ret == -ENOTTY ? "ENOTTY" : ret == -EINVAL ? "EINVAL" :
+			 "error", ret == -ENOTTY || ret == -EINVAL ?
+			 ": driver has no copy bench" : "");
+		if (ret != -ENOTTY && ret != -EINVAL)
+			note("copy bench failed: %s", strerror(-ret));
+	}
+}
+
+/* ------------------------------------------------------------- one case */
+
+static void *mirror_buf;
+static size_t mirror_size;
+
+static int prepare_mirror(size_t size)
+{
+	if (mirror_size >= size)
+		return 0;
+	if (mirror_buf)
+		munmap(mirror_buf, mirror_size);
+	mirror_buf = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (mirror_buf == MAP_FAILED) {
+		mirror_buf = NULL;
+		mirror_size = 0;
+		return -ENOMEM;
+	}
+	memset(mirror_buf, 0, size);	/* populated: no faults in the timing */
+	mirror_size = size;
+	return 0;
+}
+
+/* Returns 0, or a negative errno of a failed ioctl, or -EIO on bad data. */
+static int migrate_checked(struct result *r, int fd, int to_dev, void *buf,
+			   size_t size, uint64_t seed, double *ns)
+{
+	unsigned long npages = size / PAGE_SZ;
+	struct hmm_dmirror_cmd c;
+	const char *what = to_dev ? "MIGRATE_TO_DEV" : "MIGRATE_TO_SYS";
+	double t0, t1;
+	long bad;
+	int ret;
+
+	if (to_dev)
+		memset(mirror_buf, 0, 8);	/* a stale copy cannot pass */
+	t0 = now_ns();
+	ret = dcmd(fd, to_dev ? HMM_DMIRROR_MIGRATE_TO_DEV :
+		   HMM_DMIRROR_MIGRATE_TO_SYS, buf, mirror_buf, npages, &c);
+	t1 = now_ns();
+	if (ret) {
+		set_error(r->error, sizeof(r->error), "%s of %lu pages: %s%s",
+			  what, npages, strerror(-ret), errhint(-ret));
+		return ret;
+	}
+	/*
+	 * Upstream counts a THP migrated back to system memory as one page
+	 * (MIGRATE_TO_SYS reports migrate entries, and a compound entry covers
+	 * 512 pages), so back to system cpages is only checked for sanity; the
+	 * snapshot after it proves every page is a system page.
+	 */
+	if (to_dev ? c.cpages != npages : !c.cpages || c.cpages > npages) {
+		set_error(r->error, sizeof(r->error),
+			  "%s: cpages=%llu, expected %s%lu", what,
+			  (unsigned long long)c.cpages, to_dev ? "" : "1..",
+			  npages);
+		return -EIO;
+	}
+	bad = verify(to_dev ? mirror_buf : buf, size, seed);
+	if (bad >= 0) {
+		set_error(r->error, sizeof(r->error),
+			  "%s: data mismatch at offset %ld (%s)", what, bad,
+			  to_dev ? "device copy returned in cmd.ptr" :
+			  "buffer read back by the CPU");
+		return -EIO;
+	}
+	if (ns)
+		*ns = t1 - t0;
+	return 0;
+}
+
+/* Timed snapshot of a range; checks every page's class. */
+static int snapshot(struct result *r, int fd, void *buf, size_t size,
+		    int want_dev, double *ns, int *cls, double *pmd)
+{
+	unsigned long npages = size / PAGE_SZ, i, npmd = 0;
+	unsigned char *perm = malloc(npages);
+	struct hmm_dmirror_cmd c;
+	double t0, t1;
+	int ret, first = -1;
+
+	if (!perm)
+		return -ENOMEM;
+	memset(perm, 0xee, npages);
+	t0 = now_ns();
+	ret = dcmd(fd, HMM_DMIRROR_SNAPSHOT, buf, perm, npages, &c);
+	t1 = now_ns();
+	if (ret) {
+		set_error(r->error, sizeof(r->error), "SNAPSHOT of %lu pages: %s%s",
+			  npages, strerror(-ret), errhint(-ret));
+		goto out;
+	}
+	ret = -EIO;
+	if (c.cpages != npages) {
+		set_error(r->error, sizeof(r->error),
+			  "SNAPSHOT: cpages=%llu, expected %lu",
+			  (unsigned long long)c.cpages, npages);
+		goto out;
+	}
+	for (i = 0; i < npages; i++) {
+		unsigned char p = perm[i], klass = p & 0xf0;
+
+		if (p == HMM_DMIRROR_PROT_ERROR ||
+		    !(p & (HMM_DMIRROR_PROT_READ | HMM_DMIRROR_PROT_WRITE))) {
+			set_error(r->error, sizeof(r->error),
+				  "SNAPSHOT: page %lu has no access (0x%02x)",
+				  i, p);
+			goto out;
+		}
+		if (want_dev ? klass != HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL &&
+		    klass != HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL :
+		    klass != HMM_DMIRROR_PROT_NONE) {
+			set_error(r->error, sizeof(r->error),
+				  "SNAPSHOT: page %lu is 0x%02x, expected %s",
+				  i, p, want_dev ? "a page of this device" :
+				  "a system page");
+			goto out;
+		}
+		if (first < 0)
+			first = klass;
+		if (p & HMM_DMIRROR_PROT_PMD)
+			npmd++;
+	}
+	ret = 0;
+	if (ns)
+		*ns = t1 - t0;
+	if (cls)
+		*cls = first;
+	if (pmd)
+		*pmd = (double)npmd / npages;
+out:
+	free(perm);
+	return ret;
+}
+
+static int run_one(struct result *r, int fd, size_t size, int run, int timed)
+{
+	int thp = r->mode == MODE_THP;
+	size_t step = thp ? THP_SZ : PAGE_SZ, nf = size / step, i;
+	uint64_t seed = (uint64_t)(run + 2) * 0x1000193 + size / MIB * 7 + thp;
+	double ns, tb, ta, *lat = NULL, sum = 0;
+	void *buf;
+	int ret;
+	long bad;
+
+	buf = buf_alloc(size, thp);
+	if (!buf) {
+		set_error(r->error, sizeof(r->error), "cannot map %zu bytes: %s",
+			  size, strerror(errno));
+		return -ENOMEM;
+	}
+	fill(buf, size, seed);
+	tb = thp_fraction(buf, size);
+
+	/* system -> device */
+	ret = migrate_checked(r, fd, 1, buf, size, seed, &ns);
+	if (ret)
+		goto out;
+	if (timed)
+		series_add(&r->s2d, (double)size / (1 << 30) / (ns / 1e9));
+	if (r->dev_class < 0) {
+		ret = snapshot(r, fd, buf, size, 1, NULL, &r->dev_class,
+			       &r->dev_pmd);
+		if (ret)
+			goto out;
+	}
+
+	/* device -> system */
+	ret = migrate_checked(r, fd, 0, buf, size, seed, &ns);
+	if (ret)
+		goto out;
+	if (timed)
+		series_add(&r->d2s, (double)size / (1 << 30) / (ns / 1e9));
+	ta = thp_fraction(buf, size);
+
+	/* mirror a resident range */
+	ret = snapshot(r, fd, buf, size, 0, &ns, NULL, NULL);
+	if (ret)
+		goto out;
+	if (timed)
+		series_add(&r->snap, (double)(size / PAGE_SZ) / 1e6 / (ns / 1e9));
+	if (!timed)
+		goto out;
+
+	/* CPU fault-back */
+	ret = migrate_checked(r, fd, 1, buf, size, seed, NULL);
+	if (ret)
+		goto out;
+	lat = malloc(nf * sizeof(*lat));
+	if (!lat) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nf; i++) {
+		volatile uint64_t *p = (uint64_t *)((char *)buf + i * step);
+		double t0, t1;
+		uint64_t v;
+
+		t0 = now_ns();
+		v = *p;
+		t1 = now_ns();
+		lat[i] = (t1 - t0) / 1e3;
+		sum += t1 - t0;
+		if (v != pat(seed, i * step)) {
+			set_error(r->error, sizeof(r->error),
+				  "fault-back: wrong data at offset %zu", i * step);
+			ret = -EIO;
+			goto out;
+		}
+	}
+	bad = verify(buf, size, seed);
+	if (bad >= 0) {
+		set_error(r->error, sizeof(r->error),
+			  "fault-back: data mismatch at offset %ld", bad);
+		ret = -EIO;
+		goto out;
+	}
+	series_add(&r->fault_p50, percentile(lat, nf, 50));
+	series_add(&r->fault_p99, percentile(lat, nf, 99));
+	series_add(&r->fault_gibps, (double)size / (1 << 30) / (sum / 1e9));
+	series_add(&r->thp_before, tb);
+	series_add(&r->thp_after, ta);
+out:
+	free(lat);
+	munmap(buf, size);
+	return ret;
+}
+
+static int run_case(struct result *r, int fd)
+{
+	size_t size = r->size_mib * MIB;
+	int i, ret;
+
+	r->dev_class = -1;
+	r->dev_pmd = NAN;
+	if (prepare_mirror(size)) {
+		set_error(r->error, sizeof(r->error),
+			  "cannot map a %zu byte mirror buffer", size);
+		return -ENOMEM;
+	}
+	if (opt.warmup) {
+		ret = run_one(r, fd, size, -1, 0);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < r->runs; i++) {
+		ret = run_one(r, fd, size, i, 1);
+		if (ret)
+			return ret;
+		if (opt.verbose)
+			note("  run %d: s2d %.3f d2s %.3f GiB/s, fault p50 %.1f us",
+			     i, r->s2d.v[i], r->d2s.v[i], r->fault_p50.v[i]);
+	}
+	r->ok = 1;
+	return 0;
+}
+
+static void run_copy(struct copy_result *c, int fd, int runs)
+{
+	unsigned long np = c->size_mib * MIB / PAGE_SZ, passes = 1;
+	int i;
+	double g;
+
+	if (np > COPY_MAX_PAGES)
+		np = COPY_MAX_PAGES;
+	/* at least 32 MiB copied per measurement */
+	while (np * passes * PAGE_SZ < 32 * MIB)
+		passes++;
+	for (i = 0; i < runs; i++) {
+		int ret = copy_bench(fd, np, passes, &g);
+
+		if (ret) {
+			note("copy bench at %lu MiB: %s", c->size_mib,
+			     strerror(-ret));
+			return;
+		}
+		series_add(&c->gibps, g);
+	}
+}
+
+/* ------------------------------------------------------------- output */
+
+static double med(const struct series *s)
+{
+	return median(s->v, s->n);
+}
+
+static const char *class_name(int c)
+{
+	switch (c) {
+	case HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL: return "private";
+	case HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL: return "coherent";
+	default: return "unknown";
+	}
+}
+
+static const char *memory_name(void)
+{
+	int i;
+
+	for (i = 0; i < nresults; i++)
+		if (results[i].dev_class >= 0)
+			return class_name(results[i].dev_class);
+	if (mem_type_info == HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
+		return "private";
+	if (mem_type_info == HMM_DMIRROR_MEMORY_DEVICE_COHERENT)
+		return "coherent";
+	return "unknown";
+}
+
+static double copy_at(unsigned long mib)
+{
+	int i;
+
+	for (i = 0; i < opt.nsizes; i++)
+		if (copies[i].size_mib == mib && copies[i].gibps.n)
+			return med(&copies[i].gibps);
+	return NAN;
+}
+
+static void fmtnum(char *b, size_t n, double v, const char *f)
+{
+	if (isnan(v) || v < -0.5)
+		snprintf(b, n, "n/a");
+	else
+		snprintf(b, n, f, v);
+}
+
+static void print_table(FILE *o)
+{
+	struct utsname u;
+	int i;
+
+	uname(&u);
+	fprintf(o, "\nhmm-bench: %s on %s (%s memory), kernel %s\n",
+		opt.label, opt.dev, memory_name(), u.release);
+	fprintf(o, "medians; throughput in GiB/s, fault latency in us per "
+		"fault unit (4k: one 4 KiB page, thp: one 2 MiB folio)\n");
+	fprintf(o, "copy limit: %s\n", copy_note);
+	fprintf(o, "%6s %4s %4s %9s %9s %9s %9s %9s %10s %6s %6s %9s\n",
+		"size", "mode", "runs", "s2d", "d2s", "fault50", "fault99",
+		"faultGiB", "snapMpg/s", "thp%", "thp%d2s", "copylim");
+	for (i = 0; i < nresults; i++) {
+		struct result *r = &results[i];
+		char b[11][24];
+
+		if (!r->ok && !r->s2d.n) {
+			fprintf(o, "%5luM %4s FAILED: %s\n", r->size_mib,
+				mode_name[r->mode], r->error);
+			continue;
+		}
+		fmtnum(b[0], 24, med(&r->s2d), "%.3f");
+		fmtnum(b[1], 24, med(&r->d2s), "%.3f");
+		fmtnum(b[2], 24, med(&r->fault_p50), "%.2f");
+		fmtnum(b[3], 24, med(&r->fault_p99), "%.2f");
+		fmtnum(b[4], 24, med(&r->fault_gibps), "%.3f");
+		fmtnum(b[5], 24, med(&r->snap), "%.3f");
+		fmtnum(b[6], 24, 100 * med(&r->thp_before), "%.0f");
+		fmtnum(b[7], 24, 100 * med(&r->thp_after), "%.0f");
+		fmtnum(b[8], 24, copy_at(r->size_mib), "%.3f");
+		fprintf(o, "%5luM %4s %4d %9s %9s %9s %9s %9s %10s %6s %6s %9s%s\n",
+			r->size_mib, mode_name[r->mode], r->s2d.n, b[0], b[1],
+			b[2], b[3], b[4], b[5], b[6], b[7], b[8],
+			r->ok ? "" : "  (FAILED)");
+		if (!r->ok)
+			fprintf(o, "       %s\n", r->error);
+		if (r->mode == MODE_THP && r->thp_before.n &&
+		    med(&r->thp_before) >= 0 && med(&r->thp_before) < 0.999)
+			fprintf(o, "       warning: THP backs only %.0f%% of the "
+				"buffer before migration\n",
+				100 * med(&r->thp_before));
+	}
+	if (fatal_error[0])
+		fprintf(o, "FAILED: %s\n", fatal_error);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void json_num(FILE *f, double v)
+{
+	if (isnan(v) || isinf(v))
+		fputs("null", f);
+	else
+		fprintf(f, "%.6g", v);
+}
+
+static void json_series(FILE *f, const char *name, const struct series *s)
+{
+	int i;
+
+	fprintf(f, ", \"%s\": {\"median\": ", name);
+	json_num(f, med(s));
+	fputs(", \"samples\": [", f);
+	for (i = 0; i < s->n; i++) {
+		if (i)
+			fputs(", ", f);
+		json_num(f, s->v[i]);
+	}
+	fputs("]}", f);
+}
+
+static void read_line(const char *path, char *b, size_t n)
+{
+	FILE *f = fopen(path, "r");
+
+	b[0] = 0;
+	if (f) {
+		if (fgets(b, n, f))
+			b[strcspn(b, "\n")] = 0;
+		fclose(f);
+	}
+}
+
+static int write_json(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	struct utsname u;
+	char thp[128];
+	int i, c, ok = !fatal_error[0];
+
+	if (!f) {
+		note("cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	uname(&u);
+	read_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp));
+	for (i = 0; i < nresults; i++)
+		ok &= results[i].ok;
+	fputs("{\"tool\": \"hmm-bench\", \"format\": 1", f);
+	fputs(",\n \"label\": ", f);
+	json_str(f, opt.label);
+	fputs(", \"dev\": ", f);
+	json_str(f, opt.dev);
+	fputs(", \"kernel\": ", f);
+	json_str(f, u.release);
+	fputs(", \"thp_enabled\": ", f);
+	json_str(f, thp);
+	fputs(", \"memory\": ", f);
+	json_str(f, memory_name());
+	fprintf(f, ",\n \"ok\": %s, \"error\": ", ok ? "true" : "false");
+	json_str(f, fatal_error);
+	fputs(", \"units\": {\"s2d\": \"GiB/s\", \"d2s\": \"GiB/s\", "
+	      "\"fault\": \"us per 4 KiB page (4k) or 2 MiB folio (thp)\", "
+	      "\"snap\": \"Mpages/s\", \"copy_limit\": \"GiB/s\"}", f);
+	fputs(",\n \"copy_limit_note\": ", f);
+	json_str(f, copy_note);
+	fputs(",\n \"copy_limit\": [", f);
+	for (i = 0, c = 0; i < opt.nsizes && copy_supported == 1; i++) {
+		if (!copies[i].gibps.n)
+			continue;
+		fprintf(f, "%s\n  {\"size_mib\": %lu", c++ ? "," : "",
+			copies[i].size_mib);
+		json_series(f, "gibps", &copies[i].gibps);
+		fputs("}", f);
+	}
+	fputs("],\n \"results\": [", f);
+	for (i = 0; i < nresults; i++) {
+		struct result *r = &results[i];
+
+		fprintf(f, "%s\n  {\"size_mib\": %lu, \"mode\": \"%s\", "
+			"\"runs\": %d, \"ok\": %s, \"error\": ", i ? "," : "",
+			r->size_mib, mode_name[r->mode], r->s2d.n,
+			r->ok ? "true" : "false");
+		json_str(f, r->error);
+		fputs(", \"device_memory\": ", f);
+		json_str(f, class_name(r->dev_class));
+		fputs(", \"device_pmd_fraction\": ", f);
+		json_num(f, r->dev_pmd);
+		fputs(",\n   \"fault_unit\": ", f);
+		json_str(f, r->mode == MODE_THP ? "2M" : "4k");
+		json_series(f, "s2d_gibps", &r->s2d);
+		fputs("\n  ", f);
+		json_series(f, "d2s_gibps", &r->d2s);
+		fputs("\n  ", f);
+		json_series(f, "fault_p50_us", &r->fault_p50);
+		fputs("\n  ", f);
+		json_series(f, "fault_p99_us", &r->fault_p99);
+		fputs("\n  ", f);
+		json_series(f, "fault_gibps", &r->fault_gibps);
+		fputs("\n  ", f);
+		json_series(f, "snap_mpages", &r->snap);
+		fputs("\n  ", f);
+		json_series(f, "thp_fraction", &r->thp_before);
+		fputs("\n  ", f);
+		json_series(f, "thp_fraction_after_d2s", &r->thp_after);
+		fputs("}", f);
+	}
+	fputs("]}\n", f);
+	if (fclose(f)) {
+		note("cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- compare */
+
+/* A small JSON reader, enough for the files this program writes. */
+enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
+
+struct jv {
+	enum jtype t;
+	double num;
+	char *str;
+	int n;
+	char **keys;
+	struct jv **items;
+};
+
+struct jparser {
+	const char *s;
+	const char *err;
+};
+
+static void jws(struct jparser *p)
+{
+	while (*p->s && isspace((unsigned char)*p->s))
+		p->s++;
+}
+
+static struct jv *jnew(enum jtype t)
+{
+	struct jv *v = calloc(1, sizeof(*v));
+
+	if (!v) {
+		perror("calloc");
+		exit(2);
+	}
+	v->t = t;
+	return v;
+}
+
+static char *jstring(struct jparser *p)
+{
+	size_t cap = 16, n = 0;
+	char *b = malloc(cap);
+
+	p->s++;			/* opening quote */
+	while (b && *p->s && *p->s != '"') {
+		char c = *p->s++;
+
+		if (c == '\\') {
+			c = *p->s++;
+			switch (c) {
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'u': {
+				unsigned int u = 0;
+
+				if (sscanf(p->s, "%4x", &u) != 1) {
+					p->err = "bad \\u escape";
+					free(b);
+					return NULL;
+				}
+				p->s += 4;
+				c = u < 0x80 ? (char)u : '?';
+				break;
+			}
+			case 0:
+				p->err = "unterminated string";
+				free(b);
+				return NULL;
+			default: break;	/* \" \\ \/ */
+			}
+		}
+		if (n + 2 > cap) {
+			char *nb = realloc(b, cap *= 2);
+
+			if (!nb) {
+				free(b);
+				return NULL;
+			}
+			b = nb;
+		}
+		b[n++] = c;
+	}
+	if (!b || *p->s != '"') {
+		p->err = "unterminated string";
+		free(b);
+		return NULL;
+	}
+	p->s++;
+	b[n] = 0;
+	return b;
+}
+
+static struct jv *jparse(struct jparser *p, int depth)
+{
+	struct jv *v;
+
+	jws(p);
+	if (depth > 32) {
+		p->err = "nested too deep";
+		return NULL;
+	}
+	if (*p->s == '{' || *p->s == '[') {
+		int obj = *p->s == '{';
+		char close = obj ? '}' : ']';
+
+		v = jnew(obj ? J_OBJ : J_ARR);
+		p->s++;
+		jws(p);
+		if (*p->s == close) {
+			p->s++;
+			return v;
+		}
+		for (;;) {
+			char *key = NULL;
+			struct jv *item;
+
+			jws(p);
+			if (obj) {
+				if (*p->s != '"') {
+					p->err = "expected a key";
+					return NULL;
+				}
+				key = jstring(p);
+				if (!key)
+					return NULL;
+				jws(p);
+				if (*p->s++ != ':') {
+					p->err = "expected ':'";
+					return NULL;
+				}
+			}
+			item = jparse(p, depth + 1);
+			if (!item)
+				return NULL;
+			v->items = realloc(v->items, (v->n + 1) * sizeof(*v->items));
+			v->keys = realloc(v->keys, (v->n + 1) * sizeof(*v->keys));
+			if (!v->items || !v->keys) {
+				perror("realloc");
+				exit(2);
+			}
+			v->items[v->n] = item;
+			v->keys[v->n] = key;
+			v->n++;
+			jws(p);
+			if (*p->s == ',') {
+				p->s++;
+				continue;
+			}
+			if (*p->s == close) {
+				p->s++;
+				return v;
+			}
+			p->err = obj ? "expected ',' or '}'" : "expected ',' or ']'";
+			return NULL;
+		}
+	}
+	if (*p->s == '"') {
+		v = jnew(J_STR);
+		v->str = jstring(p);
+		return v->str ? v : NULL;
+	}
+	if (!strncmp(p->s, "true", 4) || !strncmp(p->s, "false", 5)) {
+		v = jnew(J_BOOL);
+		v->num = *p->s == 't';
+		p->s += v->num ? 4 : 5;
+		return v;
+	}
+	if (!strncmp(p->s, "null", 4)) {
+		p->s += 4;
+		return jnew(J_NULL);
+	}
+	if (*p->s == '-' || isdigit((unsigned char)*p->s)) {
+		char *end;
+
+		v = jnew(J_NUM);
+		v->num = strtod(p->s, &end);
+		p->s = end;
+		return v;
+	}
+	p->err = "unexpected character";
+	return NULL;
+}
+
+static struct jv *jget(const struct jv *o, const char *key)
+{
+	int i;
+
+	if (!o || o->t != J_OBJ)
+		return NULL;
+	for (i = 0; i < o->n; i++)
+		if (!strcmp(o->keys[i], key))
+			return o->items[i];
+	return NULL;
+}
+
+static const char *jstr(const struct jv *o, const char *key)
+{
+	const struct jv *v = jget(o, key);
+
+	return v && v->t == J_STR ? v->str : "";
+}
+
+static double jnum(const struct jv *v)
+{
+	return v && v->t == J_NUM ? v->num : NAN;
+}
+
+static struct jv *load_json(const char *path)
+{
+	struct jparser p = { 0 };
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	struct jv *v;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		note("cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		size_t got;
+
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 65536;
+			text = realloc(text, cap);
+			if (!text) {
+				perror("realloc");
+				exit(2);
+			}
+		}
+		got = fread(text + len, 1, cap - len - 1, f);
+		len += got;
+		if (!got)
+			break;
+	}
+	fclose(f);
+	text[len] = 0;
+	p.s = text;
+	v = jparse(&p, 0);
+	if (v) {
+		jws(&p);
+		if (*p.s)
+			p.err = "trailing text", v = NULL;
+	}
+	if (!v || jget(v, "tool") == NULL ||
+	    strcmp(jstr(v, "tool"), "hmm-bench")) {
+		note("%s: not an hmm-bench JSON file (%s at byte %ld)", path,
+		     p.err ? p.err : "no \"tool\": \"hmm-bench\"",
+		     (long)(p.s - text));
+		return NULL;
+	}
+	return v;		/* text and tree are kept until exit */
+}
+
+static const struct jv *find_result(const struct jv *doc, double mib,
+				    const char *mode)
+{
+	const struct jv *rs = jget(doc, "results");
+	int i;
+
+	if (!rs || rs->t != J_ARR)
+		return NULL;
+	for (i = 0; i < rs->n; i++)
+		if (jnum(jget(rs->items[i], "size_mib")) == mib &&
+		    !strcmp(jstr(rs->items[i], "mode"), mode))
+			return rs->items[i];
+	return NULL;
+}
+
+/* Median of a metric in a result, NAN if absent or the case failed. */
+static double metric(const struct jv *doc, double mib, const char *mode,
+		     const char *name)
+{
+	const struct jv *r;
+
+	if (!doc)
+		return NAN;
+	r = find_result(doc, mib, mode);
+	if (!r)
+		return NAN;
+	return jnum(jget(jget(r, name), "median"));
+}
+
+static double copy_limit_of(const struct jv *doc, double mib)
+{
+	const struct jv *cl = doc ? jget(doc, "copy_limit") : NULL;
+	int i;
+
+	if (!cl || cl->t != J_ARR)
+		return NAN;
+	for (i = 0; i < cl->n; i++)
+		if (jnum(jget(cl->items[i], "size_mib")) == mib)
+			return jnum(jget(jget(cl->items[i], "gibps"), "median"));
+	return NAN;
+}
+
+static void collect_sizes(const struct jv *doc, double *sizes, int *n)
+{
+	const struct jv *rs = doc ? jget(doc, "results") : NULL;
+	int i, j;
+
+	if (!rs || rs->t != J_ARR)
+		return;
+	for (i = 0; i < rs->n; i++) {
+		double m = jnum(jget(rs->items[i], "size_mib"));
+
+		if (isnan(m))
+			continue;
+		for (j = 0; j < *n && sizes[j] != m; j++)
+			;
+		if (j == *n && *n < 64)
+			sizes[(*n)++] = m;
+	}
+}
+
+static void ratio_str(char *b, size_t n, double up, double ours)
+{
+	if (isnan(up) || isnan(ours) || up <= 0)
+		snprintf(b, n, "n/a");
+	else
+		snprintf(b, n, "%.2fx", ours / up);
+}
+
+static void describe(const char *role, const char *path, const struct jv *d)
+{
+	if (!d) {
+		printf("%-8s %s: no usable results\n", role, path);
+		return;
+	}
+	printf("%-8s %s: label=%s dev=%s memory=%s kernel=%s thp=%s%s\n", role,
+	       path, jstr(d, "label"), jstr(d, "dev"), jstr(d, "memory"),
+	       jstr(d, "kernel"), jstr(d, "thp_enabled"),
+	       jget(d, "ok") && jget(d, "ok")->num ? "" : "  [RUN FAILED]");
+	if (*jstr(d, "error"))
+		printf("         error: %s\n", jstr(d, "error"));
+}
+
+static int do_compare(const char *upath, const char *opath)
+{
+	static const struct {
+		const char *key, *name, *fmt;
+		int tput;
+	} m[] = {
+		{ "s2d_gibps", "s2d GiB/s", "%.3f", 1 },
+		{ "d2s_gibps", "d2s GiB/s", "%.3f", 1 },
+		{ "fault_p50_us", "fault p50 us", "%.2f", 0 },
+		{ "fault_p99_us", "fault p99 us", "%.2f", 0 },
+		{ "fault_gibps", "fault GiB/s", "%.3f", 1 },
+		{ "snap_mpages", "snap Mpages/s", "%.3f", 2 },
+	};
+	struct jv *up = load_json(upath), *ours = load_json(opath);
+	double sizes[64];
+	char s2d4[16], d2s4[16], s2dt[16], d2st[16], f50[16];
+	int ns = 0, i, j, k, mo;
+
+	printf("\nhmm-bench comparison (medians; ratio = ours/upstream; "
+	       "/lim = fraction of the kernel's page copy rate)\n");
+	describe("upstream", upath, up);
+	describe("ours", opath, ours);
+	collect_sizes(up, sizes, &ns);
+	collect_sizes(ours, sizes, &ns);
+	qsort(sizes, ns, sizeof(*sizes), cmp_double);
+	printf("%6s %4s %-16s %10s %10s %8s %8s %8s %9s\n", "size", "mode",
+	       "metric", "upstream", "ours", "ratio", "up/lim", "ours/lim",
+	       "limGiB/s");
+	for (i = 0; i < ns; i++) {
+		/* the copy limit comes from whichever driver measured it */
+		double lim = copy_limit_of(ours, sizes[i]);
+
+		if (isnan(lim))
+			lim = copy_limit_of(up, sizes[i]);
+		for (mo = 0; mo < NR_MODES; mo++) {
+			const struct jv *ru = up ? find_result(up, sizes[i], mode_name[mo]) : NULL;
+			const struct jv *ro = ours ? find_result(ours, sizes[i], mode_name[mo]) : NULL;
+
+			if (!ru && !ro)
+				continue;
+			for (j = 0; j < (int)(sizeof(m) / sizeof(m[0])); j++) {
+				double a = metric(up, sizes[i], mode_name[mo], m[j].key);
+				double b = metric(ours, sizes[i], mode_name[mo], m[j].key);
+				char c[6][24], name[32];
+
+				snprintf(name, sizeof(name), "%s", m[j].name);
+				if (!strncmp(m[j].key, "fault_p", 7))
+					snprintf(name, sizeof(name), "%s/%s",
+						 m[j].name, mo == MODE_THP ? "2M" : "4k");
+				fmtnum(c[0], 24, a, m[j].fmt);
+				fmtnum(c[1], 24, b, m[j].fmt);
+				ratio_str(c[2], 24, a, b);
+				if (m[j].tput == 1) {
+					fmtnum(c[3], 24, a / lim, "%.2f");
+					fmtnum(c[4], 24, b / lim, "%.2f");
+					fmtnum(c[5], 24, lim, "%.3f");
+				} else {
+					strcpy(c[3], "");
+					strcpy(c[4], "");
+					strcpy(c[5], "");
+				}
+				printf("%5.0fM %4s %-16s %10s %10s %8s %8s %8s %9s\n",
+				       sizes[i], mode_name[mo], name, c[0], c[1],
+				       c[2], c[3], c[4], c[5]);
+			}
+			for (k = 0; k < 2; k++) {
+				const struct jv *r = k ? ro : ru;
+
+				if (r && jget(r, "ok") && !jget(r, "ok")->num)
+					printf("       %s failed: %s\n",
+					       k ? "ours" : "upstream",
+					       jstr(r, "error"));
+				if (r && mo == MODE_THP) {
+					double t = jnum(jget(jget(r, "thp_fraction"), "median"));
+
+					if (!isnan(t) && t < 0.999)
+						printf("       warning: %s: THP backed only %.0f%% of the buffer\n",
+						       k ? "ours" : "upstream", 100 * t);
+				}
+			}
+		}
+	}
+	if (strcmp(jstr(up, "dev"), "/dev/hmm_dmirror0") ||
+	    strcmp(jstr(ours, "dev"), "/dev/hmm_dmirror0") ||
+	    strcmp(jstr(up, "memory"), "private") ||
+	    strcmp(jstr(ours, "memory"), "private"))
+		printf("note: the summary is defined on /dev/hmm_dmirror0 "
+		       "(device-private); these runs are %s (%s) and %s (%s)\n",
+		       up ? jstr(up, "dev") : "-", up ? jstr(up, "memory") : "-",
+		       ours ? jstr(ours, "dev") : "-",
+		       ours ? jstr(ours, "memory") : "-");
+	ratio_str(s2d4, sizeof(s2d4), metric(up, 64, "4k", "s2d_gibps"),
+		  metric(ours, 64, "4k", "s2d_gibps"));
+	ratio_str(d2s4, sizeof(d2s4), metric(up, 64, "4k", "d2s_gibps"),
+		  metric(ours, 64, "4k", "d2s_gibps"));
+	ratio_str(s2dt, sizeof(s2dt), metric(up, 64, "thp", "s2d_gibps"),
+		  metric(ours, 64, "thp", "s2d_gibps"));
+	ratio_str(d2st, sizeof(d2st), metric(up, 64, "thp", "d2s_gibps"),
+		  metric(ours, 64, "thp", "d2s_gibps"));
+	ratio_str(f50, sizeof(f50), metric(up, 64, "4k", "fault_p50_us"),
+		  metric(ours, 64, "4k", "fault_p50_us"));
+	printf("ratio vs upstream: s2d_4k=%s d2s_4k=%s s2d_thp=%s d2s_thp=%s "
+	       "fault_p50=%s\n", s2d4, d2s4, s2dt, d2st, f50);
+	fflush(stdout);
+	return up && ours ? 0 : 1;
+}
+
+/* ------------------------------------------------------------- main */
+
+static void usage(FILE *o)
+{
+	fprintf(o,
+"usage: hmm-bench [options]\n"
+"       hmm-bench --compare UPSTREAM.json OURS.json\n"
+"  --dev PATH        device node (default /dev/hmm_dmirror0)\n"
+"  --sizes LIST      sizes in MiB, even, comma separated; SIZE:RUNS sets the\n"
+"                    runs of one size (default 2,8,64,256)\n"
+"  --runs N          runs per size and mode (default 5, max %d)\n"
+"  --modes LIST      4k, thp or 4k,thp (default both)\n"
+"  --label NAME      name recorded in the output (e.g. upstream, ours)\n"
+"  --json FILE       also write the results as JSON\n"
+"  --quick           --sizes 2,64 --runs 3\n"
+"  --no-warmup       skip the untimed warm-up round of each case\n"
+"  --verbose         print every run\n"
+"  --compare A B     print A (upstream) and B (ours) side by side; the last\n"
+"                    line is the summary at 64 MiB\n"
+"Every measured case migrates a pattern to the device and back and checks\n"
+"it; a driver that loses data fails rather than looks fast.\n", MAX_RUNS);
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || v > max || *s == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_sizes(const char *arg)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+
+	opt.nsizes = 0;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(tok, ':');
+		unsigned long mib, runs = 0;
+		size_t l;
+
+		if (colon) {
+			*colon = 0;
+			if (parse_uint(colon + 1, MAX_RUNS, &runs)) {
+				note("bad run count in --sizes: '%s'", colon + 1);
+				return -1;
+			}
+		}
+		l = strlen(tok);
+		if (l && (tok[l - 1] == 'M' || tok[l - 1] == 'm'))
+			tok[l - 1] = 0;
+		if (parse_uint(tok, 16384, &mib) || mib % 2) {
+			note("bad size in --sizes: '%s' (MiB, a positive even number)",
+			     tok);
+			return -1;
+		}
+		if (opt.nsizes == MAX_SIZES) {
+			note("at most %d sizes", MAX_SIZES);
+			return -1;
+		}
+		opt.sizes[opt.nsizes] = mib;
+		opt.size_runs[opt.nsizes++] = runs;
+	}
+	free(copy);
+	if (!opt.nsizes) {
+		note("--sizes: empty list");
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "dev", required_argument, NULL, 'd' },
+		{ "sizes", required_argument, NULL, 's' },
+		{ "runs", required_argument, NULL, 'r' },
+		{ "modes", required_argument, NULL, 'm' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "quick", no_argument, NULL, 'q' },
+		{ "no-warmup", no_argument, NULL, 'W' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "compare", no_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, i, mo, fd, compare = 0, failed = 0, sizes_given = 0, runs_given = 0;
+	unsigned long v;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	parse_sizes("2,8,64,256");
+	while ((c = getopt_long(argc, argv, "d:s:r:m:l:j:qWvch", lo, NULL)) != -1) {
+		switch (c) {
+		case 'd': opt.dev = optarg; break;
+		case 's':
+			if (parse_sizes(optarg))
+				return 2;
+			sizes_given = 1;
+			break;
+		case 'r':
+			if (parse_uint(optarg, MAX_RUNS, &v)) {
+				note("bad --runs '%s' (1..%d)", optarg, MAX_RUNS);
+				return 2;
+			}
+			opt.runs = v;
+			runs_given = 1;
+			break;
+		case 'm':
+			opt.modes[MODE_4K] = !!strstr(optarg, "4k");
+			opt.modes[MODE_THP] = !!strstr(optarg, "thp");
+			if (!opt.modes[MODE_4K] && !opt.modes[MODE_THP]) {
+				note("bad --modes '%s' (4k, thp or 4k,thp)", optarg);
+				return 2;
+			}
+			break;
+		case 'l': opt.label = optarg; break;
+		case 'j': opt.json = optarg; break;
+		case 'q':
+			if (!sizes_given)
+				parse_sizes("2,64");
+			if (!runs_given)
+				opt.runs = 3;
+			break;
+		case 'W': opt.warmup = 0; break;
+		case 'v': opt.verbose = 1; break;
+		case 'c': compare = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (compare) {
+		if (argc - optind != 2) {
+			note("--compare takes two JSON files: UPSTREAM OURS");
+			return 2;
+		}
+		return do_compare(argv[optind], argv[optind + 1]);
+	}
+	if (optind != argc) {
+		note("unexpected argument '%s'", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	fd = open(opt.dev, O_RDWR);
+	if (fd < 0) {
+		set_error(fatal_error, sizeof(fatal_error),
+			  "cannot open %s: %s (is test_hmm or hmm_p2p_test loaded?)",
+			  opt.dev, strerror(errno));
+		if (opt.json)
+			write_json(opt.json);
+		return 2;
+	}
+	probe_extensions(fd);
+	note("%s on %s: sizes", opt.label, opt.dev);
+	for (i = 0; i < opt.nsizes; i++)
+		fprintf(stderr, " %luM:%d", opt.sizes[i],
+			opt.size_runs[i] ? opt.size_runs[i] : opt.runs);
+	fprintf(stderr, " (MiB:runs), copy limit %s\n", copy_note);
+
+	for (i = 0; i < opt.nsizes && !fatal_error[0]; i++) {
+		int runs = opt.size_runs[i] ? opt.size_runs[i] : opt.runs;
+
+		for (mo = 0; mo < NR_MODES && !fatal_error[0]; mo++) {
+			struct result *r;
+			double t0 = now_ns();
+			int ret;
+
+			if (!opt.modes[mo])
+				continue;
+			r = &results[nresults++];
+			r->size_mib = opt.sizes[i];
+			r->mode = mo;
+			r->runs = runs;
+			ret = run_case(r, fd);
+			note("%4luM %-3s %s (%.1f s)", r->size_mib, mode_name[mo],
+			     ret ? "FAILED" : "done", (now_ns() - t0) / 1e9);
+			if (ret) {
+				failed = 1;
+				/* a driver without the interface fails everywhere */
+				if (ret == -ENOTTY || ret == -EINVAL || ret == -ENOMEM)
+					snprintf(fatal_error, sizeof(fatal_error),
+						 "%luM %s: %s", r->size_mib,
+						 mode_name[mo], r->error);
+			}
+		}
+		copies[i].size_mib = opt.sizes[i];
+		if (copy_supported == 1 && !fatal_error[0])
+			run_copy(&copies[i], fd, runs);
+	}
+	close(fd);
+	print_table(stdout);
+	if (opt.json && write_json(opt.json))
+		failed = 1;
+	return failed || fatal_error[0] ? 1 : 0;
+}
