@@ -1,0 +1,2094 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm-p2p selftests: what the upstream hmm-tests suite does not cover.
+ *
+ * The devices are /dev/hmm_dmirror0..3 (0 and 1 device-private, 2 and 3
+ * device-coherent) with the ioctl ABI of uapi/hmm_p2p_test.h: the kernel's
+ * lib/test_hmm interface plus our extensions (CLASSIFY, STATS, FAULT_INJECT,
+ * INFO). Topics:
+ *  - several processes on one device;
+ *  - fork and copy-on-write of pages in device memory;
+ *  - munmap and mremap during and after migration;
+ *  - a range mixing private, coherent and system pages;
+ *  - device memory exhausted (fault injection), data intact;
+ *  - eviction at RELEASE / close() of another process, and a killed owner;
+ *  - bad ioctl input;
+ *  - STATS and INFO.
+ *
+ * Where this file does not use CLASSIFY, it cross-checks where pages are with
+ * /proc/self/pagemap: a device-private page is a non-present swap-type entry
+ * (the guest has no swap), a system or coherent page is present.
+ *
+ * Every test runs in its own process (kselftest harness). Processes forked by
+ * a test report through their exit status and never use ASSERT_*().
+ */
+
+#define _GNU_SOURCE
+#include "kselftest_harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include "hmm_p2p_test.h"
+
+#define PAGE_SZ		4096UL
+#define PMD_SZ		(2UL << 20)
+#define NPAGES_4K	256UL		/* 1 MiB */
+#define NPAGES_THP	(PMD_SZ / PAGE_SZ)
+#define NDEVS		4
+#define NPROCS		4
+#define NRACE		6
+#define LONG_TIMEOUT	300		/* seconds; TCG is slow */
+#define INJECT_FOREVER	(1U << 30)
+
+#define U64(p)		((__u64)(uintptr_t)(p))
+
+enum { DEV_PRIV0, DEV_PRIV1, DEV_COH0, DEV_COH1 };
+
+static bool dev_is_coherent(int dev)
+{
+	return dev >= DEV_COH0;
+}
+
+static int dev_open(int dev)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/dev/hmm_dmirror%d", dev);
+	return open(path, O_RDWR);
+}
+
+/* One device command; returns 0 or -errno. @out gets the command back. */
+static int dm_cmd(int fd, unsigned long req, __u64 addr, __u64 ptr,
+		  __u64 npages, struct hmm_dmirror_cmd *out)
+{
+	struct hmm_dmirror_cmd cmd = {
+		.addr = addr, .ptr = ptr, .npages = npages,
+	};
+	int ret;
+
+	do {
+		ret = ioctl(fd, req, &cmd);
+	} while (ret && errno == EINTR);
+	if (ret)
+		return -errno;
+	if (out)
+		*out = cmd;
+	return 0;
+}
+
+/* READ/WRITE/MIGRATE_* on a buffer; returns 0 or -errno, @cpages out. */
+static int dm(int fd, unsigned long req, const void *addr, void *ptr,
+	      unsigned long npages, __u64 *cpages)
+{
+	struct hmm_dmirror_cmd cmd = { 0 };
+	int ret;
+
+	ret = dm_cmd(fd, req, U64(addr), U64(ptr), npages, &cmd);
+	if (cpages)
+		*cpages = ret ? 0 : cmd.cpages;
+	return ret;
+}
+
+static int get_stats(int fd, struct hmm_p2p_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	return ioctl(fd, HMM_P2P_IOC_STATS, st) ? -errno : 0;
+}
+
+static int get_info(int fd, struct hmm_p2p_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	return ioctl(fd, HMM_P2P_IOC_INFO, info) ? -errno : 0;
+}
+
+static int inject(int fd, __u32 point, __u32 count, __u32 skip)
+{
+	struct hmm_p2p_fault_cmd f = {
+		.point = point, .count = count, .skip = skip,
+	};
+
+	return ioctl(fd, HMM_P2P_IOC_FAULT_INJECT, &f) ? -errno : 0;
+}
+
+static void inject_disarm_all(int fd)
+{
+	__u32 p;
+
+	for (p = 0; p < HMM_P2P_FAULT_NR; p++)
+		inject(fd, p, 0, 0);
+}
+
+/* CLASSIFY; returns 0 or -errno. */
+static int classify(int fd, const void *addr, unsigned long npages,
+		    __u64 flags, struct hmm_p2p_page_info *info)
+{
+	struct hmm_p2p_classify_cmd c = {
+		.addr = U64(addr), .ptr = U64(info), .npages = npages,
+		.flags = flags,
+	};
+	int ret;
+
+	memset(info, 0xa5, npages * sizeof(*info));
+	do {
+		ret = ioctl(fd, HMM_P2P_IOC_CLASSIFY, &c);
+	} while (ret && errno == EINTR);
+	if (ret)
+		return -errno;
+	return c.cpages == npages ? 0 : -ERANGE;
+}
+
+static unsigned long count_class(const struct hmm_p2p_page_info *info,
+				 unsigned long n, int class)
+{
+	unsigned long i, c = 0;
+
+	for (i = 0; i < n; i++)
+		c += info[i].class == class;
+	return c;
+}
+
+/* Pages at @addr that are non-present swap-type entries (device-private). */
+static long pagemap_resident(const void *addr, unsigned long npages,
+			     unsigned long *present)
+{
+	unsigned long i, dev = 0, pres = 0;
+	__u64 *e;
+	ssize_t want = npages * sizeof(*e);
+	int fd;
+
+	e = malloc(want);
+	if (!e)
+		return -ENOMEM;
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0 || pread(fd, e, want, (uintptr_t)addr / PAGE_SZ * 8) != want) {
+		if (fd >= 0)
+			close(fd);
+		free(e);
+		return -EIO;
+	}
+	close(fd);
+	for (i = 0; i < npages; i++) {
+		if (e[i] & (1ULL << 63))
+			pres++;
+		else if (e[i] & (1ULL << 62))
+			dev++;
+	}
+	free(e);
+	if (present)
+		*present = pres;
+	return dev;
+}
+
+/* The word pattern of a buffer: never zero, different per seed and word. */
+static inline __u64 pat(__u64 seed, unsigned long i)
+{
+	return (seed << 40) ^ ((__u64)i + 1);
+}
+
+static void fill(void *p, size_t size, __u64 seed)
+{
+	__u64 *w = p;
+	unsigned long i;
+
+	for (i = 0; i < size / sizeof(*w); i++)
+		w[i] = pat(seed, i);
+}
+
+/*
+ * Check @size bytes at @p against the pattern of @seed; the pattern index
+ * starts at @first (in bytes of the original buffer). Returns the byte
+ * offset of the first bad word, or -1.
+ */
+static long check_at(const void *p, size_t size, __u64 seed, size_t first)
+{
+	const __u64 *w = p;
+	unsigned long i, base = first / sizeof(*w);
+
+	for (i = 0; i < size / sizeof(*w); i++) {
+		if (w[i] != pat(seed, base + i)) {
+			fprintf(stderr, "# mismatch at +%#lx: %#llx, want %#llx\n",
+				i * 8, (unsigned long long)w[i],
+				(unsigned long long)pat(seed, base + i));
+			return i * sizeof(*w);
+		}
+	}
+	return -1;
+}
+
+static long check(const void *p, size_t size, __u64 seed)
+{
+	return check_at(p, size, seed, 0);
+}
+
+static long check_zero(const void *p, size_t size)
+{
+	const __u64 *w = p;
+	unsigned long i;
+
+	for (i = 0; i < size / sizeof(*w); i++)
+		if (w[i])
+			return i * sizeof(*w);
+	return -1;
+}
+
+static bool thp_enabled(void)
+{
+	char buf[128] = "";
+	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY);
+
+	if (fd < 0)
+		return false;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	close(fd);
+	return !strstr(buf, "[never]");
+}
+
+/*
+ * A test buffer: @ptr, @npages pages (2 MiB aligned for THP), inside a larger
+ * mapping @map; @mirror is the device-side copy buffer.
+ */
+struct buf {
+	void *map;
+	size_t map_size;
+	char *ptr;
+	size_t size;
+	unsigned long npages;
+	char *mirror;
+};
+
+static int buf_alloc(struct buf *b, unsigned long npages, bool thp)
+{
+	uintptr_t a;
+
+	memset(b, 0, sizeof(*b));
+	b->npages = npages;
+	b->size = npages * PAGE_SZ;
+	b->map_size = b->size + (thp ? PMD_SZ : 0);
+	b->map = mmap(NULL, b->map_size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b->map == MAP_FAILED)
+		return -errno;
+	a = ((uintptr_t)b->map + (thp ? PMD_SZ - 1 : 0)) & ~(thp ? PMD_SZ - 1 : 0);
+	b->ptr = (char *)a;
+	if (madvise(b->ptr, b->size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
+		return -errno;
+	b->mirror = malloc(b->size);
+	if (!b->mirror)
+		return -ENOMEM;
+	memset(b->mirror, 0xee, b->size);
+	return 0;
+}
+
+static void buf_free(struct buf *b)
+{
+	if (b->map && b->map != MAP_FAILED)
+		munmap(b->map, b->map_size);
+	free(b->mirror);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Wait up to @ms for the device's pages_in_use to drop to @limit. */
+static __u64 wait_in_use(int fd, __u64 limit, int ms)
+{
+	struct hmm_p2p_stats st;
+
+	for (;;) {
+		if (get_stats(fd, &st))
+			return ~0ULL;
+		if (st.pages_in_use <= limit || ms <= 0)
+			return st.pages_in_use;
+		usleep(10000);
+		ms -= 10;
+	}
+}
+
+/* Block until a byte arrives (returns it) or EOF (returns -1). */
+static int pipe_get(int fd)
+{
+	unsigned char c;
+	ssize_t r;
+
+	do {
+		r = read(fd, &c, 1);
+	} while (r < 0 && errno == EINTR);
+	return r == 1 ? c : -1;
+}
+
+static void pipe_put(int fd, unsigned char c)
+{
+	ssize_t r;
+
+	do {
+		r = write(fd, &c, 1);
+	} while (r < 0 && errno == EINTR);
+}
+
+static int wait_child(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	fprintf(stderr, "# child %d killed by signal %d\n", pid,
+		WIFSIGNALED(st) ? WTERMSIG(st) : -1);
+	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+/*
+ * An address range with nothing mapped: mapped and unmapped again right
+ * here, so use it before the next mmap().
+ */
+static void *fresh_hole(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED || munmap(p, len))
+		return NULL;
+	return p;
+}
+
+/* A page-aligned address for commands that only need a valid range. */
+static void *some_page(void)
+{
+	static void *page;
+
+	if (!page)
+		page = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return page == MAP_FAILED ? NULL : page;
+}
+
+/* In forked processes: report and fail. */
+#define CFAIL(fmt, ...) do { \
+	fprintf(stderr, "# %s:%d: pid %d: " fmt "\n", __func__, __LINE__, \
+		getpid(), ##__VA_ARGS__); \
+	return 1; \
+} while (0)
+#define CCHECK(cond, fmt, ...) do { \
+	if (!(cond)) \
+		CFAIL("%s: " fmt, #cond, ##__VA_ARGS__); \
+} while (0)
+
+/* ---- fixture: one device, 4 KiB or THP buffers ---- */
+
+FIXTURE(dm)
+{
+	int fd;
+	int dev;
+	bool coherent;
+	bool thp;
+	unsigned long npages;
+	int devclass;
+};
+
+FIXTURE_VARIANT(dm)
+{
+	int dev;
+	bool thp;
+};
+
+FIXTURE_VARIANT_ADD(dm, private_4k) { .dev = DEV_PRIV0, .thp = false };
+FIXTURE_VARIANT_ADD(dm, private_thp) { .dev = DEV_PRIV0, .thp = true };
+FIXTURE_VARIANT_ADD(dm, coherent_4k) { .dev = DEV_COH0, .thp = false };
+FIXTURE_VARIANT_ADD(dm, coherent_thp) { .dev = DEV_COH0, .thp = true };
+
+FIXTURE_SETUP(dm)
+{
+	self->dev = variant->dev;
+	self->coherent = dev_is_coherent(variant->dev);
+	self->thp = variant->thp;
+	self->npages = variant->thp ? NPAGES_THP : NPAGES_4K;
+	self->devclass = self->coherent ? HMM_P2P_CLASS_COHERENT :
+					  HMM_P2P_CLASS_PRIVATE_OWN;
+	self->fd = dev_open(variant->dev);
+	if (self->fd < 0 && self->coherent)
+		SKIP(return, "no /dev/hmm_dmirror%d (coherent)", variant->dev);
+	ASSERT_GE(self->fd, 0);
+	if (variant->thp && !thp_enabled())
+		SKIP(return, "transparent hugepages disabled");
+	inject_disarm_all(self->fd);
+}
+
+FIXTURE_TEARDOWN(dm)
+{
+	if (self->fd >= 0) {
+		inject_disarm_all(self->fd);
+		close(self->fd);
+	}
+}
+
+/* How many of @b's pages are on the fixture's device (pagemap or CLASSIFY). */
+static long on_device(int fd, bool coherent, const void *addr,
+		      unsigned long npages)
+{
+	struct hmm_p2p_page_info *info;
+	long n;
+
+	if (!coherent)
+		return pagemap_resident(addr, npages, NULL);
+	info = malloc(npages * sizeof(*info));
+	if (!info)
+		return -ENOMEM;
+	n = classify(fd, addr, npages, HMM_P2P_CLASSIFY_NOFAULT, info);
+	if (!n)
+		n = count_class(info, npages, HMM_P2P_CLASS_COHERENT);
+	free(info);
+	return n;
+}
+
+/* Migrate @b to the device through @fd and check the returned copy. */
+static int migrate_checked(int fd, struct buf *b, __u64 seed)
+{
+	__u64 cp;
+	int ret;
+
+	memset(b->mirror, 0, b->size);
+	ret = dm(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b->ptr, b->mirror, b->npages, &cp);
+	if (ret)
+		return ret;
+	if (cp != b->npages) {
+		fprintf(stderr, "# migrated %llu of %lu pages\n",
+			(unsigned long long)cp, b->npages);
+		return -ERANGE;
+	}
+	return check(b->mirror, b->size, seed) < 0 ? 0 : -EIO;
+}
+
+/* Device read of @b through @fd: 0 when it returns the pattern of @seed. */
+static int read_checked(int fd, struct buf *b, __u64 seed)
+{
+	__u64 cp;
+	int ret;
+
+	memset(b->mirror, 0, b->size);
+	ret = dm(fd, HMM_DMIRROR_READ, b->ptr, b->mirror, b->npages, &cp);
+	if (ret)
+		return ret;
+	if (cp != b->npages)
+		return -ERANGE;
+	return check(b->mirror, b->size, seed) < 0 ? 0 : -EIO;
+}
+
+/* ---- several processes on one device ---- */
+
+static int multiproc_child(int dev, bool thp, unsigned long npages, int idx,
+			   int start_rd, int ready_wr, int finish_rd)
+{
+	__u64 seed = 0x100 + idx;
+	struct hmm_p2p_page_info *info;
+	struct buf b;
+	int fd, ret, ok = 1;
+	long n;
+
+	fd = dev_open(dev);
+	ret = fd < 0 ? -errno : buf_alloc(&b, npages, thp);
+	info = calloc(npages, sizeof(*info));
+	if (!ret && !info)
+		ret = -ENOMEM;
+	if (!ret) {
+		fill(b.ptr, b.size, seed);
+		pipe_get(start_rd);	/* everybody migrates at once */
+		ret = migrate_checked(fd, &b, seed);
+	}
+	if (!ret) {
+		/* The pages are on the device, and the device reads them. */
+		n = on_device(fd, dev_is_coherent(dev), b.ptr, npages);
+		ret = n == (long)npages ? 0 : -ERANGE;
+		if (ret)
+			fprintf(stderr, "# child %d: %ld of %lu pages on device\n",
+				idx, n, npages);
+	}
+	if (!ret) {
+		ret = classify(fd, b.ptr, npages, HMM_P2P_CLASSIFY_NOFAULT, info);
+		if (!ret && count_class(info, npages, dev_is_coherent(dev) ?
+					HMM_P2P_CLASS_COHERENT :
+					HMM_P2P_CLASS_PRIVATE_OWN) != npages)
+			ret = -ERANGE;
+		if (!ret && info[0].owner != dev)
+			ret = -ERANGE;
+	}
+	if (!ret)
+		ret = read_checked(fd, &b, seed);
+	if (ret)
+		fprintf(stderr, "# child %d: phase 1 failed: %d\n", idx, ret);
+	else
+		ok = 0;
+	pipe_put(ready_wr, ok);
+	if (ok)
+		return 1;
+
+	/* Wait until all processes have checked their pages on the device. */
+	pipe_get(finish_rd);
+	CCHECK(check(b.ptr, b.size, seed) < 0, "child %d: CPU read", idx);
+	CCHECK(read_checked(fd, &b, seed) == 0, "child %d: device read", idx);
+	/*
+	 * Private pages came back with the CPU reads. (Coherent ones may be
+	 * under eviction by another process's close() right now.)
+	 */
+	n = dev_is_coherent(dev) ? 0 : pagemap_resident(b.ptr, npages, NULL);
+	CCHECK(n == 0, "child %d: %ld pages still device-private", idx, n);
+	close(fd);
+	buf_free(&b);
+	free(info);
+	return 0;
+}
+
+/*
+ * NPROCS processes each migrate their own buffer to the device at the same
+ * time, read it back through the device and the CPU; the device keeps them
+ * apart, counts all of them, and frees all of them when they are gone.
+ */
+TEST_F_TIMEOUT(dm, multiprocess, LONG_TIMEOUT)
+{
+	int start[2], ready[2], finish[2];
+	struct hmm_p2p_stats s0, s1;
+	pid_t pid[NPROCS];
+	int i, ok = 0;
+
+	ASSERT_EQ(get_stats(self->fd, &s0), 0);
+	ASSERT_EQ(pipe(start), 0);
+	ASSERT_EQ(pipe(ready), 0);
+	ASSERT_EQ(pipe(finish), 0);
+	for (i = 0; i < NPROCS; i++) {
+		pid[i] = fork();
+		ASSERT_GE(pid[i], 0);
+		if (!pid[i]) {
+			close(start[1]);
+			close(ready[0]);
+			close(finish[1]);
+			_exit(multiproc_child(self->dev, self->thp, self->npages,
+					      i, start[0], ready[1], finish[0]));
+		}
+	}
+	close(start[0]);
+	close(ready[1]);
+	close(finish[0]);
+	close(start[1]);		/* go */
+	for (i = 0; i < NPROCS; i++)
+		ok += pipe_get(ready[0]) == 0;
+	EXPECT_EQ(ok, NPROCS);
+	if (ok == NPROCS) {
+		ASSERT_EQ(get_stats(self->fd, &s1), 0);
+		EXPECT_EQ(s1.migrated_to_dev - s0.migrated_to_dev,
+			  NPROCS * self->npages);
+		EXPECT_EQ(s1.pages_in_use - s0.pages_in_use, NPROCS * self->npages);
+		EXPECT_GE(s1.pages_total, s1.pages_in_use);
+		EXPECT_GE(s1.bytes_copied - s0.bytes_copied,
+			  NPROCS * self->npages * PAGE_SZ);
+	}
+	close(finish[1]);		/* let them check by CPU and exit */
+	for (i = 0; i < NPROCS; i++)
+		EXPECT_EQ(wait_child(pid[i]), 0);
+	/* Every page of every process is freed. */
+	EXPECT_LE(wait_in_use(self->fd, s0.pages_in_use, 2000), s0.pages_in_use);
+}
+
+/* ---- fork and copy-on-write ---- */
+
+/*
+ * The parent migrates, forks. The child reads through its own mirror (the
+ * pages are still on the device, shared copy-on-write), then writes half by
+ * CPU; the parent writes the other half. Each sees its own data by CPU and
+ * through its device mirror, before and after the other's writes.
+ */
+static int cow_child(struct buf *b, int dev, int to_parent, int from_parent)
+{
+	size_t half = b->size / 2;
+	char *m = malloc(b->size);
+	__u64 cp;
+	int fd;
+
+	CCHECK(m, "malloc");
+	fd = dev_open(dev);
+	CCHECK(fd >= 0, "open: %d", errno);
+	/* Device read before any CPU access: the shared device pages. */
+	CCHECK(dm(fd, HMM_DMIRROR_READ, b->ptr, m, b->npages, &cp) == 0, "read");
+	CCHECK(cp == b->npages && check(m, b->size, 1) < 0, "device read A");
+	/* CPU write to the first half breaks COW for the child only. */
+	fill(b->ptr, half, 2);
+	CCHECK(check(b->ptr, half, 2) < 0, "CPU C");
+	CCHECK(check_at(b->ptr + half, half, 1, half) < 0, "CPU A (2nd half)");
+	CCHECK(dm(fd, HMM_DMIRROR_READ, b->ptr, m, b->npages, &cp) == 0, "read");
+	CCHECK(check(m, half, 2) < 0, "device read C");
+	CCHECK(check_at(m + half, half, 1, half) < 0, "device read A");
+	pipe_put(to_parent, 0);
+	CCHECK(pipe_get(from_parent) == 0, "parent failed");
+	/* The parent wrote its second half: nothing changes for the child. */
+	CCHECK(check(b->ptr, half, 2) < 0, "CPU C after parent write");
+	CCHECK(check_at(b->ptr + half, half, 1, half) < 0, "CPU A after parent");
+	CCHECK(dm(fd, HMM_DMIRROR_READ, b->ptr, m, b->npages, &cp) == 0, "read");
+	CCHECK(check(m, half, 2) < 0, "device C after parent write");
+	CCHECK(check_at(m + half, half, 1, half) < 0, "device A after parent");
+	/* And the child can move its own (new, system) half to the device. */
+	CCHECK(dm(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b->ptr, m, b->npages / 2,
+		  &cp) == 0, "migrate");
+	CCHECK(cp == b->npages / 2 && check(m, half, 2) < 0, "migrated copy");
+	CCHECK(check(b->ptr, half, 2) < 0, "CPU C after migration");
+	close(fd);
+	free(m);
+	return 0;
+}
+
+TEST_F_TIMEOUT(dm, fork_cow, LONG_TIMEOUT)
+{
+	int to_parent[2], from_parent[2];
+	struct buf b;
+	size_t half;
+	pid_t pid;
+	int ret;
+
+	ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
+	half = b.size / 2;
+	fill(b.ptr, b.size, 1);
+	ASSERT_EQ(migrate_checked(self->fd, &b, 1), 0);
+	ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, b.npages), b.npages);
+	ASSERT_EQ(pipe(to_parent), 0);
+	ASSERT_EQ(pipe(from_parent), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		close(to_parent[0]);
+		close(from_parent[1]);
+		_exit(cow_child(&b, self->dev, to_parent[1], from_parent[0]));
+	}
+	close(to_parent[1]);
+	close(from_parent[0]);
+	ret = pipe_get(to_parent[0]);
+	if (ret) {
+		pipe_put(from_parent[1], 1);
+		wait_child(pid);
+	}
+	ASSERT_EQ(ret, 0);
+	/* The child's write is not visible to the parent's mirror nor CPU. */
+	ASSERT_EQ(read_checked(self->fd, &b, 1), 0);
+	fill(b.ptr + half, half, 3);
+	ASSERT_EQ(check(b.ptr, half, 1), -1);
+	ASSERT_EQ(check(b.ptr + half, half, 3), -1);
+	memset(b.mirror, 0, b.size);
+	ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, b.ptr, b.mirror, b.npages, NULL), 0);
+	ASSERT_EQ(check(b.mirror, half, 1), -1);
+	ASSERT_EQ(check(b.mirror + half, half, 3), -1);
+	pipe_put(from_parent[1], 0);
+	ASSERT_EQ(wait_child(pid), 0);
+	/* The child's exit (and its close(), which evicts) loses nothing. */
+	ASSERT_EQ(check(b.ptr, half, 1), -1);
+	ASSERT_EQ(check(b.ptr + half, half, 3), -1);
+	memset(b.mirror, 0, b.size);
+	ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, b.ptr, b.mirror, b.npages, NULL), 0);
+	ASSERT_EQ(check(b.mirror, half, 1), -1);
+	ASSERT_EQ(check(b.mirror + half, half, 3), -1);
+	buf_free(&b);
+}
+
+/*
+ * After fork, the pages sit on the device shared copy-on-write. The child
+ * writes them through the device (no CPU access before): the write must land
+ * in the child's copy only. Then the parent writes through its device.
+ */
+static int devwrite_child(struct buf *b, int dev)
+{
+	char *m = malloc(b->size);
+	__u64 cp;
+	int fd, ret;
+
+	CCHECK(m, "malloc");
+	fd = dev_open(dev);
+	CCHECK(fd >= 0, "open: %d", errno);
+	fill(m, b->size, 4);
+	ret = dm(fd, HMM_DMIRROR_WRITE, b->ptr, m, b->npages, &cp);
+	CCHECK(ret == 0, "device write to COW-shared device pages: %d", ret);
+	CCHECK(cp == b->npages, "cpages %llu", (unsigned long long)cp);
+	memset(m, 0, b->size);
+	CCHECK(dm(fd, HMM_DMIRROR_READ, b->ptr, m, b->npages, &cp) == 0, "read");
+	CCHECK(check(m, b->size, 4) < 0, "device read back");
+	CCHECK(check(b->ptr, b->size, 4) < 0, "CPU read back");
+	close(fd);
+	free(m);
+	return 0;
+}
+
+TEST_F_TIMEOUT(dm, fork_device_write, LONG_TIMEOUT)
+{
+	struct buf b;
+	pid_t pid;
+	char *m;
+
+	ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
+	fill(b.ptr, b.size, 1);
+	ASSERT_EQ(migrate_checked(self->fd, &b, 1), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid)
+		_exit(devwrite_child(&b, self->dev));
+	ASSERT_EQ(wait_child(pid), 0);
+	/* The parent's copy is untouched, through its device and by CPU. */
+	ASSERT_EQ(read_checked(self->fd, &b, 1), 0);
+	/* The parent writes through the device (its pages may be read-only). */
+	m = malloc(b.size);
+	ASSERT_NE(m, NULL);
+	fill(m, b.size, 5);
+	ASSERT_EQ(dm(self->fd, HMM_DMIRROR_WRITE, b.ptr, m, b.npages, NULL), 0);
+	ASSERT_EQ(read_checked(self->fd, &b, 5), 0);
+	ASSERT_EQ(check(b.ptr, b.size, 5), -1);
+	free(m);
+	buf_free(&b);
+}
+
+/*
+ * A child that inherits device pages and exits without touching them, or
+ * unmaps them first, does not take the parent's pages away.
+ */
+TEST_F(dm, fork_child_exits)
+{
+	struct buf b;
+	int unmap;
+	pid_t pid;
+
+	for (unmap = 0; unmap < 2; unmap++) {
+		ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
+		fill(b.ptr, b.size, 6 + unmap);
+		ASSERT_EQ(migrate_checked(self->fd, &b, 6 + unmap), 0);
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (!pid) {
+			if (unmap)
+				munmap(b.ptr, b.size);
+			_exit(0);
+		}
+		ASSERT_EQ(wait_child(pid), 0);
+		/* Still on the device, and right. */
+		ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, b.npages),
+			  b.npages);
+		ASSERT_EQ(read_checked(self->fd, &b, 6 + unmap), 0);
+		ASSERT_EQ(check(b.ptr, b.size, 6 + unmap), -1);
+		buf_free(&b);
+	}
+}
+
+/* ---- munmap and mremap during and after migration ---- */
+
+struct racer {
+	void *addr;
+	size_t len;
+	void *dst;		/* mremap target, or NULL for munmap */
+	unsigned int delay_us;
+	void *result;
+};
+
+static void *racer_fn(void *arg)
+{
+	struct racer *r = arg;
+
+	if (r->delay_us)
+		usleep(r->delay_us);
+	if (r->dst)
+		r->result = mremap(r->addr, r->len, r->len,
+				   MREMAP_MAYMOVE | MREMAP_FIXED, r->dst);
+	else
+		r->result = (void *)(intptr_t)munmap(r->addr, r->len);
+	return NULL;
+}
+
+/* What a migration that raced with munmap/mremap may return. */
+static bool race_errno_ok(int ret)
+{
+	return ret == 0 || ret == -EINVAL || ret == -ENOENT || ret == -EFAULT ||
+	       ret == -EBUSY;
+}
+
+/*
+ * A thread unmaps the second half of the buffer while the device migrates the
+ * whole of it. The migration either succeeds with the right data or fails
+ * cleanly; the first half stays intact; nothing leaks.
+ */
+TEST_F_TIMEOUT(dm, munmap_race, LONG_TIMEOUT)
+{
+	struct hmm_p2p_stats s0;
+	unsigned int seed = getpid();
+	struct racer r;
+	pthread_t t;
+	struct buf b;
+	__u64 cp;
+	int i, ret;
+	size_t half;
+
+	ASSERT_EQ(get_stats(self->fd, &s0), 0);
+	for (i = 0; i < NRACE; i++) {
+		ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
+		half = b.size / 2;
+		fill(b.ptr, b.size, 10 + i);
+		r = (struct racer){ .addr = b.ptr + half, .len = half,
+				    .delay_us = i ? rand_r(&seed) % (500 * i) : 0 };
+		ASSERT_EQ(pthread_create(&t, NULL, racer_fn, &r), 0);
+		ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror,
+			 b.npages, &cp);
+		pthread_join(t, NULL);
+		ASSERT_EQ(r.result, NULL);
+		TH_LOG("round %d: delay %u us: migrate %d", i, r.delay_us, ret);
+		ASSERT_TRUE(race_errno_ok(ret));
+		if (!ret) {
+			ASSERT_EQ(cp, b.npages);
+			ASSERT_EQ(check(b.mirror, b.size, 10 + i), -1);
+		}
+		/* The first half: by device and CPU; the second is gone. */
+		memset(b.mirror, 0, b.size);
+		ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, b.ptr, b.mirror,
+			     b.npages / 2, &cp), 0);
+		ASSERT_EQ(check(b.mirror, half, 10 + i), -1);
+		ASSERT_EQ(check(b.ptr, half, 10 + i), -1);
+		ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, b.ptr + half, b.mirror,
+			     b.npages / 2, NULL), -EFAULT);
+		buf_free(&b);
+	}
+	EXPECT_LE(wait_in_use(self->fd, s0.pages_in_use, 2000), s0.pages_in_use);
+}
+
+/*
+ * munmap after migration: the unmapped half's device pages are freed at once,
+ * the rest stays on the device and right.
+ */
+TEST_F(dm, munmap_after_migrate)
+{
+	struct hmm_p2p_stats s0, s1;
+	struct buf b;
+	size_t half;
+	__u64 cp, left;
+
+	ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
+	half = b.size / 2;
+	fill(b.ptr, b.size, 20);
+	ASSERT_EQ(get_stats(self->fd, &s0), 0);
+	ASSERT_EQ(migrate_checked(self->fd, &b, 20), 0);
+	ASSERT_EQ(get_stats(self->fd, &s1), 0);
+	ASSERT_EQ(s1.pages_in_use - s0.pages_in_use, b.npages);
+	ASSERT_EQ(munmap(b.ptr + half, half), 0);
+	ASSERT_GE(get_stats(self->fd, &s1), 0);
+	EXPECT_GT(s1.invalidations, s0.invalidations);
+	/*
+	 * 4 KiB pages are freed by the unmap; a split THP may stay whole
+	 * until the rest of it goes.
+	 */
+	left = wait_in_use(self->fd, s0.pages_in_use + b.npages / 2, 2000);
+	EXPECT_LE(left, s0.pages_in_use + (self->thp ? b.npages : b.npages / 2));
+	if (!self->thp)
+		EXPECT_EQ(left, s0.pages_in_use + b.npages / 2);
+	ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, b.npages / 2),
+		  b.npages / 2);
+	memset(b.mirror, 0, b.size);
+	ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, b.ptr, b.mirror, b.npages / 2,
+		     &cp), 0);
+	ASSERT_EQ(cp, b.npages / 2);
+	ASSERT_EQ(check(b.mirror, half, 20), -1);
+	ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, b.ptr + half, b.mirror,
+		     b.npages / 2, NULL), -EFAULT);
+	ASSERT_EQ(dm(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, b.ptr, b.mirror,
+		     b.npages / 2, &cp), 0);
+	ASSERT_EQ(cp, b.npages / 2);
+	ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, b.npages / 2), 0);
+	ASSERT_EQ(check(b.ptr, half, 20), -1);
+	buf_free(&b);
+	EXPECT_LE(wait_in_use(self->fd, s0.pages_in_use, 2000), s0.pages_in_use);
+}
+
+/* Reserve an address range for mremap: @len bytes, 2 MiB aligned. */
+static void *reserve(size_t len, void **map, size_t *map_len)
+{
+	*map_len = len + PMD_SZ;
+	*map = mmap(NULL, *map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*map == MAP_FAILED)
+		return NULL;
+	return (void *)(((uintptr_t)*map + PMD_SZ - 1) & ~(PMD_SZ - 1));
+}
+
+/*
+ * mremap a migrated range (moving it, with and without MREMAP_DONTUNMAP, to
+ * an aligned and a misaligned target): the pages stay on the device, the
+ * device and the CPU read them at the new address, the old address is gone
+ * (or empty with DONTUNMAP), and the range migrates again.
+ */
+TEST_F_TIMEOUT(dm, mremap_after_migrate, LONG_TIMEOUT)
+{
+	int dontunmap, misalign;
+	struct buf b;
+	void *res, *dst;
+	size_t res_len;
+	char *q;
+	__u64 cp;
+	int flags;
+
+	for (dontunmap = 0; dontunmap < 2; dontunmap++) {
+		for (misalign = 0; misalign < 2; misalign++) {
+			__u64 seed = 30 + dontunmap * 2 + misalign;
+
+			ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
+			fill(b.ptr, b.size, seed);
+			ASSERT_EQ(migrate_checked(self->fd, &b, seed), 0);
+			dst = reserve(b.size + PAGE_SZ, &res, &res_len);
+			ASSERT_NE(dst, NULL);
+			dst = (char *)dst + misalign * PAGE_SZ;
+			flags = MREMAP_MAYMOVE | MREMAP_FIXED;
+			if (dontunmap)
+				flags |= MREMAP_DONTUNMAP;
+			q = mremap(b.ptr, b.size, b.size, flags, dst);
+			if (q == MAP_FAILED && dontunmap && errno == EINVAL)
+				SKIP(return, "no MREMAP_DONTUNMAP here");
+			ASSERT_EQ(q, dst);
+			ASSERT_EQ(on_device(self->fd, self->coherent, q, b.npages),
+				  b.npages);
+			memset(b.mirror, 0, b.size);
+			ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, q, b.mirror, b.npages,
+				     &cp), 0);
+			ASSERT_EQ(cp, b.npages);
+			ASSERT_EQ(check(b.mirror, b.size, seed), -1);
+			/* The old range: unmapped, or new empty memory. */
+			if (dontunmap) {
+				ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, b.ptr,
+					     b.mirror, b.npages, NULL), 0);
+				ASSERT_EQ(check_zero(b.mirror, b.size), -1);
+			} else {
+				ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, b.ptr,
+					     b.mirror, b.npages, NULL), -EFAULT);
+			}
+			if (self->coherent) {
+				/* Back on request (the CPU does not fault). */
+				ASSERT_EQ(dm(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, q,
+					     b.mirror, b.npages, &cp), 0);
+				ASSERT_EQ(cp, b.npages);
+			}
+			ASSERT_EQ(check(q, b.size, seed), -1);
+			ASSERT_EQ(on_device(self->fd, self->coherent, q, b.npages), 0);
+			ASSERT_EQ(dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, q,
+				     b.mirror, b.npages, &cp), 0);
+			ASSERT_EQ(cp, b.npages);
+			ASSERT_EQ(check(b.mirror, b.size, seed), -1);
+			ASSERT_EQ(on_device(self->fd, self->coherent, q, b.npages),
+				  b.npages);
+			ASSERT_EQ(check(q, b.size, seed), -1);
+			munmap(res, res_len);
+			buf_free(&b);
+		}
+	}
+}
+
+/*
+ * A thread moves the buffer with mremap while the device migrates it at the
+ * old address: the migration succeeds with the right data or fails cleanly,
+ * and the data is intact at the new address.
+ */
+TEST_F_TIMEOUT(dm, mremap_race, LONG_TIMEOUT)
+{
+	struct hmm_p2p_stats s0;
+	unsigned int seed = getpid();
+	struct racer r;
+	void *res, *dst;
+	size_t res_len;
+	pthread_t t;
+	struct buf b;
+	__u64 cp;
+	int i, ret;
+
+	ASSERT_EQ(get_stats(self->fd, &s0), 0);
+	for (i = 0; i < NRACE; i++) {
+		ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
+		fill(b.ptr, b.size, 40 + i);
+		dst = reserve(b.size, &res, &res_len);
+		ASSERT_NE(dst, NULL);
+		r = (struct racer){ .addr = b.ptr, .len = b.size, .dst = dst,
+				    .delay_us = i ? rand_r(&seed) % (500 * i) : 0 };
+		ASSERT_EQ(pthread_create(&t, NULL, racer_fn, &r), 0);
+		ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror,
+			 b.npages, &cp);
+		pthread_join(t, NULL);
+		ASSERT_EQ(r.result, dst);
+		TH_LOG("round %d: delay %u us: migrate %d", i, r.delay_us, ret);
+		ASSERT_TRUE(race_errno_ok(ret));
+		if (!ret) {
+			ASSERT_EQ(cp, b.npages);
+			ASSERT_EQ(check(b.mirror, b.size, 40 + i), -1);
+		}
+		ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, dst, b.mirror, b.npages,
+			     &cp), 0);
+		ASSERT_EQ(check(b.mirror, b.size, 40 + i), -1);
+		ASSERT_EQ(check(dst, b.size, 40 + i), -1);
+		munmap(res, res_len);
+		buf_free(&b);
+	}
+	EXPECT_LE(wait_in_use(self->fd, s0.pages_in_use, 2000), s0.pages_in_use);
+}
+
+/* ---- eviction: RELEASE and close() by another process ---- */
+
+/*
+ * Upstream's rule for these nodes: RELEASE, and every close() of a device
+ * file, evict all of that device's pages, other processes' included. Process
+ * B (forked before A's buffer exists, so it shares nothing) issues RELEASE,
+ * then, after A migrated again, closes its file. Each time A's pages come
+ * back to system memory with their data, and the device still works.
+ */
+static int evict_child(int dev, int to_a, int from_a)
+{
+	void *page;
+	int fd;
+
+	page = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CCHECK(page != MAP_FAILED, "mmap");
+	fd = dev_open(dev);
+	CCHECK(fd >= 0, "open: %d", errno);
+	CCHECK(pipe_get(from_a) == 0, "A failed before RELEASE");
+	CCHECK(dm(fd, HMM_DMIRROR_RELEASE, page, NULL, 1, NULL) == 0, "RELEASE");
+	pipe_put(to_a, 0);
+	CCHECK(pipe_get(from_a) == 0, "A failed before close");
+	close(fd);
+	pipe_put(to_a, 0);
+	return 0;
+}
+
+TEST_F_TIMEOUT(dm, evict_by_other_process, LONG_TIMEOUT)
+{
+	struct hmm_p2p_page_info *info;
+	struct hmm_p2p_stats s0, s1;
+	int to_a[2], from_a[2];
+	struct buf b;
+	pid_t pid;
+	int round;
+
+	ASSERT_EQ(pipe(to_a), 0);
+	ASSERT_EQ(pipe(from_a), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		close(to_a[0]);
+		close(from_a[1]);
+		_exit(evict_child(self->dev, to_a[1], from_a[0]));
+	}
+	close(to_a[1]);
+	close(from_a[0]);
+
+	ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
+	info = calloc(b.npages, sizeof(*info));
+	ASSERT_NE(info, NULL);
+	for (round = 0; round < 2; round++) {	/* RELEASE, then close() */
+		fill(b.ptr, b.size, 50 + round);
+		ASSERT_EQ(get_stats(self->fd, &s0), 0);
+		ASSERT_EQ(migrate_checked(self->fd, &b, 50 + round), 0);
+		ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, b.npages),
+			  b.npages);
+		pipe_put(from_a[1], 0);
+		ASSERT_EQ(pipe_get(to_a[0]), 0);
+		/* B's RELEASE / close() took A's pages off the device. */
+		ASSERT_EQ(pagemap_resident(b.ptr, b.npages, NULL), 0);
+		ASSERT_EQ(classify(self->fd, b.ptr, b.npages,
+				   HMM_P2P_CLASSIFY_NOFAULT, info), 0);
+		ASSERT_EQ(count_class(info, b.npages, HMM_P2P_CLASS_SYSTEM),
+			  b.npages);
+		ASSERT_EQ(get_stats(self->fd, &s1), 0);
+		EXPECT_GE(s1.evicted - s0.evicted, b.npages);
+		EXPECT_LE(s1.pages_in_use, s0.pages_in_use);
+		/* Data intact, through A's mirror and by CPU. */
+		ASSERT_EQ(read_checked(self->fd, &b, 50 + round), 0);
+		ASSERT_EQ(check(b.ptr, b.size, 50 + round), -1);
+	}
+	ASSERT_EQ(wait_child(pid), 0);
+	free(info);
+	buf_free(&b);
+}
+
+/*
+ * A process that owns device pages is SIGKILLed, in four shapes:
+ *  0: alone; then another process opens and closes the device, and RELEASEs.
+ *  1: it had forked a child that shares the pages and inherited its file;
+ *     another process's close() evicts the child's pages, then the child
+ *     checks them and closes the dead owner's file.
+ *  2: as 1, but the child touches the pages by CPU first (migrate_to_ram for
+ *     pages whose mirror's process is gone), then closes the file.
+ *  3: as 1, but the child closes the dead owner's file first (last
+ *     reference: release after the owner's mm is gone), then checks.
+ * No crash, no leak, the child's data intact.
+ */
+static int owner_grandchild(struct buf *b, int fd, int go_rd, int mode)
+{
+	CCHECK(pipe_get(go_rd) == 0, "no go");
+	if (mode == 3)
+		close(fd);
+	CCHECK(check(b->ptr, b->size, 60 + mode) < 0, "CPU data (mode %d)", mode);
+	if (mode != 3)
+		close(fd);
+	CCHECK(pagemap_resident(b->ptr, b->npages, NULL) == 0, "still on device");
+	return 0;
+}
+
+static int owner_child(int dev, bool thp, unsigned long npages, int mode,
+		       int ready_wr, int go_rd)
+{
+	struct buf b;
+	pid_t gc = 0;
+	int fd;
+
+	fd = dev_open(dev);
+	CCHECK(fd >= 0, "open: %d", errno);
+	CCHECK(buf_alloc(&b, npages, thp) == 0, "buf_alloc");
+	fill(b.ptr, b.size, 60 + mode);
+	CCHECK(migrate_checked(fd, &b, 60 + mode) == 0, "migrate");
+	if (mode) {
+		gc = fork();
+		CCHECK(gc >= 0, "fork");
+		if (!gc)
+			_exit(owner_grandchild(&b, fd, go_rd, mode));
+	}
+	if (write(ready_wr, &gc, sizeof(gc)) != sizeof(gc))
+		return 1;
+	for (;;)
+		pause();
+}
+
+TEST_F_TIMEOUT(dm, killed_owner, LONG_TIMEOUT)
+{
+	struct hmm_p2p_stats st;
+	int ready[2], go[2];
+	__u64 base;
+	pid_t pid, gc;
+	int mode, fd;
+
+	ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	ASSERT_NE(signal(SIGPIPE, SIG_IGN), SIG_ERR);
+	ASSERT_NE(some_page(), NULL);
+	/* Only this test's file is open: opening another would evict. */
+	ASSERT_EQ(get_stats(self->fd, &st), 0);
+	base = st.pages_in_use;
+	for (mode = 0; mode < 4; mode++) {
+		ASSERT_EQ(pipe(ready), 0);
+		ASSERT_EQ(pipe(go), 0);
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (!pid) {
+			close(ready[0]);
+			close(go[1]);
+			_exit(owner_child(self->dev, self->thp, self->npages, mode,
+					  ready[1], go[0]));
+		}
+		close(ready[1]);
+		close(go[0]);
+		gc = -1;
+		ASSERT_EQ(read(ready[0], &gc, sizeof(gc)), sizeof(gc));
+		ASSERT_EQ(get_stats(self->fd, &st), 0);
+		EXPECT_GE(st.pages_in_use, base + self->npages);
+		ASSERT_EQ(kill(pid, SIGKILL), 0);
+		ASSERT_EQ(wait_child(pid), 128 + SIGKILL);
+		if (mode <= 1) {
+			/* Another process's file closes: eviction. */
+			fd = dev_open(self->dev);
+			ASSERT_GE(fd, 0);
+			ASSERT_EQ(close(fd), 0);
+		}
+		if (mode == 0)
+			ASSERT_EQ(dm(self->fd, HMM_DMIRROR_RELEASE, some_page(),
+				     NULL, 1, NULL), 0);
+		if (gc > 0) {	/* reparented to us, the subreaper */
+			pipe_put(go[1], 0);
+			ASSERT_EQ(wait_child(gc), 0);
+		}
+		close(ready[0]);
+		close(go[1]);
+		EXPECT_LE(wait_in_use(self->fd, base, 3000), base);
+	}
+	/* The device still works. */
+	{
+		struct buf bb;
+
+		ASSERT_EQ(buf_alloc(&bb, self->npages, self->thp), 0);
+		fill(bb.ptr, bb.size, 69);
+		ASSERT_EQ(migrate_checked(self->fd, &bb, 69), 0);
+		ASSERT_EQ(check(bb.ptr, bb.size, 69), -1);
+		buf_free(&bb);
+	}
+}
+
+/* ---- STATS ---- */
+
+/*
+ * Counters move with what happens: migrations both ways, CPU faults (private
+ * only: the CPU reaches coherent memory directly), mirror faults, bytes
+ * copied, pages in use; reset zeroes the counters but not the gauges.
+ */
+TEST_F(dm, stats_counters)
+{
+	struct hmm_p2p_stats s0, s1, s2;
+	struct hmm_dmirror_cmd cmd;
+	struct buf b;
+	__u64 cp;
+
+	ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
+	fill(b.ptr, b.size, 70);
+	ASSERT_EQ(get_stats(self->fd, &s0), 0);
+	ASSERT_EQ(s0.size, sizeof(s0));
+
+	/* A device read of system memory faults it into the mirror. */
+	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_READ, U64(b.ptr), U64(b.mirror),
+			 b.npages, &cmd), 0);
+	ASSERT_GE(cmd.faults, 1);
+	ASSERT_EQ(get_stats(self->fd, &s1), 0);
+	EXPECT_GE(s1.mirror_faults - s0.mirror_faults, cmd.faults);
+	EXPECT_EQ(s1.migrated_to_dev, s0.migrated_to_dev);
+
+	/* To the device: exactly npages, that many in use, bytes copied. */
+	ASSERT_EQ(migrate_checked(self->fd, &b, 70), 0);
+	ASSERT_EQ(get_stats(self->fd, &s2), 0);
+	EXPECT_EQ(s2.migrated_to_dev - s1.migrated_to_dev, b.npages);
+	EXPECT_EQ(s2.pages_in_use - s1.pages_in_use, b.npages);
+	EXPECT_GE(s2.bytes_copied - s1.bytes_copied, b.npages * PAGE_SZ);
+	EXPECT_GE(s2.pages_total, s2.pages_in_use);
+	EXPECT_GE(s2.chunks, 1);
+	EXPECT_LE(s2.thp_migrated - s1.thp_migrated, b.npages / NPAGES_THP);
+	EXPECT_EQ(s2.alloc_failures, s1.alloc_failures);
+
+	s1 = s2;
+	if (!self->coherent) {
+		/* CPU touches every page: faults served, all pages back. */
+		ASSERT_EQ(check(b.ptr, b.size, 70), -1);
+		ASSERT_EQ(get_stats(self->fd, &s2), 0);
+		EXPECT_GE(s2.cpu_faults - s1.cpu_faults, 1);
+		EXPECT_LE(s2.cpu_faults - s1.cpu_faults, b.npages);
+		EXPECT_LE(s2.remote_faults - s1.remote_faults,
+			  s2.cpu_faults - s1.cpu_faults);
+		EXPECT_EQ(s2.migrated_to_sys - s1.migrated_to_sys, b.npages);
+	} else {
+		/* Coherent memory: the CPU reads it in place, no faults. */
+		ASSERT_EQ(check(b.ptr, b.size, 70), -1);
+		ASSERT_EQ(get_stats(self->fd, &s2), 0);
+		EXPECT_EQ(s2.cpu_faults, s1.cpu_faults);
+		ASSERT_EQ(dm(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, b.ptr, b.mirror,
+			     b.npages, &cp), 0);
+		ASSERT_EQ(cp, b.npages);
+		ASSERT_EQ(get_stats(self->fd, &s2), 0);
+		EXPECT_EQ(s2.migrated_to_sys - s1.migrated_to_sys, b.npages);
+	}
+	EXPECT_EQ(s2.pages_in_use, s0.pages_in_use);
+	EXPECT_GE(s2.bytes_copied - s1.bytes_copied, b.npages * PAGE_SZ);
+	ASSERT_EQ(check(b.ptr, b.size, 70), -1);
+
+	/* Reset: values returned are from before; counters restart at 0. */
+	s1.size = sizeof(s1);
+	s1.reset = 1;
+	ASSERT_EQ(ioctl(self->fd, HMM_P2P_IOC_STATS, &s1), 0);
+	EXPECT_GE(s1.migrated_to_dev, s2.migrated_to_dev);
+	ASSERT_EQ(get_stats(self->fd, &s2), 0);
+	EXPECT_EQ(s2.migrated_to_dev, 0);
+	EXPECT_EQ(s2.migrated_to_sys, 0);
+	EXPECT_EQ(s2.cpu_faults, 0);
+	EXPECT_EQ(s2.bytes_copied, 0);
+	EXPECT_EQ(s2.pages_in_use, s1.pages_in_use);
+	EXPECT_EQ(s2.pages_total, s1.pages_total);
+	buf_free(&b);
+}
+
+/* ---- device memory exhausted ---- */
+
+/* One device, no THP variants: tests where the page size does not matter. */
+FIXTURE(dev)
+{
+	int fd;
+	int dev;
+	bool coherent;
+	int devclass;
+};
+
+FIXTURE_VARIANT(dev)
+{
+	int dev;
+};
+
+FIXTURE_VARIANT_ADD(dev, private) { .dev = DEV_PRIV0 };
+FIXTURE_VARIANT_ADD(dev, coherent) { .dev = DEV_COH0 };
+
+FIXTURE_SETUP(dev)
+{
+	self->dev = variant->dev;
+	self->coherent = dev_is_coherent(variant->dev);
+	self->devclass = self->coherent ? HMM_P2P_CLASS_COHERENT :
+					  HMM_P2P_CLASS_PRIVATE_OWN;
+	self->fd = dev_open(variant->dev);
+	if (self->fd < 0 && self->coherent)
+		SKIP(return, "no /dev/hmm_dmirror%d (coherent)", variant->dev);
+	ASSERT_GE(self->fd, 0);
+	inject_disarm_all(self->fd);
+}
+
+FIXTURE_TEARDOWN(dev)
+{
+	if (self->fd >= 0) {
+		inject_disarm_all(self->fd);
+		close(self->fd);
+	}
+}
+
+/*
+ * Every device page allocation fails: the migration reports -ENOMEM, nothing
+ * moved, the data is intact by CPU and device, the failure is counted; once
+ * disarmed, the same range migrates.
+ */
+TEST_F(dm, enomem_alloc_page)
+{
+	struct hmm_p2p_stats s0, s1;
+	struct buf b;
+	int ret;
+
+	ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
+	fill(b.ptr, b.size, 80);
+	ASSERT_EQ(get_stats(self->fd, &s0), 0);
+	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_PAGE, INJECT_FOREVER, 0), 0);
+	ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror,
+		 b.npages, NULL);
+	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_PAGE, 0, 0), 0);
+	ASSERT_EQ(ret, -ENOMEM);
+	ASSERT_EQ(get_stats(self->fd, &s1), 0);
+	EXPECT_GT(s1.alloc_failures, s0.alloc_failures);
+	EXPECT_EQ(s1.pages_in_use, s0.pages_in_use);
+	ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, b.npages), 0);
+	ASSERT_EQ(read_checked(self->fd, &b, 80), 0);
+	ASSERT_EQ(check(b.ptr, b.size, 80), -1);
+	ASSERT_EQ(migrate_checked(self->fd, &b, 80), 0);
+	ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, b.npages), b.npages);
+	ASSERT_EQ(check(b.ptr, b.size, 80), -1);
+	buf_free(&b);
+}
+
+/*
+ * Allocation fails after 16 pages: -ENOMEM, at most 16 pages moved, every
+ * page right wherever it is, by device and CPU.
+ */
+TEST_F(dev, enomem_partial)
+{
+	struct buf b;
+	long n;
+	int ret;
+
+	ASSERT_EQ(buf_alloc(&b, NPAGES_4K, false), 0);
+	fill(b.ptr, b.size, 81);
+	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_PAGE, INJECT_FOREVER, 16), 0);
+	ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror,
+		 b.npages, NULL);
+	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_PAGE, 0, 0), 0);
+	ASSERT_EQ(ret, -ENOMEM);
+	n = on_device(self->fd, self->coherent, b.ptr, b.npages);
+	TH_LOG("%ld pages on the device after the failure", n);
+	ASSERT_GE(n, 0);
+	ASSERT_LE(n, 16);
+	ASSERT_EQ(read_checked(self->fd, &b, 81), 0);
+	ASSERT_EQ(check(b.ptr, b.size, 81), -1);
+	ASSERT_EQ(migrate_checked(self->fd, &b, 81), 0);
+	ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, b.npages), b.npages);
+	ASSERT_EQ(check(b.ptr, b.size, 81), -1);
+	buf_free(&b);
+}
+
+/*
+ * The device cannot grow: more pages than it has free give -ENOMEM, data
+ * intact. After RELEASE the device holds few free pages (upstream removes
+ * all chunks); if it still holds more than 32 MiB free, skip (too slow under
+ * emulation). Without injection, where the whole capacity is small enough to
+ * use up, a migration bigger than the capacity gives -ENOMEM as well.
+ */
+TEST_F_TIMEOUT(dev, enomem_chunk_grow, LONG_TIMEOUT)
+{
+	struct hmm_p2p_stats s0;
+	struct hmm_p2p_info info;
+	unsigned long n;
+	struct buf b;
+	int ret;
+
+	ASSERT_NE(some_page(), NULL);
+	ASSERT_EQ(dm(self->fd, HMM_DMIRROR_RELEASE, some_page(), NULL, 1, NULL), 0);
+	ASSERT_EQ(get_stats(self->fd, &s0), 0);
+	ASSERT_EQ(get_info(self->fd, &info), 0);
+	n = s0.pages_total - s0.pages_in_use + 64;
+	TH_LOG("after RELEASE: %llu pages in %llu chunks, %llu in use",
+	       (unsigned long long)s0.pages_total, (unsigned long long)s0.chunks,
+	       (unsigned long long)s0.pages_in_use);
+	if (n > 8192)
+		SKIP(return, "%lu free device pages: too many to use up", n - 64);
+	ASSERT_EQ(buf_alloc(&b, n, false), 0);
+	fill(b.ptr, b.size, 82);
+	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_CHUNK_GROW, INJECT_FOREVER, 0), 0);
+	ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror, n, NULL);
+	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_CHUNK_GROW, 0, 0), 0);
+	ASSERT_EQ(ret, -ENOMEM);
+	ASSERT_EQ(read_checked(self->fd, &b, 82), 0);
+	ASSERT_EQ(check(b.ptr, b.size, 82), -1);
+	buf_free(&b);
+
+	n = info.capacity / PAGE_SZ + 64;
+	if (n > 8192) {
+		TH_LOG("capacity %llu MiB: natural exhaustion not tried",
+		       (unsigned long long)info.capacity >> 20);
+		return;
+	}
+	ASSERT_EQ(buf_alloc(&b, n, false), 0);
+	fill(b.ptr, b.size, 83);
+	ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror, n, NULL);
+	ASSERT_EQ(ret, -ENOMEM);
+	ASSERT_EQ(read_checked(self->fd, &b, 83), 0);
+	ASSERT_EQ(check(b.ptr, b.size, 83), -1);
+	buf_free(&b);
+}
+
+/*
+ * The engine's copy fails (either way), or no system page can be had for
+ * the way back: the command fails or moves less, and no data is lost.
+ */
+TEST_F(dm, copy_failures)
+{
+	static const __u32 back[] = {
+		HMM_P2P_FAULT_COPY_TO_SYS, HMM_P2P_FAULT_ALLOC_SYS_PAGE,
+	};
+	struct buf b;
+	__u64 cp;
+	int ret;
+	unsigned int i;
+
+	ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
+	fill(b.ptr, b.size, 84);
+	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_COPY_TO_DEV, INJECT_FOREVER, 0), 0);
+	ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror,
+		 b.npages, &cp);
+	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_COPY_TO_DEV, 0, 0), 0);
+	TH_LOG("migrate with copy failures: %d", ret);
+	ASSERT_LT(ret, 0);
+	ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, b.npages), 0);
+	ASSERT_EQ(check(b.ptr, b.size, 84), -1);
+
+	for (i = 0; i < ARRAY_SIZE(back); i++) {
+		ASSERT_EQ(migrate_checked(self->fd, &b, 84), 0);
+		ASSERT_EQ(inject(self->fd, back[i], INJECT_FOREVER, 0), 0);
+		ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, b.ptr, b.mirror,
+			 b.npages, &cp);
+		ASSERT_EQ(inject(self->fd, back[i], 0, 0), 0);
+		TH_LOG("point %u: migrate back: %d, %llu pages", back[i], ret,
+		       (unsigned long long)cp);
+		ASSERT_TRUE(ret < 0 || cp < b.npages);
+		/* Whatever stayed on the device is still right. */
+		ASSERT_EQ(read_checked(self->fd, &b, 84), 0);
+		ASSERT_EQ(check(b.ptr, b.size, 84), -1);
+		/* Disarmed, the rest comes back (coherent: on request). */
+		ASSERT_EQ(dm(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, b.ptr, b.mirror,
+			     b.npages, &cp), 0);
+		ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, b.npages), 0);
+		ASSERT_EQ(check(b.ptr, b.size, 84), -1);
+	}
+	buf_free(&b);
+}
+
+/* ---- a range mixing private, coherent and system pages ---- */
+
+#define SEG	64UL	/* pages per segment */
+
+/*
+ * Segment A on device 0 (private), B on device 2 (coherent), C in system
+ * memory, D never touched. Device 0 classifies each page, reads the right
+ * data; SNAPSHOT agrees (upstream's byte codes); device 1 (another pagemap
+ * owner) sees A as not accessible without faulting, and its read faults A
+ * back to system memory.
+ */
+FIXTURE(mixed)
+{
+	int fd0, fd1, fd2;
+};
+
+FIXTURE_SETUP(mixed)
+{
+	self->fd1 = -1;
+	self->fd2 = -1;
+	self->fd0 = dev_open(DEV_PRIV0);
+	ASSERT_GE(self->fd0, 0);
+	self->fd1 = dev_open(DEV_PRIV1);
+	ASSERT_GE(self->fd1, 0);
+	self->fd2 = dev_open(DEV_COH0);
+	if (self->fd2 < 0)
+		SKIP(return, "no coherent device");
+}
+
+FIXTURE_TEARDOWN(mixed)
+{
+	close(self->fd0);
+	if (self->fd1 >= 0)
+		close(self->fd1);
+	if (self->fd2 >= 0)
+		close(self->fd2);
+}
+
+TEST_F_TIMEOUT(mixed, private_coherent_system, LONG_TIMEOUT)
+{
+	int fd0 = self->fd0, fd1 = self->fd1, fd2 = self->fd2;
+	struct hmm_p2p_info i0, i1;
+	struct hmm_p2p_page_info *info;
+	unsigned long npages = 4 * SEG, i, pres;
+	size_t seg = SEG * PAGE_SZ;
+	unsigned char *snap;
+	struct buf b;
+	char *p;
+	__u64 cp;
+
+	ASSERT_EQ(buf_alloc(&b, npages, false), 0);
+	info = calloc(npages, sizeof(*info));
+	snap = calloc(npages, 1);
+	ASSERT_NE(info, NULL);
+	ASSERT_NE(snap, NULL);
+	p = b.ptr;
+	fill(p, seg, 90);
+	fill(p + seg, seg, 91);
+	fill(p + 2 * seg, seg, 92);
+	ASSERT_EQ(dm(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, b.mirror, SEG, &cp), 0);
+	ASSERT_EQ(cp, SEG);
+	ASSERT_EQ(dm(fd2, HMM_DMIRROR_MIGRATE_TO_DEV, p + seg, b.mirror, SEG, &cp), 0);
+	ASSERT_EQ(cp, SEG);
+
+	/* The CPU's page tables: A device-private, B and C present, D empty. */
+	ASSERT_EQ(pagemap_resident(p, SEG, &pres), SEG);
+	ASSERT_EQ(pagemap_resident(p + seg, 2 * SEG, &pres), 0);
+	ASSERT_EQ(pres, 2 * SEG);
+	ASSERT_EQ(pagemap_resident(p + 3 * seg, SEG, &pres), 0);
+	ASSERT_EQ(pres, 0);
+
+	/* Classify (read faults): D becomes the zero page. */
+	ASSERT_EQ(classify(fd0, p, npages, 0, info), 0);
+	for (i = 0; i < npages; i++) {
+		static const int want[] = {
+			HMM_P2P_CLASS_PRIVATE_OWN, HMM_P2P_CLASS_COHERENT,
+			HMM_P2P_CLASS_SYSTEM, HMM_P2P_CLASS_ZERO,
+		};
+		static const int owner[] = { DEV_PRIV0, DEV_COH0, -1, -1 };
+
+		ASSERT_EQ(info[i].class, want[i / SEG]) TH_LOG("page %lu", i);
+		ASSERT_EQ(info[i].owner, owner[i / SEG]) TH_LOG("page %lu", i);
+		ASSERT_EQ(info[i].order, 0) TH_LOG("page %lu", i);
+		/* prot: READ, WRITE or both (WRITE implies read access). */
+		ASSERT_TRUE(info[i].prot & (HMM_DMIRROR_PROT_READ | HMM_DMIRROR_PROT_WRITE))
+			TH_LOG("page %lu", i);
+		ASSERT_EQ(!!(info[i].prot & HMM_DMIRROR_PROT_WRITE), i / SEG != 3)
+			TH_LOG("page %lu", i);
+	}
+
+	/* Device 0 reads everything right, and moves nothing. */
+	memset(b.mirror, 0xee, b.size);
+	ASSERT_EQ(dm(fd0, HMM_DMIRROR_READ, p, b.mirror, npages, &cp), 0);
+	ASSERT_EQ(cp, npages);
+	ASSERT_EQ(check(b.mirror, seg, 90), -1);
+	ASSERT_EQ(check(b.mirror + seg, seg, 91), -1);
+	ASSERT_EQ(check(b.mirror + 2 * seg, seg, 92), -1);
+	ASSERT_EQ(check_zero(b.mirror + 3 * seg, seg), -1);
+	ASSERT_EQ(classify(fd0, p, npages, HMM_P2P_CLASSIFY_NOFAULT, info), 0);
+	ASSERT_EQ(count_class(info, SEG, HMM_P2P_CLASS_PRIVATE_OWN), SEG);
+	ASSERT_EQ(count_class(info + SEG, SEG, HMM_P2P_CLASS_COHERENT), SEG);
+	ASSERT_EQ(count_class(info + 2 * SEG, SEG, HMM_P2P_CLASS_SYSTEM), SEG);
+	ASSERT_EQ(count_class(info + 3 * SEG, SEG, HMM_P2P_CLASS_ZERO), SEG);
+
+	/* Upstream's SNAPSHOT codes for the same range. */
+	ASSERT_EQ(dm(fd0, HMM_DMIRROR_SNAPSHOT, p, snap, npages, &cp), 0);
+	ASSERT_EQ(cp, npages);
+	for (i = 0; i < npages; i++) {
+		static const unsigned char want[] = {
+			HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | HMM_DMIRROR_PROT_WRITE,
+			HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE | HMM_DMIRROR_PROT_WRITE,
+			HMM_DMIRROR_PROT_WRITE,
+			HMM_DMIRROR_PROT_ZERO | HMM_DMIRROR_PROT_READ,
+		};
+
+		ASSERT_EQ(snap[i], want[i / SEG]) TH_LOG("page %lu", i);
+	}
+	/* Device 2 sees B as its own coherent memory. */
+	ASSERT_EQ(dm(fd2, HMM_DMIRROR_SNAPSHOT, p + seg, snap, SEG, &cp), 0);
+	for (i = 0; i < SEG; i++)
+		ASSERT_EQ(snap[i], HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL |
+			  HMM_DMIRROR_PROT_WRITE);
+
+	/* Device 1: another owner (upstream: each node its own). */
+	ASSERT_EQ(get_info(fd0, &i0), 0);
+	ASSERT_EQ(get_info(fd1, &i1), 0);
+	ASSERT_NE(i0.owner_group, i1.owner_group);
+	ASSERT_EQ(classify(fd1, p, npages, HMM_P2P_CLASSIFY_NOFAULT, info), 0);
+	ASSERT_EQ(count_class(info, SEG, HMM_P2P_CLASS_NONE), SEG);
+	ASSERT_EQ(count_class(info + SEG, SEG, HMM_P2P_CLASS_COHERENT), SEG);
+	ASSERT_EQ(info[SEG].owner, DEV_COH0);
+	ASSERT_EQ(pagemap_resident(p, SEG, NULL), SEG);	/* looking moved nothing */
+	memset(b.mirror, 0xee, b.size);
+	ASSERT_EQ(dm(fd1, HMM_DMIRROR_READ, p, b.mirror, npages, &cp), 0);
+	ASSERT_EQ(cp, npages);
+	ASSERT_EQ(check(b.mirror, seg, 90), -1);
+	ASSERT_EQ(check(b.mirror + seg, seg, 91), -1);
+	ASSERT_EQ(check(b.mirror + 2 * seg, seg, 92), -1);
+	ASSERT_EQ(check_zero(b.mirror + 3 * seg, seg), -1);
+	ASSERT_EQ(pagemap_resident(p, SEG, &pres), 0);	/* A faulted back */
+	ASSERT_EQ(pres, SEG);
+	ASSERT_EQ(classify(fd0, p, SEG, HMM_P2P_CLASSIFY_NOFAULT, info), 0);
+	ASSERT_EQ(count_class(info, SEG, HMM_P2P_CLASS_SYSTEM), SEG);
+
+	/* B goes back on request; everything right by CPU. */
+	ASSERT_EQ(dm(fd2, HMM_DMIRROR_MIGRATE_TO_SYS, p + seg, b.mirror, SEG, &cp), 0);
+	ASSERT_EQ(cp, SEG);
+	ASSERT_EQ(classify(fd0, p + seg, SEG, HMM_P2P_CLASSIFY_NOFAULT, info), 0);
+	ASSERT_EQ(count_class(info, SEG, HMM_P2P_CLASS_SYSTEM), SEG);
+	ASSERT_EQ(check(p, seg, 90), -1);
+	ASSERT_EQ(check(p + seg, seg, 91), -1);
+	ASSERT_EQ(check(p + 2 * seg, seg, 92), -1);
+	ASSERT_EQ(check_zero(p + 3 * seg, seg), -1);
+	free(info);
+	free(snap);
+	buf_free(&b);
+}
+
+/* AnonHugePages (kB) of the mapping that contains @addr, from smaps. */
+static long anon_huge_kb(const void *addr)
+{
+	unsigned long lo, hi, a = (uintptr_t)addr;
+	char line[256];
+	bool in = false;
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') <
+		    strchr(line, ' ')) {
+			in = a >= lo && a < hi;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/*
+ * CLASSIFY reports the mapping order: a THP in system memory is order 9 on
+ * every page; after migration the device folio is order 9 where the device
+ * has THP folios (and then thp_migrated counts it), order 0 where it splits.
+ */
+TEST_F(dev, classify_thp_order)
+{
+	struct hmm_p2p_page_info *info;
+	struct hmm_p2p_stats s0, s1;
+	struct hmm_p2p_info di;
+	struct buf b;
+	unsigned long i;
+	int order;
+
+	if (!thp_enabled())
+		SKIP(return, "transparent hugepages disabled");
+	ASSERT_EQ(buf_alloc(&b, NPAGES_THP, true), 0);
+	fill(b.ptr, b.size, 95);
+	if (anon_huge_kb(b.ptr) < (long)(PMD_SZ >> 10))
+		SKIP(return, "no THP for the buffer (AnonHugePages %ld kB)",
+		     anon_huge_kb(b.ptr));
+	info = calloc(b.npages, sizeof(*info));
+	ASSERT_NE(info, NULL);
+	ASSERT_EQ(classify(self->fd, b.ptr, b.npages, 0, info), 0);
+	for (i = 0; i < b.npages; i++) {
+		ASSERT_EQ(info[i].class, HMM_P2P_CLASS_SYSTEM);
+		ASSERT_EQ(info[i].order, 9);
+	}
+	ASSERT_EQ(get_info(self->fd, &di), 0);
+	ASSERT_EQ(get_stats(self->fd, &s0), 0);
+	ASSERT_EQ(migrate_checked(self->fd, &b, 95), 0);
+	ASSERT_EQ(get_stats(self->fd, &s1), 0);
+	ASSERT_EQ(classify(self->fd, b.ptr, b.npages, HMM_P2P_CLASSIFY_NOFAULT,
+			   info), 0);
+	order = info[0].order;
+	TH_LOG("device folio order %d, INFO_THP %d, thp_migrated +%llu", order,
+	       !!(di.flags & HMM_P2P_INFO_THP),
+	       (unsigned long long)(s1.thp_migrated - s0.thp_migrated));
+	ASSERT_TRUE(order == 0 || order == 9);
+	for (i = 0; i < b.npages; i++) {
+		ASSERT_EQ(info[i].class, self->devclass);
+		ASSERT_EQ(info[i].order, order);
+	}
+	if (order == 9) {
+		ASSERT_TRUE(di.flags & HMM_P2P_INFO_THP);
+		ASSERT_EQ(s1.thp_migrated - s0.thp_migrated, 1);
+	}
+	ASSERT_EQ(check(b.ptr, b.size, 95), -1);
+	free(info);
+	buf_free(&b);
+}
+
+/* ---- INFO ---- */
+
+TEST(info)
+{
+	struct hmm_p2p_info info[NDEVS];
+	int dev, fd;
+
+	for (dev = 0; dev < NDEVS; dev++) {
+		fd = dev_open(dev);
+		ASSERT_GE(fd, 0) TH_LOG("/dev/hmm_dmirror%d", dev);
+		ASSERT_EQ(get_info(fd, &info[dev]), 0);
+		ASSERT_EQ(ioctl(fd, HMM_P2P_IOC_INFO, NULL), -1);
+		ASSERT_EQ(errno, EFAULT);
+		close(fd);
+		TH_LOG("dev %d: type %u backend %u group %u chunk %llu x %llu, %s",
+		       dev, info[dev].memory_type, info[dev].backend,
+		       info[dev].owner_group,
+		       (unsigned long long)info[dev].chunk_size,
+		       (unsigned long long)info[dev].max_chunks,
+		       info[dev].flags & HMM_P2P_INFO_THP ? "THP" : "no THP");
+		TH_LOG("dev %d: capacity %llu MiB", dev,
+		       (unsigned long long)info[dev].capacity >> 20);
+		ASSERT_EQ(info[dev].index, dev);
+		ASSERT_EQ(info[dev].memory_type, dev_is_coherent(dev) ?
+			  HMM_DMIRROR_MEMORY_DEVICE_COHERENT :
+			  HMM_DMIRROR_MEMORY_DEVICE_PRIVATE);
+		ASSERT_TRUE(info[dev].backend == HMM_P2P_BACKEND_SOFT ||
+			    info[dev].backend == HMM_P2P_BACKEND_SPM ||
+			    info[dev].backend == HMM_P2P_BACKEND_PCI);
+		if (dev_is_coherent(dev))
+			ASSERT_NE(info[dev].backend, HMM_P2P_BACKEND_SOFT);
+		ASSERT_GT(info[dev].chunk_size, 0);
+		ASSERT_EQ(info[dev].chunk_size % PAGE_SZ, 0);
+		ASSERT_GE(info[dev].max_chunks, 1);
+		ASSERT_GE(info[dev].capacity, info[dev].chunk_size);
+	}
+	/* Each upstream-compatible node is its own pagemap owner. */
+	ASSERT_NE(info[DEV_PRIV0].owner_group, info[DEV_PRIV1].owner_group);
+	ASSERT_NE(info[DEV_COH0].owner_group, info[DEV_COH1].owner_group);
+}
+
+/* ---- bad ioctl input ---- */
+
+static const struct {
+	unsigned long req;
+	const char *name;
+} range_cmds[] = {
+	{ HMM_DMIRROR_READ, "READ" },
+	{ HMM_DMIRROR_WRITE, "WRITE" },
+	{ HMM_DMIRROR_MIGRATE_TO_DEV, "MIGRATE_TO_DEV" },
+	{ HMM_DMIRROR_MIGRATE_TO_SYS, "MIGRATE_TO_SYS" },
+	{ HMM_DMIRROR_SNAPSHOT, "SNAPSHOT" },
+	{ HMM_DMIRROR_EXCLUSIVE, "EXCLUSIVE" },
+	{ HMM_DMIRROR_CHECK_EXCLUSIVE, "CHECK_EXCLUSIVE" },
+};
+
+#define NCMDS	ARRAY_SIZE(range_cmds)
+
+static int classify_raw(int fd, __u64 addr, __u64 ptr, __u64 npages, __u64 flags)
+{
+	struct hmm_p2p_classify_cmd c = {
+		.addr = addr, .ptr = ptr, .npages = npages, .flags = flags,
+	};
+
+	return ioctl(fd, HMM_P2P_IOC_CLASSIFY, &c) ? -errno : 0;
+}
+
+FIXTURE(bad)
+{
+	int fd;
+	struct buf b;
+	void *ro;		/* read-only pages (STATS-sized header inside) */
+};
+
+FIXTURE_VARIANT(bad)
+{
+	int dev;
+};
+
+FIXTURE_VARIANT_ADD(bad, private) { .dev = DEV_PRIV0 };
+FIXTURE_VARIANT_ADD(bad, coherent) { .dev = DEV_COH0 };
+
+FIXTURE_SETUP(bad)
+{
+	self->fd = dev_open(variant->dev);
+	if (self->fd < 0 && dev_is_coherent(variant->dev))
+		SKIP(return, "no coherent device");
+	ASSERT_GE(self->fd, 0);
+	ASSERT_EQ(buf_alloc(&self->b, 16, false), 0);
+	fill(self->b.ptr, self->b.size, 100);
+	self->ro = mmap(NULL, 16 * PAGE_SZ, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(self->ro, MAP_FAILED);
+	memset(self->ro, 0, 16 * PAGE_SZ);
+	((struct hmm_p2p_stats *)self->ro)->size = sizeof(struct hmm_p2p_stats);
+	ASSERT_EQ(mprotect(self->ro, 16 * PAGE_SZ, PROT_READ), 0);
+}
+
+FIXTURE_TEARDOWN(bad)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* Unaligned, empty, wrapping and absurd ranges: -EINVAL, nothing touched. */
+TEST_F(bad, ranges)
+{
+	const __u64 a = U64(self->b.ptr), m = U64(self->b.mirror);
+	static const struct {
+		__u64 off;
+		__u64 npages;
+		const char *what;
+	} bad[] = {
+		{ 1, 1, "unaligned addr" },
+		{ 2048, 1, "half-page addr" },
+		{ 0, 0, "zero npages" },
+		{ 0, 1ULL << 50, "absurd npages (1 << 50)" },
+		{ 0, (1ULL << 52) + 1, "npages << PAGE_SHIFT wraps to 1 page" },
+		{ 0, ~0ULL, "npages ~0" },
+		{ 0, (~0ULL >> 12) - 1, "addr + size wraps" },
+	};
+	const __u64 top = ~0ULL & ~(PAGE_SZ - 1);
+	unsigned int c, i;
+	int ret;
+
+	for (c = 0; c < NCMDS; c++) {
+		for (i = 0; i < ARRAY_SIZE(bad); i++) {
+			ret = dm_cmd(self->fd, range_cmds[c].req, a + bad[i].off, m,
+				     bad[i].npages, NULL);
+			EXPECT_EQ(ret, -EINVAL)
+				TH_LOG("%s: %s", range_cmds[c].name, bad[i].what);
+		}
+		/* The last page of the address space plus one wraps. */
+		ret = dm_cmd(self->fd, range_cmds[c].req, top, m, 2, NULL);
+		EXPECT_EQ(ret, -EINVAL) TH_LOG("%s: wrapping range", range_cmds[c].name);
+	}
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		ret = classify_raw(self->fd, a + bad[i].off, m, bad[i].npages, 0);
+		EXPECT_EQ(ret, -EINVAL) TH_LOG("CLASSIFY: %s", bad[i].what);
+	}
+	EXPECT_EQ(classify_raw(self->fd, top, m, 2, 0), -EINVAL);
+	/* Nothing was migrated or written by any of that. */
+	ASSERT_EQ(pagemap_resident(self->b.ptr, self->b.npages, NULL), 0);
+	ASSERT_EQ(check(self->b.ptr, self->b.size, 100), -1);
+	/* The device still works. */
+	ASSERT_EQ(read_checked(self->fd, &self->b, 100), 0);
+}
+
+/* Unmapped and PROT_NONE memory: upstream's errno per command. */
+TEST_F(bad, unmapped_and_prot_none)
+{
+	struct hmm_p2p_page_info info[32];
+	unsigned char snap[16];
+	struct buf *b = &self->b;
+	char *edge, *hole;
+	__u64 cp;
+	int i;
+
+	/* Unmapped: the device faults -> -EFAULT; migration -> -EINVAL. */
+	hole = fresh_hole(16 * PAGE_SZ);
+	ASSERT_NE(hole, NULL);
+	EXPECT_EQ(dm(self->fd, HMM_DMIRROR_READ, hole, b->mirror, 16, NULL), -EFAULT);
+	EXPECT_EQ(dm(self->fd, HMM_DMIRROR_WRITE, hole, b->mirror, 16, NULL), -EFAULT);
+	EXPECT_EQ(dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, hole, b->mirror, 16,
+		     NULL), -EINVAL);
+	EXPECT_EQ(dm(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, hole, b->mirror, 16,
+		     NULL), -EINVAL);
+	/* SNAPSHOT does not fault: an error byte per page (upstream). */
+	memset(snap, 0x5a, sizeof(snap));
+	ASSERT_EQ(dm(self->fd, HMM_DMIRROR_SNAPSHOT, hole, snap, 16, &cp), 0);
+	for (i = 0; i < 16; i++)
+		EXPECT_EQ(snap[i], HMM_DMIRROR_PROT_ERROR);
+	/* CLASSIFY without faulting: not present (or error). */
+	ASSERT_EQ(classify(self->fd, hole, 16, HMM_P2P_CLASSIFY_NOFAULT, info), 0);
+	for (i = 0; i < 16; i++)
+		EXPECT_TRUE(info[i].class == HMM_P2P_CLASS_NONE ||
+			    info[i].class == HMM_P2P_CLASS_ERROR);
+	/* A low address nothing can map (below mmap_min_addr). */
+	EXPECT_EQ(dm(self->fd, HMM_DMIRROR_READ, (void *)0x2000, b->mirror, 8,
+		     NULL), -EFAULT);
+	EXPECT_EQ(dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, (void *)0x2000,
+		     b->mirror, 8, NULL), -EINVAL);
+
+	/* A range that runs off the end of its mapping. */
+	edge = mmap(NULL, 32 * PAGE_SZ, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(edge, MAP_FAILED);
+	fill(edge, 16 * PAGE_SZ, 102);
+	ASSERT_EQ(munmap(edge + 16 * PAGE_SZ, 16 * PAGE_SZ), 0);
+	EXPECT_EQ(dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, edge, b->mirror, 32,
+		     NULL), -EINVAL);
+	EXPECT_EQ(dm(self->fd, HMM_DMIRROR_READ, edge, b->mirror, 32, NULL),
+		  -EFAULT);
+	ASSERT_EQ(check(edge, 16 * PAGE_SZ, 102), -1);
+	munmap(edge, 16 * PAGE_SZ);
+
+	/* PROT_NONE: device access -> -EFAULT, mirror buffer untouched. */
+	ASSERT_EQ(mprotect(b->ptr, b->size, PROT_NONE), 0);
+	memset(b->mirror, 0x5a, b->size);
+	EXPECT_EQ(dm(self->fd, HMM_DMIRROR_READ, b->ptr, b->mirror, b->npages,
+		     NULL), -EFAULT);
+	for (i = 0; i < (int)b->size; i++)
+		if ((unsigned char)b->mirror[i] != 0x5a)
+			break;
+	EXPECT_EQ(i, (int)b->size);
+	EXPECT_EQ(dm(self->fd, HMM_DMIRROR_WRITE, b->ptr, b->mirror, b->npages,
+		     NULL), -EFAULT);
+	EXPECT_EQ(dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b->ptr, b->mirror,
+		     b->npages, NULL), -EINVAL);
+	ASSERT_EQ(mprotect(b->ptr, b->size, PROT_READ), 0);
+	/* Read-only memory: the device may not write it -> -EPERM. */
+	fill(b->mirror, b->size, 101);
+	EXPECT_EQ(dm(self->fd, HMM_DMIRROR_WRITE, b->ptr, b->mirror, b->npages,
+		     NULL), -EPERM);
+	ASSERT_EQ(check(b->ptr, b->size, 100), -1);
+	ASSERT_EQ(mprotect(b->ptr, b->size, PROT_READ | PROT_WRITE), 0);
+	ASSERT_EQ(pagemap_resident(b->ptr, b->npages, NULL), 0);
+	ASSERT_EQ(read_checked(self->fd, b, 100), 0);
+}
+
+/* Bad user pointers: -EFAULT, and no half-done damage. */
+TEST_F(bad, pointers)
+{
+	static const __u64 badptr[] = { 0, 1, 0xfffffffffffff000ULL };
+	struct buf *b = &self->b;
+	unsigned int i;
+	char *short_buf, *hole;
+	__u64 cp;
+	int ret;
+
+	/* The ioctl argument itself. */
+	for (i = 0; i < NCMDS; i++) {
+		EXPECT_EQ(ioctl(self->fd, range_cmds[i].req, NULL), -1);
+		EXPECT_EQ(errno, EFAULT) TH_LOG("%s(NULL)", range_cmds[i].name);
+		EXPECT_EQ(ioctl(self->fd, range_cmds[i].req, (void *)1), -1);
+		EXPECT_EQ(errno, EFAULT) TH_LOG("%s(0x1)", range_cmds[i].name);
+		hole = fresh_hole(PAGE_SZ);
+		EXPECT_EQ(ioctl(self->fd, range_cmds[i].req, hole), -1);
+		EXPECT_EQ(errno, EFAULT) TH_LOG("%s(hole)", range_cmds[i].name);
+	}
+	EXPECT_EQ(ioctl(self->fd, HMM_P2P_IOC_CLASSIFY, NULL), -1);
+	EXPECT_EQ(errno, EFAULT);
+	EXPECT_EQ(ioctl(self->fd, HMM_P2P_IOC_STATS, NULL), -1);
+	EXPECT_EQ(errno, EFAULT);
+	EXPECT_EQ(ioctl(self->fd, HMM_P2P_IOC_FAULT_INJECT, (void *)1), -1);
+	EXPECT_EQ(errno, EFAULT);
+	EXPECT_EQ(ioctl(self->fd, HMM_P2P_IOC_INFO, (void *)1), -1);
+	EXPECT_EQ(errno, EFAULT);
+	/* STATS into read-only memory (a valid size in it). */
+	EXPECT_EQ(ioctl(self->fd, HMM_P2P_IOC_STATS, self->ro), -1);
+	EXPECT_EQ(errno, EFAULT);
+
+	/* cmd.ptr: the device's side of the copy. */
+	for (i = 0; i < ARRAY_SIZE(badptr); i++) {
+		EXPECT_EQ(dm_cmd(self->fd, HMM_DMIRROR_READ, U64(b->ptr), badptr[i],
+				 b->npages, NULL), -EFAULT);
+		EXPECT_EQ(dm_cmd(self->fd, HMM_DMIRROR_WRITE, U64(b->ptr), badptr[i],
+				 b->npages, NULL), -EFAULT);
+		EXPECT_EQ(dm_cmd(self->fd, HMM_DMIRROR_SNAPSHOT, U64(b->ptr),
+				 badptr[i], b->npages, NULL), -EFAULT);
+		EXPECT_EQ(classify_raw(self->fd, U64(b->ptr), badptr[i], b->npages,
+				       0), -EFAULT);
+	}
+	EXPECT_EQ(dm(self->fd, HMM_DMIRROR_READ, b->ptr, self->ro, b->npages,
+		     NULL), -EFAULT);
+	EXPECT_EQ(classify_raw(self->fd, U64(b->ptr), U64(self->ro), b->npages, 0),
+		  -EFAULT);
+	/* A device-side buffer one page short (its last page unmapped). */
+	short_buf = mmap(NULL, b->size + PAGE_SZ, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(short_buf, MAP_FAILED);
+	ASSERT_EQ(munmap(short_buf + b->size, PAGE_SZ), 0);
+	EXPECT_EQ(dm(self->fd, HMM_DMIRROR_READ, b->ptr, short_buf + PAGE_SZ,
+		     b->npages, NULL), -EFAULT);
+	memset(short_buf, 0x77, b->size);
+	EXPECT_EQ(dm(self->fd, HMM_DMIRROR_WRITE, b->ptr, short_buf + PAGE_SZ,
+		     b->npages, NULL), -EFAULT);
+	munmap(short_buf, b->size);
+	/* Failed WRITEs wrote nothing. */
+	ASSERT_EQ(check(b->ptr, b->size, 100), -1);
+
+	/* MIGRATE_TO_DEV with a bad ptr: -EFAULT and no data lost. */
+	ret = dm_cmd(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, U64(b->ptr), 0,
+		     b->npages, NULL);
+	EXPECT_EQ(ret, -EFAULT);
+	ASSERT_EQ(read_checked(self->fd, b, 100), 0);
+	ASSERT_EQ(dm(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, b->ptr, b->mirror,
+		     b->npages, &cp), 0);
+	ASSERT_EQ(check(b->ptr, b->size, 100), -1);
+}
+
+/* Unknown commands, STATS sizes, fault injection points. */
+TEST_F(bad, commands)
+{
+	struct hmm_dmirror_cmd cmd = {
+		.addr = U64(self->b.ptr), .ptr = U64(self->b.mirror), .npages = 1,
+	};
+	struct hmm_p2p_stats st;
+	struct hmm_p2p_fault_cmd f = { 0 };
+	unsigned char raw[sizeof(st) + 64];
+
+	/* Unknown commands: -ENOTTY. */
+	EXPECT_EQ(ioctl(self->fd, _IOWR('H', 0x3f, struct hmm_dmirror_cmd), &cmd), -1);
+	EXPECT_EQ(errno, ENOTTY);
+	EXPECT_EQ(ioctl(self->fd, _IOWR('H', 0x7f, struct hmm_dmirror_cmd), &cmd), -1);
+	EXPECT_EQ(errno, ENOTTY);
+	EXPECT_EQ(ioctl(self->fd, _IO('H', 0x45), 0), -1);
+	EXPECT_EQ(errno, ENOTTY);
+	EXPECT_EQ(ioctl(self->fd, _IOWR('Z', 0x00, struct hmm_dmirror_cmd), &cmd), -1);
+	EXPECT_EQ(errno, ENOTTY);
+	/* A known number with the wrong size is not that command. */
+	EXPECT_EQ(ioctl(self->fd, _IOWR('H', 0x00, __u64), &cmd), -1);
+	EXPECT_EQ(errno, ENOTTY);
+
+	/* STATS: size below the header -> -EINVAL. */
+	memset(&st, 0, sizeof(st));
+	EXPECT_EQ(ioctl(self->fd, HMM_P2P_IOC_STATS, &st), -1);
+	EXPECT_EQ(errno, EINVAL);
+	st.size = 4;
+	EXPECT_EQ(ioctl(self->fd, HMM_P2P_IOC_STATS, &st), -1);
+	EXPECT_EQ(errno, EINVAL);
+	/* A short but sane size: the kernel writes no more than that. */
+	memset(raw, 0x5a, sizeof(raw));
+	((struct hmm_p2p_stats *)raw)->size = offsetof(struct hmm_p2p_stats,
+						       migrated_to_sys);
+	((struct hmm_p2p_stats *)raw)->reset = 0;
+	if (ioctl(self->fd, HMM_P2P_IOC_STATS, raw) == 0) {
+		size_t i;
+
+		for (i = offsetof(struct hmm_p2p_stats, migrated_to_sys);
+		     i < sizeof(raw); i++)
+			ASSERT_EQ(raw[i], 0x5a) TH_LOG("byte %zu written", i);
+	} else {
+		EXPECT_EQ(errno, EINVAL);
+	}
+	/* A bigger caller: the kernel says its own size, writes no more. */
+	memset(raw, 0x5a, sizeof(raw));
+	((struct hmm_p2p_stats *)raw)->size = sizeof(raw);
+	((struct hmm_p2p_stats *)raw)->reset = 0;
+	ASSERT_EQ(ioctl(self->fd, HMM_P2P_IOC_STATS, raw), 0);
+	EXPECT_EQ(((struct hmm_p2p_stats *)raw)->size, sizeof(st));
+
+	/* FAULT_INJECT: unknown points -> -EINVAL; count 0 disarms. */
+	f.point = HMM_P2P_FAULT_NR;
+	f.count = 1;
+	EXPECT_EQ(ioctl(self->fd, HMM_P2P_IOC_FAULT_INJECT, &f), -1);
+	EXPECT_EQ(errno, EINVAL);
+	f.point = ~0U;
+	EXPECT_EQ(ioctl(self->fd, HMM_P2P_IOC_FAULT_INJECT, &f), -1);
+	EXPECT_EQ(errno, EINVAL);
+	for (f.point = 0; f.point < HMM_P2P_FAULT_NR; f.point++) {
+		f.count = 0;
+		EXPECT_EQ(ioctl(self->fd, HMM_P2P_IOC_FAULT_INJECT, &f), 0);
+	}
+	/* The device is fine after all that. */
+	ASSERT_EQ(read_checked(self->fd, &self->b, 100), 0);
+}
+
+TEST_HARNESS_MAIN

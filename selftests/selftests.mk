@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: GPL-2.0
+# Our own selftests (included by the top-level Makefile).
+#
+#   make selftests    static binaries in $(OUT)/selftests/, one per
+#                     selftests/*.c, for any guest kernel (6.12, 7.3)
+#
+# The kselftest harness header comes from the 7.3 source tree: the cached
+# tree if it is there, else whatever tools/fetch-kernel.sh 7.3 prints (it
+# fetches once, then answers from its cache). Set KSFT_DIR to use another
+# tools/testing/selftests directory.
+
+SELFTESTS_KSERIES ?= 7.3
+KSFT_DIR ?= $(shell d=$(HMM_P2P_CACHE)/src/linux-source-$(SELFTESTS_KSERIES)/tools/testing/selftests; \
+	if [ -f $$d/kselftest_harness.h ]; then echo $$d; \
+	else echo $$($(TOP)/tools/fetch-kernel.sh $(SELFTESTS_KSERIES))/tools/testing/selftests; fi)
+
+SELFTESTS_CC ?= gcc
+SELFTESTS_CFLAGS ?= -static -O2 -Wall
+SELFTESTS_SRCS := $(wildcard $(TOP)/selftests/*.c)
+SELFTESTS_BINS := $(patsubst $(TOP)/selftests/%.c,$(OUT)/selftests/%,$(SELFTESTS_SRCS))
+
+selftests: $(SELFTESTS_BINS)
+
+$(OUT)/selftests/%: $(TOP)/selftests/%.c $(TOP)/uapi/hmm_p2p_test.h $(TOP)/selftests/selftests.mk
+	@mkdir -p $(@D)
+	@ksft="$(KSFT_DIR)"; [ -f "$$ksft/kselftest_harness.h" ] || \
+		{ echo "selftests: no kselftest_harness.h in '$$ksft'" >&2; exit 1; }; \
+	echo "  CC      $@"; \
+	$(SELFTESTS_CC) $(SELFTESTS_CFLAGS) -I$(TOP)/uapi -I"$$ksft" -o $@ $< -lpthread
