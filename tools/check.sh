@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Run test plans on several kernels and sum them up: the engine of make check.
+#
+# usage: tools/check.sh [--configs "7.3-normal 7.3-debug 6.12-normal"] [--plans "ours compat"]
+#
+#   --configs  kernel-flavor pairs (default: all three; with $KDIR set, only
+#              $KERNEL-$FLAVOR, since one tree is one kernel)
+#   --plans    plans to run (default: ours, or smoke while selftests/plans/ours.sh
+#              does not exist, and compat). The debug flavor skips compat:
+#              hmm-tests' compiled-in per-test timeouts do not fit a debug
+#              kernel under TCG; there our own plans run and splats count.
+#
+# Every run is a tools/vm-run.sh; the counts are the guest's (a run that
+# fails without a failed test, e.g. a splat or a timeout, adds one failure).
+# Prints a table and, last, the plain line "N passed, N failed". Exit status
+# 0 only when nothing failed.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+logdir=${OUT:-$top/out}/logs
+
+ours=smoke
+[ -f "$top/selftests/plans/ours.sh" ] && ours=ours
+if [ -n "${KDIR:-}" ]; then
+	configs=${CONFIGS:-${KERNEL:-7.3}-${FLAVOR:-normal}}
+else
+	configs=${CONFIGS:-7.3-normal 7.3-debug 6.12-normal}
+fi
+plans=${PLANS:-$ours compat}
+while [ $# -gt 0 ]; do
+	case $1 in
+	--configs) configs=$2; shift 2 ;;
+	--plans) plans=$2; shift 2 ;;
+	*) echo "check: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+
+total_p=0 total_f=0 total_s=0
+rows=()
+start=$(date +%s)
+for c in $configs; do
+	kernel=${c%-*} flavor=${c##*-}
+	case $c in *-normal|*-debug) ;; *) echo "check: config '$c' is not KERNEL-normal or KERNEL-debug" >&2; exit 2 ;; esac
+	for plan in $plans; do
+		if [ "$flavor" = debug ] && { [ "$plan" = compat ] || [ "$plan" = upstream ]; }; then
+			rows+=("$(printf '%-12s %-9s %s' "$c" "$plan" "not run: the kernel's suite is judged on non-debug kernels only")")
+			continue
+		fi
+		echo "check: ==== $c: plan $plan ===="
+		rc=0
+		"$here/vm-run.sh" --quiet --kernel "$kernel" --flavor "$flavor" --plan "$plan" || rc=$?
+		res=$logdir/$c-$plan.result
+		if [ -f "$res" ]; then
+			line=$(cat "$res")
+		else
+			# vm-run could not even boot (build failure, missing tool).
+			line="HMMP2P-RUN run=$c-$plan result=FAIL passed=0 failed=1 skipped=0 seconds=0"
+		fi
+		f() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+		p=$(f passed) fl=$(f failed) s=$(f skipped)
+		[ "$rc" = 0 ] || [ "$fl" != 0 ] || fl=1
+		total_p=$((total_p + p)) total_f=$((total_f + fl)) total_s=$((total_s + s))
+		rows+=("$(printf '%-12s %-9s %-4s %4d passed %4d failed %4d skipped %5ss' \
+			"$c" "$plan" "$(f result)" "$p" "$fl" "$s" "$(f seconds)")")
+	done
+done
+
+echo
+echo "check: summary ($(( $(date +%s) - start )) s; logs in $logdir)"
+for r in "${rows[@]}"; do echo "  $r"; done
+[ "$total_s" = 0 ] || echo "check: $total_s skipped"
+echo "$total_p passed, $total_f failed"
+[ "$total_f" = 0 ]

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0
+# The test harness: VM runs of test plans (included by the top-level Makefile).
+#
+#   make demo                the main job, shown in a VM (KERNEL, FLAVOR)
+#   make check               our plans on 7.3, 7.3-debug and 6.12; ends "N passed, N failed"
+#   make check PLANS=smoke CONFIGS=7.3-normal    a subset
+#   make check-upstream      upstream hmm-tests on upstream test_hmm (KERNEL, FLAVOR)
+#   make check-compat        upstream hmm-tests on our test device (KERNEL, FLAVOR)
+#   make vm PLAN=NAME [VMARGS="--cpu EPYC --iommu"]   one plan, whole console
+#   make check-harness       self-test of the splat matcher (no VM)
+#
+# Logs: out/logs/<kernel>-<flavor>-<plan>[-variant].log
+
+PLANS ?=
+CONFIGS ?=
+PLAN ?= smoke
+VMARGS ?=
+
+HARNESS_ENV = KERNEL=$(KERNEL) FLAVOR=$(FLAVOR) OUT=$(OUT) $(if $(KDIR),KDIR=$(KDIR))
+
+.PHONY: demo check check-upstream check-compat vm check-harness
+
+demo:
+	@$(TOP)/tools/deps.sh
+	@$(HARNESS_ENV) $(TOP)/tools/vm-run.sh --kernel $(KERNEL) --flavor $(FLAVOR) --plan demo $(VMARGS)
+
+check:
+	@$(TOP)/tools/deps.sh
+	@$(TOP)/tools/test-splat-check.sh >/dev/null || { echo "check: the splat matcher's self-test fails (make check-harness)"; exit 1; }
+	@$(HARNESS_ENV) $(if $(PLANS),PLANS="$(PLANS)") $(if $(CONFIGS),CONFIGS="$(CONFIGS)") \
+		$(TOP)/tools/check.sh
+
+check-upstream:
+	@$(TOP)/tools/deps.sh
+	@$(HARNESS_ENV) $(TOP)/tools/vm-run.sh --quiet --kernel $(KERNEL) --flavor $(FLAVOR) --plan upstream $(VMARGS)
+
+check-compat:
+	@$(TOP)/tools/deps.sh
+	@$(HARNESS_ENV) CONFIGS="$(KERNEL)-$(FLAVOR)" PLANS=compat $(TOP)/tools/check.sh
+
+vm:
+	@$(HARNESS_ENV) $(TOP)/tools/vm-run.sh --kernel $(KERNEL) --flavor $(FLAVOR) --plan $(PLAN) $(VMARGS)
+
+check-harness:
+	@$(TOP)/tools/test-splat-check.sh

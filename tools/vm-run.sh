@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot a test kernel in QEMU and run one test plan in it.
+#
+# usage: tools/vm-run.sh --plan NAME [--kernel 7.3|6.12] [--flavor normal|debug]
+#            [--cpu MODEL] [--iommu] [--timeout S] [--append ARGS]
+#            [--variant NAME] [--accel tcg|kvm] [--quiet] [--no-build]
+#
+#   --plan NAME     selftests/plans/NAME.sh (smoke, upstream, compat, demo, ...)
+#   --kernel        kernel series (default $KERNEL or 7.3)
+#   --flavor        normal or debug (default $FLAVOR or normal)
+#   --cpu MODEL     guest CPU model (default qemu64: no P2P through the host
+#                   bridge; EPYC, an AMD family 0x17, allows it)
+#   --iommu         add an intel-iommu and boot with intel_iommu=on
+#   --timeout S     hard limit for the whole VM run (default: per plan)
+#   --append ARGS   more kernel command line arguments
+#   --variant NAME  suffix of the log name (default from --cpu/--iommu)
+#   --accel         tcg (default; a KVM guest hangs on the project's machines)
+#   --quiet         show only test results, not the whole console
+#   --no-build      use what is built; do not build kernel, modules or selftests
+#
+# Makes sure the kernel (tools/build-kernel.sh, or $KDIR), the modules (make
+# modules), our selftests (make selftests) and the initramfs exist, boots
+# q35 with the project's device topology, keeps the console in
+# out/logs/<kernel>-<flavor>-<plan>[-<variant>].log, and checks it for kernel
+# splats (tools/splat-check.sh). The run passes only if the guest's verdict
+# (QEMU's exit status via isa-debug-exit) is "pass" and there is no splat.
+# The last line is
+#   HMMP2P-RUN run=NAME result=PASS|FAIL passed=N failed=N skipped=N seconds=N
+# and the same line is kept in out/logs/NAME.result. Exit status 0 on PASS.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+out_dir=${OUT:-$top/out}
+
+kernel=${KERNEL:-7.3} flavor=${FLAVOR:-normal} plan='' cpu=qemu64 iommu=0
+timeout='' append='' variant='' accel=tcg quiet=0 build=1
+while [ $# -gt 0 ]; do
+	case $1 in
+	--plan) plan=$2; shift 2 ;;
+	--kernel) kernel=$2; shift 2 ;;
+	--flavor) flavor=$2; shift 2 ;;
+	--cpu) cpu=$2; shift 2 ;;
+	--iommu) iommu=1; shift ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--append) append=$2; shift 2 ;;
+	--variant) variant=$2; shift 2 ;;
+	--accel) accel=$2; shift 2 ;;
+	--quiet) quiet=1; shift ;;
+	--no-build) build=0; shift ;;
+	-h|--help) sed -n '3,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "vm-run: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+	esac
+done
+
+say() { echo "vm-run: $*"; }
+die() { echo "vm-run: $*" >&2; exit 2; }
+
+[ -n "$plan" ] || die "--plan NAME is required (plans: $(cd "$top/selftests/plans" && ls *.sh | sed 's/\.sh$//' | tr '\n' ' '))"
+[ -f "$top/selftests/plans/$plan.sh" ] || die "no plan selftests/plans/$plan.sh"
+case $flavor in normal|debug) ;; *) die "--flavor must be normal or debug" ;; esac
+case $accel in tcg|kvm) ;; *) die "--accel must be tcg or kvm" ;; esac
+[[ $timeout =~ ^[0-9]*$ ]] || die "--timeout takes seconds"
+
+# Per-plan hard limits: generous, TCG is slow (upstream's suite: ~80 s on
+# 7.3, ~380 s on the debug kernel) and the machine may be busy.
+if [ -z "$timeout" ]; then
+	case $plan in
+	upstream|compat|ours|bench) timeout=900 ;;
+	*) timeout=300 ;;
+	esac
+	[ "$flavor" = debug ] && timeout=$((timeout * 4))
+fi
+
+if [ -z "$variant" ]; then
+	[ "$cpu" = qemu64 ] || variant=$cpu
+	[ "$iommu" = 0 ] || variant=${variant:+$variant-}iommu
+	[ "$accel" = tcg ] || variant=${variant:+$variant-}$accel
+fi
+name=$kernel-$flavor-$plan${variant:+-$variant}
+logdir=$out_dir/logs
+log=$logdir/$name.log
+mkdir -p "$logdir"
+rm -f "$logdir/$name.result"
+
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found: run 'make deps'"
+
+# 1. Kernel, modules, selftests, initramfs.
+if [ -n "${KDIR:-}" ]; then
+	kdir=$KDIR
+elif [ "$build" = 1 ]; then
+	kdir=$("$top/tools/build-kernel.sh" "$kernel" "$flavor")
+else
+	# The newest finished build of that series and flavor.
+	kdir=$(ls -dt "${HMM_P2P_CACHE:-$HOME/.cache/hmm-p2p}"/build/"$kernel".*-"$flavor"-*/.hmm-p2p-done 2>/dev/null |
+		head -n 1 | xargs -r dirname)
+	[ -n "$kdir" ] || die "no built $kernel $flavor kernel (drop --no-build)"
+fi
+bzimage=$kdir/arch/x86/boot/bzImage
+[ -f "$bzimage" ] || die "no $bzimage"
+moddir=$out_dir/$kernel-$flavor/modules
+if [ "$build" = 1 ]; then
+	say "building modules for $kernel-$flavor"
+	make -s -C "$top" modules KERNEL="$kernel" FLAVOR="$flavor" KDIR="$kdir" >&2 ||
+		die "make modules failed"
+	if [ -f "$top/selftests/selftests.mk" ]; then
+		make -s -C "$top" selftests >&2 || die "make selftests failed"
+	fi
+fi
+initrd=$out_dir/initramfs/$kernel-$flavor.cpio.gz
+"$here/mkinitramfs.sh" --kdir "$kdir" --modules "$moddir" --out "$initrd"
+
+# 2. The machine. Coherent memory: memmap reserves 1 GiB at 6 GiB of guest
+# RAM; upstream test_hmm's coherent devices (and ours) take 512 MiB each.
+cmdline="console=ttyS0 transparent_hugepage=madvise hugepages=16 memmap=1G\$0x180000000"
+cmdline+=" oops=panic panic=-1 hmmp2p.plan=$plan hmmp2p.series=$kernel hmmp2p.flavor=$flavor"
+qemu=(qemu-system-x86_64 -M q35 -accel "$accel" -cpu "$cpu" -smp 2 -m 6G
+	-display none -monitor none -serial stdio -no-reboot
+	-kernel "$bzimage" -initrd "$initrd")
+if [ "$iommu" = 1 ]; then
+	qemu+=(-device intel-iommu)
+	cmdline+=" intel_iommu=on"
+fi
+# Device memory: three ivshmem-plain BARs of 1 GiB. dn0/dn1 sit behind one
+# PCIe switch (P2P path through it); the third has its own root port (no
+# P2P path unless the CPU lets the host bridge do it: see --cpu).
+for i in 0 1 2; do
+	qemu+=(-object "memory-backend-ram,id=vram$i,size=1G,share=on")
+done
+# shellcheck disable=SC2054 # commas belong to the QEMU arguments
+qemu+=(-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1
+	-device x3130-upstream,id=up0,bus=rp0
+	-device xio3130-downstream,id=dn0,bus=up0,chassis=2,slot=0
+	-device xio3130-downstream,id=dn1,bus=up0,chassis=3,slot=1
+	-device ivshmem-plain,memdev=vram0,bus=dn0
+	-device ivshmem-plain,memdev=vram1,bus=dn1
+	-device pcie-root-port,id=rp1,bus=pcie.0,chassis=4
+	-device ivshmem-plain,memdev=vram2,bus=rp1
+	-device isa-debug-exit,iobase=0xf4,iosize=0x04)
+[ -n "$append" ] && cmdline+=" $append"
+qemu+=(-append "$cmdline")
+
+qver=$(qemu-system-x86_64 --version | head -n 1)
+{
+	say "run $name: plan $plan on Linux $kernel ($flavor), timeout ${timeout}s"
+	say "$qver; machine q35, accel $accel, cpu $cpu, smp 2, mem 6G, iommu $([ "$iommu" = 1 ] && echo intel-iommu || echo none)"
+	say "kernel $bzimage"
+	say "append $cmdline"
+} | tee "$log"
+
+# 3. Boot. QEMU's exit status carries the guest's verdict: isa-debug-exit
+# makes it (value << 1) | 1, so 33 = pass, 35 = fail (tools/guest/debug-exit.c).
+# 0 = the guest rebooted (a panic: oops=panic panic=-1 -no-reboot) or powered
+# off without a verdict; 124 = killed by the timeout.
+start=$(date +%s)
+set +e
+timeout -k 10 "$timeout" "${qemu[@]}" </dev/null 2>&1 | sed -u 's/\r$//' |
+	tee -a "$log" |
+	if [ "$quiet" = 1 ]; then
+		grep --line-buffered -E '^(not )?ok [0-9]+ |^HMMP2P-|^hmmp2p: (plan|run_tap|kmemleak)|Kernel panic|qemu-system'
+	else
+		cat
+	fi
+status=${PIPESTATUS[0]}
+set -e
+secs=$(( $(date +%s) - start ))
+
+case $status in
+33) verdict=pass; why="guest verdict: pass" ;;
+35) verdict=fail; why="guest verdict: fail" ;;
+124|137) verdict=fail; why="TIMEOUT: no verdict after ${timeout}s, guest killed" ;;
+0) verdict=fail; why="guest ended without a verdict (kernel panic, or init died)" ;;
+*) verdict=fail; why="QEMU failed with exit status $status" ;;
+esac
+echo "vm-run: QEMU exit status $status ($why), ${secs}s" | tee -a "$log"
+
+# 4. Splats. Only the upstream reference plan has an allowlist, and its use
+# is reported.
+allow=()
+[ "$plan" = upstream ] && allow=(--allow "$here/splat-allow/upstream.txt")
+splat_status=0
+"$here/splat-check.sh" ${allow[@]+"${allow[@]}"} "$log" || splat_status=$?
+
+# 5. Results: the guest's counts, TAP totals and per-variant breakdown.
+res=$(grep -a '^HMMP2P-RESULT ' "$log" | tail -n 1 || true)
+field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$res"; }
+if [ -n "$res" ]; then
+	passed=$(field passed) failed=$(field failed) skipped=$(field skipped)
+else
+	passed=0 failed=0 skipped=0
+fi
+{ grep -a '^HMMP2P-TAP ' "$log" || true; } | while read -r _ t; do say "TAP totals: $t"; done
+# kselftest names are fixture.variant.test: sum them per fixture.variant.
+{ grep -aE '^(not )?ok [0-9]+ [A-Za-z0-9_]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+' "$log" || true; } | awk '
+	{ notok = ($1 == "not"); n = notok ? $4 : $3; split(n, p, "."); v = p[1] "." p[2]
+	  if (!(v in seen)) { seen[v] = 1; order[++nv] = v }
+	  if (notok) fail[v]++; else if ($0 ~ /# SKIP/) skip[v]++; else pass[v]++
+	  if (notok && ++nf[v] <= 8) failed[v] = failed[v] " " p[3]
+	  else if (notok && nf[v] == 9) failed[v] = failed[v] " ..." }
+	END { for (i = 1; i <= nv; i++) { v = order[i]
+		printf "vm-run:   %-32s pass %3d  fail %3d  skip %3d%s\n", v, pass[v], fail[v], skip[v],
+			failed[v] != "" ? "  failed:" failed[v] : "" } }'
+
+result=PASS
+reasons=()
+[ "$verdict" = pass ] || { result=FAIL; reasons+=("$why"); }
+[ "$splat_status" = 0 ] || { result=FAIL; reasons+=("kernel splat (quoted above)"); }
+[ -n "$res" ] || reasons+=("the guest printed no HMMP2P-RESULT line")
+# A failed run always counts at least one failure.
+if [ "$result" = FAIL ] && [ "${failed:-0}" = 0 ]; then
+	failed=1
+fi
+runline="HMMP2P-RUN run=$name result=$result passed=$passed failed=$failed skipped=$skipped seconds=$secs"
+[ ${#reasons[@]} = 0 ] || say "$name failed: $(IFS=';'; echo "${reasons[*]}" | sed 's/;/; /g')"
+say "log: $log"
+echo "$runline" | tee "$logdir/$name.result"
+[ "$result" = PASS ]
