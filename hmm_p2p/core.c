@@ -12,7 +12,7 @@
  */
 const char *hmm_p2p_version(void)
 {
-	return "0.1";
+	return "0.2";
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_version);
 

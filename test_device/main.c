@@ -1,58 +1,257 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hmm-p2p test devices: /dev/hmm_dmirror0..3.
+ * hmm-p2p test devices: /dev/hmm_dmirror0..3, built on the hmm_p2p library.
+ *
+ * Devices 0 and 1 are device-private with a software backend (kernel pages
+ * hold the data); devices 2 and 3 are device-coherent over reserved physical
+ * ranges. Each device is its own pagemap owner, as in upstream's test_hmm.
+ *
+ * Module parameters (for the README):
+ *   spm_addr_dev2=   physical base of device 2's coherent memory
+ *                    (default 0x180000000; 0 disables device 2)
+ *   spm_addr_dev3=   physical base of device 3's coherent memory
+ *                    (default 0x1a0000000; 0 disables device 3)
+ *   spm_size=        bytes of each coherent range (default 512 MiB)
+ *   private_mb=      MiB of device-private memory per private device
+ *                    (default 1024; grown 256 MiB at a time)
+ *   thp=             use 2 MiB device folios where the kernel can (default Y;
+ *                    device-private only)
+ * The defaults match the VM runner: -m 6G with memmap=1G$0x180000000.
+ *
+ * Every open file mirrors the opener's address space. Closing it (like
+ * HMM_DMIRROR_RELEASE) moves all pages of the device back to system memory,
+ * those of other processes included, as upstream does. The open file holds a
+ * reference to its mm's users, so a killed opener's address space stays
+ * intact until that eviction is done.
  */
 #include <linux/module.h>
-#include <linux/miscdevice.h>
 #include <linux/fs.h>
-#include "hmm_p2p.h"
-#include "hmm_p2p_test.h"
+#include <linux/slab.h>
+#include <linux/sizes.h>
+#include <linux/dma-mapping.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include "hmm_p2p_compat.h"
+#include "testdev.h"
 
-#define TESTDEV_NR 4
+static unsigned long spm_addr_dev2 = 0x180000000UL;
+module_param(spm_addr_dev2, ulong, 0444);
+MODULE_PARM_DESC(spm_addr_dev2, "Physical base of device 2's coherent memory (0: no device 2)");
 
-static struct miscdevice testdev_misc[TESTDEV_NR];
-static char testdev_names[TESTDEV_NR][16];
+static unsigned long spm_addr_dev3 = 0x1a0000000UL;
+module_param(spm_addr_dev3, ulong, 0444);
+MODULE_PARM_DESC(spm_addr_dev3, "Physical base of device 3's coherent memory (0: no device 3)");
 
-static long testdev_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+static unsigned long spm_size = SZ_512M;
+module_param(spm_size, ulong, 0444);
+MODULE_PARM_DESC(spm_size, "Bytes of coherent memory per coherent device");
+
+static unsigned int private_mb = 1024;
+module_param(private_mb, uint, 0444);
+MODULE_PARM_DESC(private_mb, "MiB of device-private memory per private device");
+
+static bool thp = true;
+module_param(thp, bool, 0444);
+MODULE_PARM_DESC(thp, "Use 2 MiB device folios where the kernel supports them");
+
+#define TD_PRIVATE_CHUNK	SZ_256M
+#define TD_COHERENT_CHUNK	SZ_128M
+
+static struct td_device *td_devices[TD_NR_DEVICES];
+
+static int td_open(struct inode *inode, struct file *filp)
 {
-	return -ENOTTY;
+	struct miscdevice *misc = filp->private_data;
+	struct td_device *td = container_of(misc, struct td_device, misc);
+	struct td_file *tf;
+	int ret;
+
+	tf = kzalloc_obj(*tf);
+	if (!tf)
+		return -ENOMEM;
+	tf->dev = td;
+	ret = hmm_p2p_mirror_init(&tf->mirror, td->dm, current->mm, &td->pdev->dev);
+	if (ret) {
+		kfree(tf);
+		return ret;
+	}
+	filp->private_data = tf;
+	return 0;
 }
 
-static const struct file_operations testdev_fops = {
+static int td_release(struct inode *inode, struct file *filp)
+{
+	struct td_file *tf = filp->private_data;
+	long ret;
+
+	/* upstream's rule: closing a device file evicts all of its memory */
+	ret = hmm_p2p_devmem_evict(tf->dev->dm);
+	if (ret < 0)
+		pr_warn_ratelimited("%s: eviction at close left pages on the device (%ld)\n",
+				    tf->dev->name, ret);
+	hmm_p2p_mirror_fini(&tf->mirror);
+	kfree(tf);
+	return 0;
+}
+
+static const struct file_operations td_fops = {
 	.owner = THIS_MODULE,
-	.unlocked_ioctl = testdev_ioctl,
+	.open = td_open,
+	.release = td_release,
+	.mmap = td_mmap,
+	.unlocked_ioctl = td_ioctl,
+	.llseek = default_llseek,
 };
 
-static int __init testdev_init(void)
-{
-	int i, ret;
-
-	for (i = 0; i < TESTDEV_NR; i++) {
-		snprintf(testdev_names[i], sizeof(testdev_names[i]), "hmm_dmirror%d", i);
-		testdev_misc[i].minor = MISC_DYNAMIC_MINOR;
-		testdev_misc[i].name = testdev_names[i];
-		testdev_misc[i].fops = &testdev_fops;
-		ret = misc_register(&testdev_misc[i]);
-		if (ret)
-			goto err;
-	}
-	pr_info("hmm_p2p_test: %d devices (hmm_p2p %s)\n", TESTDEV_NR, hmm_p2p_version());
-	return 0;
-err:
-	while (--i >= 0)
-		misc_deregister(&testdev_misc[i]);
-	return ret;
-}
-
-static void __exit testdev_exit(void)
+static bool td_overlaps(phys_addr_t base, u64 size, int nr)
 {
 	int i;
 
-	for (i = 0; i < TESTDEV_NR; i++)
-		misc_deregister(&testdev_misc[i]);
+	for (i = 0; i < nr; i++) {
+		struct td_device *o = td_devices[i];
+
+		if (o && o->type == HMM_P2P_MEM_COHERENT &&
+		    base < o->base + o->size && o->base < base + size)
+			return true;
+	}
+	return false;
 }
 
-module_init(testdev_init);
-module_exit(testdev_exit);
-MODULE_DESCRIPTION("hmm-p2p test devices");
+static void td_device_destroy(struct td_device *td)
+{
+	if (!td)
+		return;
+	misc_deregister(&td->misc);
+	/* nothing may keep the pages from coming home now */
+	td_inject_arm(&td->inj_copy_to_sys, 0, 0);
+	td_inject_arm(&td->inj_copy_to_dev, 0, 0);
+	hmm_p2p_devmem_destroy(td->dm);
+	platform_device_unregister(td->pdev);
+	kfree(td);
+}
+
+static int td_device_create(int index, enum hmm_p2p_mem_type type, phys_addr_t base,
+			    struct td_device **out)
+{
+	/*
+	 * Coherent devices use 4 KiB folios only: on 7.3, splitting a large
+	 * device-coherent folio (migrating part of a partly unmapped one)
+	 * crashes in __folio_freeze_and_split_unmapped().
+	 */
+	struct hmm_p2p_devmem_desc desc = {
+		.type = type,
+		.thp = thp && type == HMM_P2P_MEM_PRIVATE,
+		.nid = numa_node_id(),
+	};
+	struct td_device *td;
+	int ret;
+
+	td = kzalloc_obj(*td);
+	if (!td)
+		return -ENOMEM;
+	td->index = index;
+	td->type = type;
+	snprintf(td->name, sizeof(td->name), "hmm_dmirror%d", index);
+
+	td->pdev = platform_device_register_simple("hmm_p2p_test", index, NULL, 0);
+	if (IS_ERR(td->pdev)) {
+		ret = PTR_ERR(td->pdev);
+		goto err_free;
+	}
+	ret = dma_coerce_mask_and_coherent(&td->pdev->dev, DMA_BIT_MASK(64));
+	if (ret)
+		goto err_pdev;
+
+	desc.name = td->name;
+	desc.priv = td;
+	if (type == HMM_P2P_MEM_PRIVATE) {
+		td->backend = HMM_P2P_BACKEND_SOFT;
+		desc.ops = &td_soft_ops;
+		desc.chunk_size = TD_PRIVATE_CHUNK;
+		desc.max_chunks = max_t(unsigned int, 1,
+					DIV_ROUND_UP((u64)private_mb * SZ_1M, TD_PRIVATE_CHUNK));
+	} else {
+		td->backend = HMM_P2P_BACKEND_SPM;
+		td->base = base;
+		td->size = spm_size;
+		desc.ops = &td_spm_ops;
+		desc.base = base;
+		desc.size = spm_size;
+		desc.chunk_size = min_t(u64, TD_COHERENT_CHUNK, spm_size);
+		desc.max_chunks = div64_u64(spm_size, desc.chunk_size);
+	}
+	td->dm = hmm_p2p_devmem_create(&desc);
+	if (IS_ERR(td->dm)) {
+		ret = PTR_ERR(td->dm);
+		goto err_pdev;
+	}
+
+	td->misc.minor = MISC_DYNAMIC_MINOR;
+	td->misc.name = td->name;
+	td->misc.fops = &td_fops;
+	td->misc.parent = &td->pdev->dev;
+	td->misc.mode = 0666;
+	ret = misc_register(&td->misc);
+	if (ret)
+		goto err_dm;
+	*out = td;
+	return 0;
+
+err_dm:
+	hmm_p2p_devmem_destroy(td->dm);
+err_pdev:
+	platform_device_unregister(td->pdev);
+err_free:
+	kfree(td);
+	return ret;
+}
+
+static int __init td_init(void)
+{
+	phys_addr_t spm[TD_NR_DEVICES] = { 0, 0, spm_addr_dev2, spm_addr_dev3 };
+	int i, ret;
+
+	BUILD_BUG_ON((int)HMM_P2P_PC_ERROR != (int)HMM_P2P_CLASS_ERROR);
+	BUILD_BUG_ON((int)HMM_P2P_PC_P2PDMA != (int)HMM_P2P_CLASS_P2PDMA);
+
+	for (i = 0; i < TD_NR_DEVICES; i++) {
+		enum hmm_p2p_mem_type type = i < 2 ? HMM_P2P_MEM_PRIVATE : HMM_P2P_MEM_COHERENT;
+
+		if (type == HMM_P2P_MEM_COHERENT) {
+			if (!spm[i])
+				continue;
+			if (!spm_size || td_overlaps(spm[i], spm_size, i)) {
+				pr_err("hmm_p2p_test: device %d: bad coherent range %pa+0x%lx\n",
+				       i, &spm[i], spm_size);
+				ret = -EINVAL;
+				goto err;
+			}
+		}
+		ret = td_device_create(i, type, spm[i], &td_devices[i]);
+		if (ret) {
+			pr_err("hmm_p2p_test: device %d: %d\n", i, ret);
+			goto err;
+		}
+	}
+	pr_info("hmm_p2p_test: devices ready (hmm_p2p %s)\n", hmm_p2p_version());
+	return 0;
+err:
+	while (--i >= 0) {
+		td_device_destroy(td_devices[i]);
+		td_devices[i] = NULL;
+	}
+	return ret;
+}
+
+static void __exit td_exit(void)
+{
+	int i;
+
+	for (i = TD_NR_DEVICES - 1; i >= 0; i--)
+		td_device_destroy(td_devices[i]);
+}
+
+module_init(td_init);
+module_exit(td_exit);
+MODULE_DESCRIPTION("hmm-p2p test devices (lib/test_hmm compatible)");
 MODULE_LICENSE("GPL");

@@ -1,9 +1,274 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * hmm_p2p: process memory on devices. Public interface for drivers.
+ *
+ * The library has three parts a driver combines:
+ *
+ *  - device memory (struct hmm_p2p_devmem): ZONE_DEVICE pagemaps, either
+ *    device-private (struct pages over a free physical range, the data kept
+ *    wherever the driver's ops say) or device-coherent (a CPU addressable
+ *    physical range), grown in chunks on demand, with a page allocator;
+ *  - migration: process memory to the device and back, on request, on CPU
+ *    fault (migrate_to_ram) and when the device memory goes away (eviction);
+ *  - mirrors (struct hmm_p2p_mirror): a device's view of one address space,
+ *    kept coherent with the CPU page tables by an mmu interval notifier,
+ *    filled by hmm_range_fault, one classified entry per page.
+ *
+ * Locking, in the order a caller may take them: mmap lock (taken by the
+ * library itself, never required from the caller), mirror lock
+ * (hmm_p2p_mirror_lock()), per-chunk allocator locks (internal). No library
+ * function may be called with a mirror lock held unless its documentation
+ * says so.
  */
 #ifndef _HMM_P2P_H
 #define _HMM_P2P_H
+
+#include <linux/types.h>
+#include <linux/mutex.h>
+#include <linux/xarray.h>
+#include <linux/mmu_notifier.h>
+#include <linux/dma-mapping.h>
+
+struct page;
+struct mm_struct;
+struct hmm_p2p_devmem;
+
+/**
+ * enum hmm_p2p_mem_type - kind of device memory
+ * @HMM_P2P_MEM_PRIVATE: device-private: the CPU cannot address it; the data
+ *	lives in a backing store the driver supplies
+ * @HMM_P2P_MEM_COHERENT: device-coherent: a CPU addressable physical range
+ *	that is not system RAM
+ */
+enum hmm_p2p_mem_type {
+	HMM_P2P_MEM_PRIVATE = 1,
+	HMM_P2P_MEM_COHERENT = 2,
+};
+
+/**
+ * enum hmm_p2p_class - what a page of a mirrored range is
+ * @HMM_P2P_PC_NONE: not present, or not accessible to this device
+ * @HMM_P2P_PC_SYSTEM: an ordinary system RAM page (or any other CPU page)
+ * @HMM_P2P_PC_ZERO: the shared zero page (or huge zero page)
+ * @HMM_P2P_PC_PRIVATE_OWN: device-private memory of the mirror's own owner
+ * @HMM_P2P_PC_PRIVATE_PEER: device-private memory of another owner
+ * @HMM_P2P_PC_COHERENT: device-coherent memory (see HMM_P2P_E_OWN)
+ * @HMM_P2P_PC_P2PDMA: a PCI P2PDMA page (a peer's BAR)
+ * @HMM_P2P_PC_ERROR: hmm_range_fault reported an error for the page
+ *
+ * The values equal the test device's uapi page classes.
+ */
+enum hmm_p2p_class {
+	HMM_P2P_PC_NONE = 0,
+	HMM_P2P_PC_SYSTEM,
+	HMM_P2P_PC_ZERO,
+	HMM_P2P_PC_PRIVATE_OWN,
+	HMM_P2P_PC_PRIVATE_PEER,
+	HMM_P2P_PC_COHERENT,
+	HMM_P2P_PC_P2PDMA,
+	HMM_P2P_PC_ERROR,
+};
+
+/* struct hmm_p2p_entry.flags */
+#define HMM_P2P_E_WRITE		0x01	/* the device may write the page */
+#define HMM_P2P_E_EXCLUSIVE	0x02	/* mapped for exclusive (atomic) access */
+#define HMM_P2P_E_OWN		0x04	/* device memory of the mirror's devmem */
+#define HMM_P2P_E_DMA		0x08	/* @dma is the page's DMA address */
+
+/**
+ * struct hmm_p2p_entry - one page of a mirror
+ * @pfn: page frame number (valid unless @class is NONE or ERROR)
+ * @dma: with HMM_P2P_E_DMA: the address the mirror's DMA device reaches the
+ *	page at (mapped while the entry lives)
+ * @class: enum hmm_p2p_class
+ * @order: order of the CPU mapping hmm_range_fault saw (0: PTE, 9: PMD)
+ * @flags: HMM_P2P_E_*
+ */
+struct hmm_p2p_entry {
+	unsigned long pfn;
+	dma_addr_t dma;
+	u8 class;
+	u8 order;
+	u8 flags;
+};
+
+/**
+ * struct hmm_p2p_devmem_ops - what the driver provides for its memory
+ * @chunk_init: optional; a chunk of @npages pages starting at @pfn is being
+ *	registered; may set *@data to per-chunk backend state
+ * @chunk_fini: optional; undo @chunk_init once every page is free
+ * @alloc_backing: optional; a device folio of @order at @index of a chunk
+ *	is being allocated; back it (device-private memory). Return 0 or -errno.
+ * @free_backing: optional; release what @alloc_backing set up. Called from
+ *	the pagemap's free callback: must not sleep.
+ * @copy_to_dev: copy @nr pages from system page @src (NULL: zero fill) to
+ *	device page @dst; both ranges physically contiguous. Return 0 or -errno;
+ *	on error the pages stay where they were.
+ * @copy_to_sys: copy @nr pages from device page @src to system page @dst.
+ *	On error the pages stay on the device (a CPU fault then gets SIGBUS).
+ *
+ * The @data argument is the chunk's backend state from @chunk_init and
+ * @index the page's offset in its chunk.
+ */
+struct hmm_p2p_devmem_ops {
+	int (*chunk_init)(struct hmm_p2p_devmem *dm, unsigned long pfn,
+			  unsigned long npages, void **data);
+	void (*chunk_fini)(struct hmm_p2p_devmem *dm, void *data,
+			   unsigned long npages);
+	int (*alloc_backing)(struct hmm_p2p_devmem *dm, void *data,
+			     unsigned long index, unsigned int order);
+	void (*free_backing)(struct hmm_p2p_devmem *dm, void *data,
+			     unsigned long index, unsigned int order);
+	int (*copy_to_dev)(struct hmm_p2p_devmem *dm, struct page *dst,
+			   struct page *src, unsigned int nr);
+	int (*copy_to_sys)(struct hmm_p2p_devmem *dm, struct page *dst,
+			   struct page *src, unsigned int nr);
+};
+
+/**
+ * struct hmm_p2p_devmem_desc - how to create device memory
+ * @name: resource and log name
+ * @type: enum hmm_p2p_mem_type
+ * @owner: pagemap owner cookie; NULL makes the devmem its own owner. Devices
+ *	with the same owner see each other's private pages in their mirrors.
+ * @base: coherent: first byte of the physical range (not system RAM)
+ * @size: coherent: bytes in the range
+ * @chunk_size: bytes per pagemap chunk; a multiple of 2 MiB (private: of the
+ *	memory section size, 128 MiB on x86-64)
+ * @max_chunks: chunk limit (coherent: at most @size / @chunk_size)
+ * @thp: allocate 2 MiB device folios when the kernel supports them
+ * @nid: NUMA node for the struct pages
+ * @ops: backend operations
+ * @priv: driver data, see hmm_p2p_devmem_priv()
+ */
+struct hmm_p2p_devmem_desc {
+	const char *name;
+	enum hmm_p2p_mem_type type;
+	void *owner;
+	phys_addr_t base;
+	u64 size;
+	u64 chunk_size;
+	unsigned int max_chunks;
+	bool thp;
+	int nid;
+	const struct hmm_p2p_devmem_ops *ops;
+	void *priv;
+};
+
+/**
+ * struct hmm_p2p_devmem_stats - counters of a devmem (pages are 4 KiB)
+ * @migrated_to_dev: pages moved system to device
+ * @migrated_to_sys: pages moved device to system (any reason)
+ * @cpu_faults: migrate_to_ram calls served
+ * @evicted: pages moved to system by eviction
+ * @thp_migrated: 2 MiB folios moved either way
+ * @alloc_failures: device page allocations that failed
+ * @mirror_faults: hmm_range_fault calls by mirrors of this devmem
+ * @invalidations: invalidations seen by mirrors of this devmem
+ * @pages_in_use: device pages allocated now
+ * @pages_total: device pages registered now
+ * @chunks: chunks registered now
+ */
+struct hmm_p2p_devmem_stats {
+	u64 migrated_to_dev;
+	u64 migrated_to_sys;
+	u64 cpu_faults;
+	u64 evicted;
+	u64 thp_migrated;
+	u64 alloc_failures;
+	u64 mirror_faults;
+	u64 invalidations;
+	u64 pages_in_use;
+	u64 pages_total;
+	u64 chunks;
+};
+
+/**
+ * enum hmm_p2p_inject_point - where hmm_p2p_devmem_inject() makes things fail
+ * @HMM_P2P_INJ_ALLOC_PAGE: device page allocation
+ * @HMM_P2P_INJ_CHUNK_GROW: registering a new chunk
+ * @HMM_P2P_INJ_ALLOC_SYS_PAGE: system page allocation for migration back
+ * @HMM_P2P_INJ_NR: number of points
+ */
+enum hmm_p2p_inject_point {
+	HMM_P2P_INJ_ALLOC_PAGE = 0,
+	HMM_P2P_INJ_CHUNK_GROW,
+	HMM_P2P_INJ_ALLOC_SYS_PAGE,
+	HMM_P2P_INJ_NR,
+};
+
+struct hmm_p2p_devmem *hmm_p2p_devmem_create(const struct hmm_p2p_devmem_desc *desc);
+void hmm_p2p_devmem_destroy(struct hmm_p2p_devmem *dm);
+long hmm_p2p_devmem_evict(struct hmm_p2p_devmem *dm);
+void *hmm_p2p_devmem_priv(struct hmm_p2p_devmem *dm);
+void *hmm_p2p_devmem_owner(struct hmm_p2p_devmem *dm);
+enum hmm_p2p_mem_type hmm_p2p_devmem_type(struct hmm_p2p_devmem *dm);
+u64 hmm_p2p_devmem_capacity(struct hmm_p2p_devmem *dm);
+bool hmm_p2p_devmem_thp(struct hmm_p2p_devmem *dm);
+void hmm_p2p_devmem_stats(struct hmm_p2p_devmem *dm, struct hmm_p2p_devmem_stats *st,
+			  bool reset);
+int hmm_p2p_devmem_inject(struct hmm_p2p_devmem *dm, enum hmm_p2p_inject_point point,
+			  unsigned int count, unsigned int skip);
+struct hmm_p2p_devmem *hmm_p2p_page_devmem(struct page *page);
+void *hmm_p2p_page_backing(struct page *page, unsigned long *index);
+
+/* hmm_p2p_migrate_*() flags */
+#define HMM_P2P_MIG_FAIL_ALLOC	0x01	/* fail the first 2 MiB destination allocation */
+
+long hmm_p2p_migrate_to_device(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
+			       unsigned long start, unsigned long end,
+			       unsigned int flags);
+long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
+			       unsigned long start, unsigned long end,
+			       unsigned int flags);
+
+/**
+ * struct hmm_p2p_mirror - a device's mirror of one address space
+ * @notifier: interval notifier over the whole address space
+ * @mm: the mirrored mm (a reference to its users is held while it lives)
+ * @dm: device memory of the device that owns the mirror
+ * @owner: pagemap owner whose private pages the mirror sees as accessible
+ * @dma_dev: device that system and coherent pages are DMA-mapped for, or NULL
+ * @lock: protects @pt and @dma; held by invalidations while they drop entries
+ * @pt: the mirror's entries, index = virtual page number
+ * @dma: DMA addresses (page frame numbers of them) of entries that have one
+ *
+ * Embed it; treat the members as private and use the functions below.
+ */
+struct hmm_p2p_mirror {
+	struct mmu_interval_notifier notifier;
+	struct mm_struct *mm;
+	struct hmm_p2p_devmem *dm;
+	void *owner;
+	struct device *dma_dev;
+	struct mutex lock;	/* protects pt and dma */
+	struct xarray pt;
+	struct xarray dma;
+};
+
+/* hmm_p2p_mirror_fault() flags */
+#define HMM_P2P_FAULT_WRITE	0x01	/* request write access */
+#define HMM_P2P_FAULT_UNLOCKED	0x02	/* fault path may drop the mmap lock */
+#define HMM_P2P_FAULT_NOFAULT	0x04	/* only record what is mapped now */
+
+int hmm_p2p_mirror_init(struct hmm_p2p_mirror *mirror, struct hmm_p2p_devmem *dm,
+			struct mm_struct *mm, struct device *dma_dev);
+void hmm_p2p_mirror_fini(struct hmm_p2p_mirror *mirror);
+int hmm_p2p_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
+			 unsigned long end, unsigned int flags);
+int hmm_p2p_mirror_snapshot(struct hmm_p2p_mirror *mirror, unsigned long start,
+			    unsigned long end, struct hmm_p2p_entry *entries);
+int hmm_p2p_mirror_exclusive(struct hmm_p2p_mirror *mirror, unsigned long start,
+			     unsigned long end);
+bool hmm_p2p_mirror_has_exclusive(struct hmm_p2p_mirror *mirror, unsigned long start,
+				  unsigned long end);
+void hmm_p2p_mirror_lock(struct hmm_p2p_mirror *mirror);
+void hmm_p2p_mirror_unlock(struct hmm_p2p_mirror *mirror);
+bool hmm_p2p_mirror_lookup(struct hmm_p2p_mirror *mirror, unsigned long addr,
+			   struct hmm_p2p_entry *entry);
+
+enum hmm_p2p_class hmm_p2p_classify(unsigned long hmm_pfn, struct hmm_p2p_devmem *self,
+				    void *owner, struct hmm_p2p_entry *entry);
 
 const char *hmm_p2p_version(void);
 

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hmm_p2p: structures shared by the library's own files. Not for drivers.
+ */
+#ifndef _HMM_P2P_INTERNAL_H
+#define _HMM_P2P_INTERNAL_H
+
+#include <linux/spinlock.h>
+#include <linux/atomic.h>
+#include <linux/memremap.h>
+#include <linux/list.h>
+#include "hmm_p2p.h"
+
+#define HP_PMD_ORDER	(PMD_SHIFT - PAGE_SHIFT)
+#define HP_PMD_NR	BIT(HP_PMD_ORDER)
+
+/*
+ * A 2 MiB aligned block of a chunk's pages (fewer at a chunk's unaligned
+ * edges). A block is wholly free (on the chunk's huge list: a 2 MiB device
+ * folio can be cut from it), partly free (on the partial list: its free
+ * pages are linked through page->zone_device_data, which a free page does
+ * not otherwise use), or full (on no list). A 4 KiB allocation takes from a
+ * partial block before it breaks a free one; when the last page of a block
+ * comes back, the block is whole again.
+ */
+struct hp_block {
+	struct list_head link;
+	struct page *free;		/* partial: free single pages */
+	unsigned int nr_free;		/* partial: how many */
+	unsigned int npages;		/* pages in the block */
+	u8 state;			/* HP_BLOCK_* */
+};
+
+enum {
+	HP_BLOCK_FULL = 0,
+	HP_BLOCK_PARTIAL,
+	HP_BLOCK_HUGE,
+};
+
+/* A chunk: one pagemap and its blocks. */
+struct hp_chunk {
+	struct dev_pagemap pgmap;
+	struct hmm_p2p_devmem *dm;
+	struct resource *res;		/* private: the region we requested */
+	unsigned long pfn_first;
+	unsigned long npages;
+	void *backend;			/* ops->chunk_init() data */
+
+	spinlock_t lock;		/* protects the blocks and lists below */
+	struct hp_block *blocks;
+	unsigned long nr_blocks;
+	struct list_head partial;
+	struct list_head huge;
+	atomic_long_t in_use;		/* pages allocated from this chunk */
+};
+
+struct hp_inject {
+	atomic_t skip;
+	atomic_t count;
+};
+
+struct hmm_p2p_devmem {
+	struct hmm_p2p_devmem_desc desc;
+	char name[32];
+	bool thp;
+
+	struct mutex grow_lock;		/* serialises chunk growth and removal */
+	struct hp_chunk **chunks;	/* desc.max_chunks slots */
+	unsigned int nr_chunks;		/* published with smp_store_release */
+	atomic_t hint;			/* where the next allocation looks first */
+	bool dying;
+
+	atomic64_t in_use;		/* device pages allocated */
+	atomic64_t st_to_dev, st_to_sys, st_cpu_faults, st_evicted, st_thp;
+	atomic64_t st_alloc_fail, st_mirror_faults, st_invalidations;
+
+	struct hp_inject inject[HMM_P2P_INJ_NR];
+};
+
+/* devmem.c */
+struct page *hp_alloc_device_page(struct hmm_p2p_devmem *dm, unsigned int order);
+bool hp_inject_fail(struct hmm_p2p_devmem *dm, enum hmm_p2p_inject_point point);
+struct hp_chunk *hp_page_chunk(struct page *page);
+
+/* migrate.c */
+vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf);
+long hp_evict_chunk(struct hp_chunk *chunk);
+
+#endif /* _HMM_P2P_INTERNAL_H */

@@ -1,0 +1,550 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_p2p migration: system memory to device memory and back.
+ *
+ * Every path is migrate_vma_setup() (or migrate_device_range() for
+ * eviction) -> allocate destinations and copy through the devmem's copy ops
+ * -> migrate_vma_pages() -> migrate_vma_finalize(). A destination that cannot
+ * be allocated or filled is simply left out: its source stays where it was,
+ * so no path loses data. Destinations that were allocated but not used are
+ * released by finalize (device pages return to the allocator through the
+ * pagemap's free callback).
+ *
+ * Batches are one PMD (512 pages), PMD aligned, so that a THP can move as one
+ * 2 MiB device folio on kernels that support it (MIGRATE_VMA_SELECT_COMPOUND).
+ */
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/highmem.h>
+#include <linux/sched/mm.h>
+#include "hmm_p2p_compat.h"
+#include "internal.h"
+
+#define HP_BATCH	HP_PMD_NR
+
+static void hp_put_dst(unsigned long *dst)
+{
+	struct page *page = migrate_pfn_to_page(*dst);
+
+	if (page) {
+		unlock_page(page);
+		put_page(page);
+	}
+	*dst = 0;
+}
+
+/* Pages of one src entry: a compound entry stands for a whole PMD. */
+static unsigned int hp_src_nr(unsigned long src)
+{
+	return (src & HP_PFN_COMPOUND) ? HP_PMD_NR : 1;
+}
+
+/*
+ * Fill args->dst with device pages holding the sources' data. Returns 0, or
+ * -ENOMEM / the copy's error for pages left behind (they stay in place).
+ */
+static int hp_alloc_copy_to_dev(struct hmm_p2p_devmem *dm, struct migrate_vma *args,
+				bool *fail_alloc)
+{
+	const struct hmm_p2p_devmem_ops *ops = dm->desc.ops;
+	unsigned long i, j;
+	int ret = 0, err;
+
+	memset(args->dst, 0, args->npages * sizeof(*args->dst));
+	for (i = 0; i < args->npages; ) {
+		unsigned long src = args->src[i];
+		struct page *spage = migrate_pfn_to_page(src);
+		unsigned long write = src & MIGRATE_PFN_WRITE;
+		unsigned int nr = hp_src_nr(src);
+		struct page *dpage = NULL;
+
+		if (!(src & MIGRATE_PFN_MIGRATE) || (spage && is_zone_device_page(spage))) {
+			i += nr;
+			continue;
+		}
+		nr = min_t(unsigned long, nr, args->npages - i);
+
+		if (nr > 1 && *fail_alloc)
+			*fail_alloc = false;
+		else
+			dpage = hp_alloc_device_page(dm, nr > 1 ? HP_PMD_ORDER : 0);
+
+		if (dpage) {
+			err = ops->copy_to_dev(dm, dpage, spage, nr);
+			if (err) {
+				unlock_page(dpage);
+				put_page(dpage);
+				ret = ret ?: err;
+			} else {
+				args->dst[i] = migrate_pfn(page_to_pfn(dpage)) | write |
+					       (nr > 1 ? HP_PFN_COMPOUND : 0);
+			}
+			i += nr;
+			continue;
+		}
+		if (nr == 1) {
+			ret = ret ?: -ENOMEM;
+			i++;
+			continue;
+		}
+
+		/* No 2 MiB device folio: move the THP as 4 KiB pages. */
+		for (j = 0; j < nr; j++) {
+			struct page *sp = spage ? spage + j : NULL;
+
+			dpage = hp_alloc_device_page(dm, 0);
+			if (!dpage) {
+				ret = ret ?: -ENOMEM;
+				break;
+			}
+			err = ops->copy_to_dev(dm, dpage, sp, 1);
+			if (err) {
+				unlock_page(dpage);
+				put_page(dpage);
+				ret = ret ?: err;
+				continue;
+			}
+			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage)) | write;
+		}
+		i += nr;
+	}
+	return ret;
+}
+
+static struct folio *hp_alloc_sys_page(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct page *page = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma, addr);
+
+	return page ? page_folio(page) : NULL;
+}
+
+/*
+ * Fill args->dst with system pages holding the device pages' data. Returns
+ * -ENOMEM if an allocation failed, or the copy's error (those pages stay on
+ * the device).
+ */
+static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *args,
+				bool *fail_alloc)
+{
+	const struct hmm_p2p_devmem_ops *ops = dm->desc.ops;
+	unsigned long i, j;
+	int ret = 0, err;
+
+	memset(args->dst, 0, args->npages * sizeof(*args->dst));
+	for (i = 0; i < args->npages; ) {
+		unsigned long src = args->src[i];
+		struct page *spage = migrate_pfn_to_page(src);
+		unsigned long write = src & MIGRATE_PFN_WRITE;
+		unsigned long addr = args->start + (i << PAGE_SHIFT);
+		unsigned int nr = 1, order = 0;
+		struct folio *dfolio = NULL;
+
+		if (!spage || !(src & MIGRATE_PFN_MIGRATE)) {
+			i++;
+			continue;
+		}
+		if (src & HP_PFN_COMPOUND) {
+			order = folio_order(page_folio(spage));
+			nr = 1U << order;
+		}
+		if (hmm_p2p_page_devmem(spage) != dm || i + nr > args->npages) {
+			i += nr;	/* a peer's page with our owner: not ours to move */
+			continue;
+		}
+
+		if (order && *fail_alloc) {
+			*fail_alloc = false;
+		} else if (!hp_inject_fail(dm, HMM_P2P_INJ_ALLOC_SYS_PAGE)) {
+			if (order)
+				dfolio = hp_vma_alloc_folio(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN,
+							    order, args->vma, addr);
+			else
+				dfolio = hp_alloc_sys_page(args->vma, addr);
+		}
+
+		if (dfolio) {
+			folio_lock(dfolio);
+			err = ops->copy_to_sys(dm, &dfolio->page, spage, nr);
+			if (err) {
+				folio_unlock(dfolio);
+				folio_put(dfolio);
+				ret = ret ?: err;
+			} else {
+				args->dst[i] = migrate_pfn(folio_pfn(dfolio)) | write |
+					       (order ? HP_PFN_COMPOUND : 0);
+			}
+			i += nr;
+			continue;
+		}
+		if (!order) {
+			ret = ret ?: -ENOMEM;
+			i++;
+			continue;
+		}
+
+		/* No THP in system memory: split the device folio on the way. */
+		err = 0;
+		for (j = 0; j < nr && !err; j++) {
+			struct page *dpage = NULL;
+
+			if (!hp_inject_fail(dm, HMM_P2P_INJ_ALLOC_SYS_PAGE))
+				dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma,
+						       addr + (j << PAGE_SHIFT));
+			if (!dpage) {
+				err = -ENOMEM;
+				break;
+			}
+			lock_page(dpage);
+			err = ops->copy_to_sys(dm, dpage, spage + j, 1);
+			if (err) {
+				unlock_page(dpage);
+				put_page(dpage);
+				break;
+			}
+			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage)) | write;
+		}
+		if (err) {
+			/* all or nothing for one folio: it stays on the device */
+			while (j)
+				hp_put_dst(&args->dst[i + --j]);
+			ret = ret ?: err;
+		}
+		i += nr;
+	}
+	return ret;
+}
+
+/* Pages that moved; call between migrate_vma_pages() and finalize. */
+static unsigned long hp_count_moved(struct hmm_p2p_devmem *dm, const unsigned long *src,
+				    const unsigned long *dst, unsigned long npages)
+{
+	unsigned long i, moved = 0;
+
+	for (i = 0; i < npages; i++) {
+		if (!(src[i] & MIGRATE_PFN_MIGRATE) || !migrate_pfn_to_page(dst[i]))
+			continue;
+		if (dst[i] & HP_PFN_COMPOUND) {
+			moved += HP_PMD_NR;
+			atomic64_inc(&dm->st_thp);
+		} else {
+			moved++;
+		}
+	}
+	return moved;
+}
+
+/**
+ * hmm_p2p_migrate_to_device() - move a range of process memory to @dm
+ * @dm: device memory
+ * @mm: address space; the caller holds a reference to its users
+ * @start: first byte, page aligned
+ * @end: end of the range, page aligned
+ * @flags: HMM_P2P_MIG_*
+ *
+ * Anonymous private memory moves; what cannot (shared or file pages, pinned
+ * pages, pages on another device) stays. The mmap lock is taken inside.
+ * When device memory runs out or a copy fails, those pages stay in system
+ * memory and the whole range is still walked.
+ *
+ * Return: pages moved; -EINVAL if part of the range is not mapped readable
+ * (pages before it may have moved); -ENOMEM if device memory ran out, or the
+ * copy operation's error (the other pages moved).
+ */
+long hmm_p2p_migrate_to_device(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
+			       unsigned long start, unsigned long end,
+			       unsigned int flags)
+{
+	bool fail_alloc = flags & HMM_P2P_MIG_FAIL_ALLOC;
+	struct migrate_vma args = { };
+	unsigned long *src, *dst, addr, next;
+	long moved = 0;
+	int ret = 0, err;
+
+	src = kcalloc(HP_BATCH, sizeof(*src), GFP_KERNEL);
+	dst = kcalloc(HP_BATCH, sizeof(*dst), GFP_KERNEL);
+	if (!src || !dst) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+
+	mmap_read_lock(mm);
+	for (addr = start; addr < end; addr = next) {
+		struct vm_area_struct *vma = vma_lookup(mm, addr);
+		int setup;
+
+		if (!vma || !(vma->vm_flags & VM_READ)) {
+			ret = -EINVAL;
+			break;
+		}
+		next = min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
+
+		args.vma = vma;
+		args.src = src;
+		args.dst = dst;
+		args.start = addr;
+		args.end = next;
+		args.pgmap_owner = dm->desc.owner;
+		args.flags = MIGRATE_VMA_SELECT_SYSTEM | (dm->thp ? HP_SELECT_COMPOUND : 0);
+		args.fault_page = NULL;
+		setup = migrate_vma_setup(&args);
+		if (setup) {
+			ret = setup;
+			break;
+		}
+		if (!args.cpages)
+			continue;
+		err = hp_alloc_copy_to_dev(dm, &args, &fail_alloc);
+		migrate_vma_pages(&args);
+		moved += hp_count_moved(dm, args.src, args.dst, args.npages);
+		migrate_vma_finalize(&args);
+		ret = ret ?: err;
+		cond_resched();
+	}
+	mmap_read_unlock(mm);
+	atomic64_add(moved, &dm->st_to_dev);
+out_free:
+	kfree(src);
+	kfree(dst);
+	return ret ? ret : moved;
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_device);
+
+static unsigned long hp_select_device(struct hmm_p2p_devmem *dm)
+{
+	return (dm->desc.type == HMM_P2P_MEM_PRIVATE ? MIGRATE_VMA_SELECT_DEVICE_PRIVATE :
+		MIGRATE_VMA_SELECT_DEVICE_COHERENT) | (dm->thp ? HP_SELECT_COMPOUND : 0);
+}
+
+/**
+ * hmm_p2p_migrate_to_system() - move @dm's pages in a range back to RAM
+ * @dm: device memory
+ * @mm: address space; the caller holds a reference to its users
+ * @start: first byte, page aligned
+ * @end: end of the range, page aligned
+ * @flags: HMM_P2P_MIG_*
+ *
+ * Only pages of @dm move. A 2 MiB device folio moves as a THP, or as 4 KiB
+ * pages when no THP can be allocated.
+ *
+ * Return: pages moved, -EINVAL if part of the range is not mapped readable,
+ * -ENOMEM if system memory ran out (those pages stay on the device).
+ */
+long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
+			       unsigned long start, unsigned long end,
+			       unsigned int flags)
+{
+	bool fail_alloc = flags & HMM_P2P_MIG_FAIL_ALLOC;
+	struct migrate_vma args = { };
+	unsigned long *src, *dst, addr, next;
+	long moved = 0;
+	int ret = 0;
+
+	src = kcalloc(HP_BATCH, sizeof(*src), GFP_KERNEL);
+	dst = kcalloc(HP_BATCH, sizeof(*dst), GFP_KERNEL);
+	if (!src || !dst) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+
+	mmap_read_lock(mm);
+	for (addr = start; addr < end; addr = next) {
+		struct vm_area_struct *vma = vma_lookup(mm, addr);
+
+		if (!vma || !(vma->vm_flags & VM_READ)) {
+			ret = -EINVAL;
+			break;
+		}
+		next = min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
+
+		args.vma = vma;
+		args.src = src;
+		args.dst = dst;
+		args.start = addr;
+		args.end = next;
+		args.pgmap_owner = dm->desc.owner;
+		args.flags = hp_select_device(dm);
+		args.fault_page = NULL;
+		ret = migrate_vma_setup(&args);
+		if (ret)
+			break;
+		if (!args.cpages)
+			continue;
+		ret = hp_alloc_copy_to_sys(dm, &args, &fail_alloc);
+		migrate_vma_pages(&args);
+		moved += hp_count_moved(dm, args.src, args.dst, args.npages);
+		migrate_vma_finalize(&args);
+		if (ret)
+			break;
+		cond_resched();
+	}
+	mmap_read_unlock(mm);
+	atomic64_add(moved, &dm->st_to_sys);
+out_free:
+	kfree(src);
+	kfree(dst);
+	return ret ? ret : moved;
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_system);
+
+/**
+ * hp_migrate_to_ram() - the pagemap's CPU fault handler
+ * @vmf: the fault on a device-private page of ours
+ *
+ * Moves the faulting page, or its whole 2 MiB folio when it is mapped by a
+ * PMD, to system memory.
+ *
+ * Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
+ */
+vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
+{
+	struct page *page = vmf->page;
+	struct hp_chunk *chunk = hp_page_chunk(page);
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long src1 = 0, dst1 = 0;
+	struct migrate_vma args = { };
+	struct hmm_p2p_devmem *dm;
+	bool fail_alloc = false;
+	unsigned int order = 0;
+	vm_fault_t ret = 0;
+	int err;
+
+	if (WARN_ON_ONCE(!chunk))
+		return VM_FAULT_SIGBUS;
+	dm = chunk->dm;
+
+	/* a PTE-mapped piece of a large folio moves alone */
+	if (HP_DEVICE_THP && !vmf->pte)
+		order = folio_order(page_folio(page));
+	args.start = ALIGN_DOWN(vmf->address, PAGE_SIZE << order);
+	args.end = args.start + (PAGE_SIZE << order);
+	if (args.start < vma->vm_start || args.end > vma->vm_end) {
+		order = 0;
+		args.start = vmf->address & PAGE_MASK;
+		args.end = args.start + PAGE_SIZE;
+	}
+	if (order) {
+		args.src = kcalloc(1UL << order, sizeof(*args.src), GFP_KERNEL);
+		args.dst = kcalloc(1UL << order, sizeof(*args.dst), GFP_KERNEL);
+		if (!args.src || !args.dst) {
+			ret = VM_FAULT_OOM;
+			goto out;
+		}
+	} else {
+		args.src = &src1;
+		args.dst = &dst1;
+	}
+	args.vma = vma;
+	args.pgmap_owner = dm->desc.owner;
+	args.flags = hp_select_device(dm);
+	if (!order)
+		args.flags &= ~HP_SELECT_COMPOUND;
+	args.fault_page = page;
+
+	if (migrate_vma_setup(&args)) {
+		ret = VM_FAULT_SIGBUS;
+		goto out;
+	}
+	atomic64_inc(&dm->st_cpu_faults);
+	if (!args.cpages)
+		goto out;	/* someone else moved it: the fault is retried */
+
+	err = hp_alloc_copy_to_sys(dm, &args, &fail_alloc);
+	migrate_vma_pages(&args);
+	atomic64_add(hp_count_moved(dm, args.src, args.dst, args.npages), &dm->st_to_sys);
+	migrate_vma_finalize(&args);
+	/* the page could not come back: retrying the fault would not help */
+	if (err)
+		ret = err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+out:
+	if (order) {
+		kfree(args.src);
+		kfree(args.dst);
+	}
+	return ret;
+}
+
+/* Does any page of a window hold a reference (is any of it allocated)? */
+static bool hp_window_in_use(unsigned long pfn, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		if (page_ref_count(pfn_to_page(pfn + i)))
+			return true;
+	return false;
+}
+
+/**
+ * hp_evict_chunk() - move every allocated page of a chunk to system memory
+ * @chunk: the chunk
+ *
+ * Uses migrate_device_range() over PMD-aligned windows, so a 2 MiB device
+ * folio is always seen whole. Busy pages are skipped (the caller retries).
+ *
+ * Return: pages moved, or -ENOMEM.
+ */
+long hp_evict_chunk(struct hp_chunk *chunk)
+{
+	struct hmm_p2p_devmem *dm = chunk->dm;
+	unsigned long pfn = chunk->pfn_first, last = chunk->pfn_first + chunk->npages;
+	unsigned long *src, *dst;
+	long moved = 0;
+
+	if (!atomic_long_read(&chunk->in_use))
+		return 0;
+	src = kcalloc(HP_PMD_NR, sizeof(*src), GFP_KERNEL);
+	dst = kcalloc(HP_PMD_NR, sizeof(*dst), GFP_KERNEL);
+	if (!src || !dst) {
+		kfree(src);
+		kfree(dst);
+		return -ENOMEM;
+	}
+
+	while (pfn < last && atomic_long_read(&chunk->in_use)) {
+		unsigned long n = min(ALIGN(pfn + 1, HP_PMD_NR), last) - pfn;
+		unsigned long i;
+
+		if (!hp_window_in_use(pfn, n)) {
+			pfn += n;
+			continue;
+		}
+		migrate_device_range(src, pfn, n);
+		for (i = 0; i < n; i++) {
+			struct page *spage = migrate_pfn_to_page(src[i]);
+			unsigned int order = 0;
+			struct folio *dfolio;
+			gfp_t gfp = GFP_HIGHUSER_MOVABLE;
+
+			dst[i] = 0;
+			if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
+				continue;
+			if (src[i] & HP_PFN_COMPOUND)
+				order = folio_order(page_folio(spage));
+			if (hp_inject_fail(dm, HMM_P2P_INJ_ALLOC_SYS_PAGE))
+				continue;
+			gfp |= order ? __GFP_NOWARN | __GFP_RETRY_MAYFAIL : __GFP_NOFAIL;
+			dfolio = folio_alloc(gfp, order);
+			if (!dfolio)
+				continue;	/* stays; retried by the caller */
+			folio_lock(dfolio);
+			if (dm->desc.ops->copy_to_sys(dm, &dfolio->page, spage, 1U << order)) {
+				folio_unlock(dfolio);
+				folio_put(dfolio);
+				continue;
+			}
+			dst[i] = migrate_pfn(folio_pfn(dfolio)) |
+				 (src[i] & MIGRATE_PFN_WRITE) | (order ? HP_PFN_COMPOUND : 0);
+		}
+		migrate_device_pages(src, dst, n);
+		moved += hp_count_moved(dm, src, dst, n);
+		migrate_device_finalize(src, dst, n);
+		pfn += n;
+		cond_resched();
+	}
+	kfree(src);
+	kfree(dst);
+	atomic64_add(moved, &dm->st_evicted);
+	atomic64_add(moved, &dm->st_to_sys);
+	return moved;
+}

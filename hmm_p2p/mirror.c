@@ -1,0 +1,512 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_p2p mirrors: a device's view of one address space.
+ *
+ * Entries live in an xarray indexed by virtual page number, each a packed
+ * value (pfn, class, order, flags); the DMA addresses of those the device
+ * reaches by DMA live in a second one. They hold no page references: the mmu
+ * interval notifier drops them, under the mirror lock, before any page they
+ * name can be unmapped, migrated or freed. So a user of the entries holds
+ * the mirror lock for as long as it touches the pages they name.
+ *
+ * Filling follows the hmm_range_fault() protocol: read_begin, fault (mmap
+ * lock held, or dropped and retaken inside on 7.3's unlocked path), take the
+ * mirror lock, and commit only if no invalidation came in between.
+ */
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/hmm.h>
+#include "hmm_p2p_compat.h"
+#include "internal.h"
+
+#define HP_FAULT_BATCH		HP_PMD_NR
+#define HP_RETRY_LIMIT		64
+
+/* Entry packing: class 0-3, flags 4-7, order 8-12, pfn from 13. */
+static void *hp_pack(const struct hmm_p2p_entry *e)
+{
+	return xa_mk_value((e->pfn << 13) | ((unsigned long)(e->order & 0x1f) << 8) |
+			   ((unsigned long)(e->flags & 0xf) << 4) | (e->class & 0xf));
+}
+
+static void hp_unpack(void *x, struct hmm_p2p_entry *e)
+{
+	unsigned long v = xa_to_value(x);
+
+	e->pfn = v >> 13;
+	e->order = (v >> 8) & 0x1f;
+	e->flags = (v >> 4) & 0xf;
+	e->class = v & 0xf;
+	e->dma = 0;
+}
+
+/* Drop one entry (and its DMA mapping). Mirror lock held. */
+static void hp_mirror_erase(struct hmm_p2p_mirror *mirror, unsigned long idx, void *x)
+{
+	struct hmm_p2p_entry e;
+
+	hp_unpack(x, &e);
+	if (e.flags & HMM_P2P_E_DMA) {
+		void *d = xa_erase(&mirror->dma, idx);
+
+		if (d)
+			hp_dma_unmap_page(mirror->dma_dev,
+					  (dma_addr_t)xa_to_value(d) << PAGE_SHIFT);
+	}
+	xa_erase(&mirror->pt, idx);
+}
+
+static void hp_mirror_drop(struct hmm_p2p_mirror *mirror, unsigned long start,
+			   unsigned long end)
+{
+	unsigned long idx;
+	void *entry;
+
+	xa_for_each_range(&mirror->pt, idx, entry, start >> PAGE_SHIFT,
+			  (end - 1) >> PAGE_SHIFT)
+		hp_mirror_erase(mirror, idx, entry);
+}
+
+/* Pages the device reaches by DMA (its own private memory it reaches locally). */
+static bool hp_needs_dma(const struct hmm_p2p_entry *e)
+{
+	return e->class == HMM_P2P_PC_SYSTEM || e->class == HMM_P2P_PC_ZERO ||
+	       e->class == HMM_P2P_PC_COHERENT;
+}
+
+/*
+ * Store (or, for NONE/ERROR, drop) the entry of page @idx, DMA-mapping the
+ * page for the mirror's device. Mirror lock held; allocations are atomic
+ * because reclaim may call our own invalidation, which takes that lock.
+ */
+static int hp_mirror_store(struct hmm_p2p_mirror *mirror, unsigned long idx,
+			   struct hmm_p2p_entry *e)
+{
+	dma_addr_t dma = DMA_MAPPING_ERROR;
+	void *old;
+
+	old = xa_load(&mirror->pt, idx);
+	if (old)
+		hp_mirror_erase(mirror, idx, old);
+	if (e->class == HMM_P2P_PC_NONE || e->class == HMM_P2P_PC_ERROR)
+		return 0;
+
+	if (mirror->dma_dev && hp_needs_dma(e)) {
+		dma = hp_dma_map_page(mirror->dma_dev, e->pfn);
+		if (dma_mapping_error(mirror->dma_dev, dma))
+			return -EIO;
+		if (offset_in_page(dma)) {
+			hp_dma_unmap_page(mirror->dma_dev, dma);
+			return -EIO;
+		}
+		old = xa_store(&mirror->dma, idx, xa_mk_value(dma >> PAGE_SHIFT), GFP_ATOMIC);
+		if (xa_is_err(old)) {
+			hp_dma_unmap_page(mirror->dma_dev, dma);
+			return xa_err(old);
+		}
+		e->flags |= HMM_P2P_E_DMA;
+		e->dma = dma;
+	}
+	old = xa_store(&mirror->pt, idx, hp_pack(e), GFP_ATOMIC);
+	if (xa_is_err(old)) {
+		if (e->flags & HMM_P2P_E_DMA) {
+			xa_erase(&mirror->dma, idx);
+			hp_dma_unmap_page(mirror->dma_dev, dma);
+		}
+		return xa_err(old);
+	}
+	return 0;
+}
+
+static bool hp_mirror_invalidate(struct mmu_interval_notifier *mni,
+				 const struct mmu_notifier_range *range,
+				 unsigned long cur_seq)
+{
+	struct hmm_p2p_mirror *mirror = container_of(mni, struct hmm_p2p_mirror, notifier);
+
+	/* our own make_device_exclusive(): the entries are being set up */
+	if (range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == mirror)
+		return true;
+
+	if (mmu_notifier_range_blockable(range))
+		mutex_lock(&mirror->lock);
+	else if (!mutex_trylock(&mirror->lock))
+		return false;
+	mmu_interval_set_seq(mni, cur_seq);
+	hp_mirror_drop(mirror, range->start, range->end);
+	mutex_unlock(&mirror->lock);
+	atomic64_inc(&mirror->dm->st_invalidations);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops hp_mirror_ops = {
+	.invalidate = hp_mirror_invalidate,
+};
+
+/**
+ * hmm_p2p_mirror_init() - start mirroring @mm for the device owning @dm
+ * @mirror: the mirror, embedded in the driver's structure
+ * @dm: device memory of the device; its owner decides which device-private
+ *	pages the mirror sees instead of faulting them back
+ * @mm: the address space
+ * @dma_dev: the device that reaches system and coherent memory by DMA; the
+ *	mirror maps each such page for it while the page's entry lives
+ *	(&hmm_p2p_entry.dma). NULL: entries carry no DMA address.
+ *
+ * The mirror holds a reference to @mm's users until hmm_p2p_mirror_fini(),
+ * so the address space (its VMAs and anon_vmas) outlives every use the
+ * device makes of it, eviction included, even when its process is killed.
+ *
+ * Return: 0, -EINVAL if @mm is exiting, or the notifier's error.
+ */
+int hmm_p2p_mirror_init(struct hmm_p2p_mirror *mirror, struct hmm_p2p_devmem *dm,
+			struct mm_struct *mm, struct device *dma_dev)
+{
+	int ret;
+
+	mutex_init(&mirror->lock);
+	xa_init(&mirror->pt);
+	xa_init(&mirror->dma);
+	mirror->dma_dev = dma_dev;
+	mirror->dm = dm;
+	mirror->owner = dm->desc.owner;
+	mirror->mm = mm;
+	if (!mm || !mmget_not_zero(mm))
+		return -EINVAL;
+	ret = mmu_interval_notifier_insert(&mirror->notifier, mm, 0, ULONG_MAX & PAGE_MASK,
+					   &hp_mirror_ops);
+	if (ret)
+		mmput(mm);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_mirror_init);
+
+/**
+ * hmm_p2p_mirror_fini() - stop mirroring
+ * @mirror: an initialised mirror
+ *
+ * Removes the notifier, drops all entries and the reference to the mm (which
+ * may tear the address space down). May sleep.
+ */
+void hmm_p2p_mirror_fini(struct hmm_p2p_mirror *mirror)
+{
+	mmu_interval_notifier_remove(&mirror->notifier);
+	mutex_lock(&mirror->lock);
+	hp_mirror_drop(mirror, 0, ULONG_MAX);
+	mutex_unlock(&mirror->lock);
+	xa_destroy(&mirror->pt);
+	xa_destroy(&mirror->dma);
+	mmput(mirror->mm);
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_mirror_fini);
+
+/**
+ * hmm_p2p_mirror_lock() - hold the mirror's entries stable
+ * @mirror: the mirror
+ */
+void hmm_p2p_mirror_lock(struct hmm_p2p_mirror *mirror)
+{
+	mutex_lock(&mirror->lock);
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_mirror_lock);
+
+/**
+ * hmm_p2p_mirror_unlock() - release hmm_p2p_mirror_lock()
+ * @mirror: the mirror
+ */
+void hmm_p2p_mirror_unlock(struct hmm_p2p_mirror *mirror)
+{
+	mutex_unlock(&mirror->lock);
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_mirror_unlock);
+
+/**
+ * hmm_p2p_mirror_lookup() - the entry for one page
+ * @mirror: the mirror; its lock held
+ * @addr: virtual address
+ * @entry: out: the entry
+ *
+ * Return: true if the mirror has an entry for @addr. The page it names stays
+ * valid until the mirror lock is released.
+ */
+bool hmm_p2p_mirror_lookup(struct hmm_p2p_mirror *mirror, unsigned long addr,
+			   struct hmm_p2p_entry *entry)
+{
+	void *x;
+
+	lockdep_assert_held(&mirror->lock);
+	x = xa_load(&mirror->pt, addr >> PAGE_SHIFT);
+	if (!x)
+		return false;
+	hp_unpack(x, entry);
+	if (entry->flags & HMM_P2P_E_DMA)
+		entry->dma = (dma_addr_t)xa_to_value(xa_load(&mirror->dma,
+							     addr >> PAGE_SHIFT)) << PAGE_SHIFT;
+	return true;
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_mirror_lookup);
+
+/**
+ * hmm_p2p_mirror_has_exclusive() - does the mirror map a page exclusively?
+ * @mirror: the mirror
+ * @start: first byte, page aligned
+ * @end: end of the range
+ *
+ * Return: true if any page in the range still has an exclusive entry.
+ */
+bool hmm_p2p_mirror_has_exclusive(struct hmm_p2p_mirror *mirror, unsigned long start,
+				  unsigned long end)
+{
+	unsigned long idx;
+	bool found = false;
+	void *x;
+
+	if (end <= start)
+		return false;
+	mutex_lock(&mirror->lock);
+	xa_for_each_range(&mirror->pt, idx, x, start >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT) {
+		struct hmm_p2p_entry e;
+
+		hp_unpack(x, &e);
+		if (e.flags & HMM_P2P_E_EXCLUSIVE) {
+			found = true;
+			break;
+		}
+	}
+	mutex_unlock(&mirror->lock);
+	return found;
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_mirror_has_exclusive);
+
+/* A page of ours the device wants to write but may only read, or 0. */
+static unsigned long hp_find_ro_own(struct hmm_p2p_mirror *mirror, struct hmm_range *range)
+{
+	unsigned long i, n = (range->end - range->start) >> PAGE_SHIFT;
+
+	for (i = 0; i < n; i++) {
+		unsigned long p = range->hmm_pfns[i];
+
+		if ((p & HMM_PFN_VALID) && !(p & HMM_PFN_WRITE) &&
+		    is_device_private_page(hmm_pfn_to_page(p)))
+			return range->start + (i << PAGE_SHIFT);
+	}
+	return 0;
+}
+
+/*
+ * One hmm_range_fault() round with the retry protocol. On success the
+ * mirror lock is held and range->hmm_pfns is current.
+ */
+static int hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *range,
+			   unsigned int flags)
+{
+	unsigned long timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	struct mm_struct *mm = mirror->mm;
+	int moves = 0;
+	int ret;
+
+	for (;;) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (flags & HMM_P2P_FAULT_UNLOCKED) {
+			ret = hp_range_fault_unlocked(range, 0);
+		} else {
+			if (time_after(jiffies, timeout))
+				return -EBUSY;
+			range->notifier_seq = mmu_interval_read_begin(range->notifier);
+			mmap_read_lock(mm);
+			ret = hmm_range_fault(range);
+			mmap_read_unlock(mm);
+		}
+		atomic64_inc(&mirror->dm->st_mirror_faults);
+		if (ret == -EBUSY && !(flags & HMM_P2P_FAULT_UNLOCKED))
+			continue;
+		if (ret)
+			return ret;
+
+		/*
+		 * hmm_range_fault() reports our own private pages as they are,
+		 * read-only ones too (after fork). To write one, bring it (and
+		 * the rest of the batch) back; the CPU fault path then copies.
+		 */
+		if (flags & HMM_P2P_FAULT_WRITE) {
+			unsigned long addr = hp_find_ro_own(mirror, range);
+
+			if (addr) {
+				if (++moves > HP_RETRY_LIMIT)
+					return -EBUSY;
+				ret = hmm_p2p_migrate_to_system(mirror->dm, mm, addr,
+								range->end, 0);
+				if (ret < 0)
+					return ret;
+				continue;
+			}
+		}
+
+		mutex_lock(&mirror->lock);
+		if (!mmu_interval_read_retry(range->notifier, range->notifier_seq))
+			return 0;
+		mutex_unlock(&mirror->lock);
+	}
+}
+
+/**
+ * hmm_p2p_mirror_fault() - fault a range in and fill the mirror
+ * @mirror: the mirror
+ * @start: first byte, page aligned
+ * @end: end of the range, page aligned
+ * @flags: HMM_P2P_FAULT_*
+ *
+ * Faults every page in (for writing with HMM_P2P_FAULT_WRITE) and stores one
+ * entry per page; with HMM_P2P_FAULT_NOFAULT only records the pages mapped
+ * now (and drops entries for the others). Other owners' private pages come back to system memory on
+ * the way; our own stay where they are.
+ *
+ * Return: 0, or hmm_range_fault()'s error: -EFAULT (no access), -EPERM
+ * (write to read-only memory), -EBUSY (kept being invalidated), -ENOMEM.
+ */
+int hmm_p2p_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
+			 unsigned long end, unsigned int flags)
+{
+	struct hmm_range range = {
+		.notifier = &mirror->notifier,
+		.default_flags = (flags & HMM_P2P_FAULT_NOFAULT) ? 0 : HMM_PFN_REQ_FAULT |
+				 ((flags & HMM_P2P_FAULT_WRITE) ? HMM_PFN_REQ_WRITE : 0),
+		.dev_private_owner = mirror->owner,
+	};
+	unsigned long addr, i, n;
+	int ret = 0;
+
+	range.hmm_pfns = kcalloc(HP_FAULT_BATCH, sizeof(*range.hmm_pfns), GFP_KERNEL);
+	if (!range.hmm_pfns)
+		return -ENOMEM;
+
+	for (addr = start; addr < end && !ret; addr = range.end) {
+		range.start = addr;
+		range.end = min(end, addr + (HP_FAULT_BATCH << PAGE_SHIFT));
+		n = (range.end - range.start) >> PAGE_SHIFT;
+		memset(range.hmm_pfns, 0, n * sizeof(*range.hmm_pfns));
+
+		ret = hp_fault_locked(mirror, &range, flags);
+		if (ret)
+			break;
+		for (i = 0; i < n && !ret; i++) {
+			struct hmm_p2p_entry e;
+
+			hmm_p2p_classify(range.hmm_pfns[i], mirror->dm, mirror->owner, &e);
+			ret = hp_mirror_store(mirror, (range.start >> PAGE_SHIFT) + i, &e);
+		}
+		mutex_unlock(&mirror->lock);
+	}
+	kfree(range.hmm_pfns);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_mirror_fault);
+
+/**
+ * hmm_p2p_mirror_snapshot() - look at a range without faulting anything in
+ * @mirror: the mirror
+ * @start: first byte, page aligned
+ * @end: end of the range, page aligned
+ * @entries: out: one entry per page
+ *
+ * The mirror's own entries are not changed. Each batch of entries was
+ * coherent with the CPU page tables at one moment.
+ *
+ * Return: 0 or hmm_range_fault()'s error.
+ */
+int hmm_p2p_mirror_snapshot(struct hmm_p2p_mirror *mirror, unsigned long start,
+			    unsigned long end, struct hmm_p2p_entry *entries)
+{
+	struct hmm_range range = {
+		.notifier = &mirror->notifier,
+		.dev_private_owner = mirror->owner,
+	};
+	unsigned long addr, i, n;
+	int ret = 0;
+
+	range.hmm_pfns = kcalloc(HP_FAULT_BATCH, sizeof(*range.hmm_pfns), GFP_KERNEL);
+	if (!range.hmm_pfns)
+		return -ENOMEM;
+
+	for (addr = start; addr < end; addr = range.end) {
+		range.start = addr;
+		range.end = min(end, addr + (HP_FAULT_BATCH << PAGE_SHIFT));
+		n = (range.end - range.start) >> PAGE_SHIFT;
+		memset(range.hmm_pfns, 0, n * sizeof(*range.hmm_pfns));
+
+		ret = hp_fault_locked(mirror, &range, 0);
+		if (ret)
+			break;
+		for (i = 0; i < n; i++)
+			hmm_p2p_classify(range.hmm_pfns[i], mirror->dm, mirror->owner,
+					 entries++);
+		mutex_unlock(&mirror->lock);
+	}
+	kfree(range.hmm_pfns);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_mirror_snapshot);
+
+/**
+ * hmm_p2p_mirror_exclusive() - map a range for exclusive (atomic) access
+ * @mirror: the mirror
+ * @start: first byte, page aligned
+ * @end: end of the range, page aligned
+ *
+ * Each page becomes a device-exclusive entry in the CPU page table (a CPU
+ * access revokes it through the notifier) and an HMM_P2P_E_EXCLUSIVE entry
+ * in the mirror. Anonymous private memory only.
+ *
+ * Return: 0 or -errno (-EBUSY, -EOPNOTSUPP, -EFAULT...).
+ */
+int hmm_p2p_mirror_exclusive(struct hmm_p2p_mirror *mirror, unsigned long start,
+			     unsigned long end)
+{
+	struct mm_struct *mm = mirror->mm;
+	unsigned long addr;
+	int ret = 0;
+
+	mmap_read_lock(mm);
+	for (addr = start; addr < end && !ret; addr += PAGE_SIZE) {
+		int tries;
+
+		for (tries = 0; ; tries++) {
+			unsigned long seq = mmu_interval_read_begin(&mirror->notifier);
+			struct hmm_p2p_entry e = { };
+			struct folio *folio;
+			struct page *page;
+
+			if (tries > HP_RETRY_LIMIT) {
+				ret = -EBUSY;
+				break;
+			}
+			page = hp_make_exclusive(mm, addr, mirror, &folio);
+			if (IS_ERR(page)) {
+				ret = PTR_ERR(page);
+				break;
+			}
+			mutex_lock(&mirror->lock);
+			if (mmu_interval_read_retry(&mirror->notifier, seq)) {
+				mutex_unlock(&mirror->lock);
+				folio_unlock(folio);
+				folio_put(folio);
+				continue;
+			}
+			e.pfn = page_to_pfn(page);
+			e.class = HMM_P2P_PC_SYSTEM;
+			e.flags = HMM_P2P_E_EXCLUSIVE | HMM_P2P_E_WRITE;
+			ret = hp_mirror_store(mirror, addr >> PAGE_SHIFT, &e);
+			mutex_unlock(&mirror->lock);
+			folio_unlock(folio);
+			folio_put(folio);
+			break;
+		}
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_mirror_exclusive);

@@ -1,0 +1,517 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The test devices' ioctls: lib/test_hmm's interface (commands 0x00-0x09) and
+ * the hmm-p2p extensions (0x40 and up), and the device file's mmap.
+ *
+ * Every user input is checked here, before anything else sees it: ranges
+ * must be page aligned, non-empty, below TASK_SIZE and not wrap; user
+ * pointers are only touched with copy_{to,from}_user. Bad input gets
+ * -EINVAL or -EFAULT, never a warning.
+ */
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/highmem.h>
+#include <linux/ktime.h>
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/sched/signal.h>
+#include "testdev.h"
+
+#define TD_BENCH_MAX_PAGES	65536ULL
+#define TD_BENCH_MAX_PASSES	1000ULL
+#define TD_SNAP_BATCH		512UL
+
+/* A user range of @npages pages at @addr: aligned, non-empty, in user space. */
+static int td_check_range(u64 addr, u64 npages)
+{
+	if (!npages || (addr & ~PAGE_MASK))
+		return -EINVAL;
+	if (npages > (TASK_SIZE >> PAGE_SHIFT) || addr >= TASK_SIZE ||
+	    npages > ((TASK_SIZE - addr) >> PAGE_SHIFT))
+		return -EINVAL;
+	return 0;
+}
+
+static u8 td_prot(const struct hmm_p2p_entry *e)
+{
+	u8 prot;
+
+	switch (e->class) {
+	case HMM_P2P_PC_ERROR:
+		return HMM_DMIRROR_PROT_ERROR;
+	case HMM_P2P_PC_NONE:
+		return HMM_DMIRROR_PROT_NONE;
+	case HMM_P2P_PC_PRIVATE_OWN:
+		prot = (e->flags & HMM_P2P_E_OWN) ? HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
+						     HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
+		break;
+	case HMM_P2P_PC_PRIVATE_PEER:
+		prot = HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
+		break;
+	case HMM_P2P_PC_COHERENT:
+		prot = (e->flags & HMM_P2P_E_OWN) ? HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL :
+						     HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE;
+		break;
+	case HMM_P2P_PC_ZERO:
+		prot = HMM_DMIRROR_PROT_ZERO;
+		break;
+	default:
+		prot = HMM_DMIRROR_PROT_NONE;
+		break;
+	}
+	prot |= (e->flags & HMM_P2P_E_WRITE) ? HMM_DMIRROR_PROT_WRITE : HMM_DMIRROR_PROT_READ;
+	if (e->order + PAGE_SHIFT == PMD_SHIFT)
+		prot |= HMM_DMIRROR_PROT_PMD;
+	else if (e->order + PAGE_SHIFT == PUD_SHIFT)
+		prot |= HMM_DMIRROR_PROT_PUD;
+	return prot;
+}
+
+static int td_snapshot(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
+{
+	u8 __user *uptr = u64_to_user_ptr(cmd->ptr);
+	unsigned long addr = cmd->addr, end = cmd->addr + (cmd->npages << PAGE_SHIFT);
+	struct hmm_p2p_entry *e;
+	u8 *prot;
+	int ret = 0;
+
+	e = kmalloc_array(TD_SNAP_BATCH, sizeof(*e), GFP_KERNEL);
+	prot = kmalloc(TD_SNAP_BATCH, GFP_KERNEL);
+	if (!e || !prot) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (addr < end) {
+		unsigned long next = min(end, addr + (TD_SNAP_BATCH << PAGE_SHIFT));
+		unsigned long i, n = (next - addr) >> PAGE_SHIFT;
+
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		ret = hmm_p2p_mirror_snapshot(&tf->mirror, addr, next, e);
+		if (ret)
+			break;
+		for (i = 0; i < n; i++)
+			prot[i] = td_prot(&e[i]);
+		if (copy_to_user(uptr, prot, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		uptr += n;
+		cmd->cpages += n;
+		addr = next;
+	}
+out:
+	kfree(e);
+	kfree(prot);
+	return ret;
+}
+
+static unsigned int td_take_fail_alloc(struct td_file *tf)
+{
+	if (!(tf->flags & HMM_DMIRROR_FLAG_FAIL_ALLOC))
+		return 0;
+	tf->flags &= ~HMM_DMIRROR_FLAG_FAIL_ALLOC;
+	return HMM_P2P_MIG_FAIL_ALLOC;
+}
+
+static int td_migrate_to_dev(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT);
+	long moved;
+
+	moved = hmm_p2p_migrate_to_device(tf->dev->dm, tf->mirror.mm, cmd->addr, end,
+					  td_take_fail_alloc(tf));
+	if (moved < 0)
+		return moved;
+	/* Return the data as the device now holds it: all of it must be ours. */
+	return td_engine_rw(tf, cmd->addr, cmd->npages, u64_to_user_ptr(cmd->ptr), false,
+			    TD_ACCESS_OWN, 0, &cmd->cpages, &cmd->faults);
+}
+
+static int td_migrate_to_sys(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT);
+	long moved;
+
+	moved = hmm_p2p_migrate_to_system(tf->dev->dm, tf->mirror.mm, cmd->addr, end,
+					  td_take_fail_alloc(tf));
+	if (moved < 0)
+		return moved;
+	cmd->cpages = moved;
+	return 0;
+}
+
+static int td_exclusive(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
+{
+	int ret;
+
+	ret = hmm_p2p_mirror_exclusive(&tf->mirror, cmd->addr,
+				       cmd->addr + (cmd->npages << PAGE_SHIFT));
+	if (ret)
+		return ret;
+	return td_engine_rw(tf, cmd->addr, cmd->npages, u64_to_user_ptr(cmd->ptr), false,
+			    TD_ACCESS_PRESENT, 0, &cmd->cpages, &cmd->faults);
+}
+
+static long td_dmirror_cmd(struct td_file *tf, unsigned int command, void __user *uarg)
+{
+	struct hmm_dmirror_cmd cmd;
+	void __user *ubuf;
+	long ret;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	cmd.cpages = 0;
+	cmd.faults = 0;
+	ubuf = u64_to_user_ptr(cmd.ptr);
+
+	switch (command) {
+	case HMM_DMIRROR_RELEASE:
+		ret = hmm_p2p_devmem_evict(tf->dev->dm);
+		return ret < 0 ? ret : 0;
+	case HMM_DMIRROR_FLAGS:
+		if (cmd.npages & ~HMM_DMIRROR_FLAG_FAIL_ALLOC)
+			return -EINVAL;
+		tf->flags = cmd.npages;
+		return 0;
+	}
+
+	ret = td_check_range(cmd.addr, cmd.npages);
+	if (ret)
+		return ret;
+
+	switch (command) {
+	case HMM_DMIRROR_READ:
+		ret = td_engine_rw(tf, cmd.addr, cmd.npages, ubuf, false, TD_ACCESS_FAULT, 0,
+				   &cmd.cpages, &cmd.faults);
+		break;
+	case HMM_DMIRROR_READ_UNLOCKED:
+		ret = td_engine_rw(tf, cmd.addr, cmd.npages, ubuf, false, TD_ACCESS_FAULT,
+				   HMM_P2P_FAULT_UNLOCKED, &cmd.cpages, &cmd.faults);
+		break;
+	case HMM_DMIRROR_WRITE:
+		ret = td_engine_rw(tf, cmd.addr, cmd.npages, ubuf, true, TD_ACCESS_FAULT, 0,
+				   &cmd.cpages, &cmd.faults);
+		break;
+	case HMM_DMIRROR_MIGRATE_TO_DEV:
+		ret = td_migrate_to_dev(tf, &cmd);
+		break;
+	case HMM_DMIRROR_MIGRATE_TO_SYS:
+		ret = td_migrate_to_sys(tf, &cmd);
+		break;
+	case HMM_DMIRROR_SNAPSHOT:
+		ret = td_snapshot(tf, &cmd);
+		break;
+	case HMM_DMIRROR_EXCLUSIVE:
+		ret = td_exclusive(tf, &cmd);
+		break;
+	case HMM_DMIRROR_CHECK_EXCLUSIVE:
+		ret = hmm_p2p_mirror_has_exclusive(&tf->mirror, cmd.addr,
+						   cmd.addr + (cmd.npages << PAGE_SHIFT)) ?
+		      -EPERM : 0;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &cmd, sizeof(cmd)))
+		return -EFAULT;
+	return 0;
+}
+
+/* ---- extensions ---- */
+
+static int td_classify(struct td_file *tf, void __user *uarg)
+{
+	struct hmm_p2p_classify_cmd cmd;
+	struct hmm_p2p_page_info *info;
+	struct hmm_p2p_entry *e;
+	unsigned long addr, end;
+	int ret;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	if (cmd.flags & ~HMM_P2P_CLASSIFY_NOFAULT)
+		return -EINVAL;
+	ret = td_check_range(cmd.addr, cmd.npages);
+	if (ret)
+		return ret;
+	cmd.cpages = 0;
+	addr = cmd.addr;
+	end = cmd.addr + (cmd.npages << PAGE_SHIFT);
+
+	e = kmalloc_array(TD_SNAP_BATCH, sizeof(*e), GFP_KERNEL);
+	info = kmalloc_array(TD_SNAP_BATCH, sizeof(*info), GFP_KERNEL);
+	if (!e || !info) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (addr < end) {
+		unsigned long next = min(end, addr + (TD_SNAP_BATCH << PAGE_SHIFT));
+		unsigned long i, n = (next - addr) >> PAGE_SHIFT;
+
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		if (!(cmd.flags & HMM_P2P_CLASSIFY_NOFAULT)) {
+			ret = hmm_p2p_mirror_fault(&tf->mirror, addr, next, 0);
+			if (ret)
+				break;
+		}
+		ret = hmm_p2p_mirror_snapshot(&tf->mirror, addr, next, e);
+		if (ret)
+			break;
+		memset(info, 0, n * sizeof(*info));
+		for (i = 0; i < n; i++) {
+			struct td_device *owner = NULL;
+
+			info[i].class = e[i].class;
+			info[i].order = e[i].order;
+			if (e[i].class != HMM_P2P_PC_NONE && e[i].class != HMM_P2P_PC_ERROR) {
+				info[i].prot = (e[i].flags & HMM_P2P_E_WRITE) ?
+					HMM_DMIRROR_PROT_WRITE : HMM_DMIRROR_PROT_READ;
+				owner = td_page_device(pfn_to_page(e[i].pfn));
+			}
+			info[i].owner = owner ? owner->index : -1;
+		}
+		if (copy_to_user(u64_to_user_ptr(cmd.ptr) + cmd.cpages * sizeof(*info),
+				 info, n * sizeof(*info))) {
+			ret = -EFAULT;
+			break;
+		}
+		cmd.cpages += n;
+		addr = next;
+	}
+	if (!ret && copy_to_user(uarg, &cmd, sizeof(cmd)))
+		ret = -EFAULT;
+out:
+	kfree(e);
+	kfree(info);
+	return ret;
+}
+
+static int td_stats(struct td_file *tf, void __user *uarg)
+{
+	struct hmm_p2p_devmem_stats ds;
+	struct hmm_p2p_stats st;
+	bool reset;
+	u32 usize;
+
+	if (copy_from_user(&st, uarg, offsetofend(struct hmm_p2p_stats, reset)))
+		return -EFAULT;
+	usize = st.size;
+	if (usize < offsetofend(struct hmm_p2p_stats, reset))
+		return -EINVAL;
+	reset = st.reset;
+	hmm_p2p_devmem_stats(tf->dev->dm, &ds, reset);
+	memset(&st, 0, sizeof(st));
+	st.size = sizeof(st);
+	st.migrated_to_dev = ds.migrated_to_dev;
+	st.migrated_to_sys = ds.migrated_to_sys;
+	st.cpu_faults = ds.cpu_faults;
+	st.evicted = ds.evicted;
+	st.alloc_failures = ds.alloc_failures;
+	st.mirror_faults = ds.mirror_faults;
+	st.invalidations = ds.invalidations;
+	st.pages_in_use = ds.pages_in_use;
+	st.pages_total = ds.pages_total;
+	st.chunks = ds.chunks;
+	st.thp_migrated = ds.thp_migrated;
+	st.bytes_copied = reset ? atomic64_xchg(&tf->dev->bytes_copied, 0) :
+				     atomic64_read(&tf->dev->bytes_copied);
+	if (copy_to_user(uarg, &st, min_t(u32, usize, sizeof(st))))
+		return -EFAULT;
+	return 0;
+}
+
+static int td_fault_inject(struct td_file *tf, void __user *uarg)
+{
+	struct hmm_p2p_fault_cmd cmd;
+	struct td_device *td = tf->dev;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	if (cmd.pad)
+		return -EINVAL;
+	switch (cmd.point) {
+	case HMM_P2P_FAULT_ALLOC_PAGE:
+		return hmm_p2p_devmem_inject(td->dm, HMM_P2P_INJ_ALLOC_PAGE, cmd.count, cmd.skip);
+	case HMM_P2P_FAULT_CHUNK_GROW:
+		return hmm_p2p_devmem_inject(td->dm, HMM_P2P_INJ_CHUNK_GROW, cmd.count, cmd.skip);
+	case HMM_P2P_FAULT_ALLOC_SYS_PAGE:
+		return hmm_p2p_devmem_inject(td->dm, HMM_P2P_INJ_ALLOC_SYS_PAGE, cmd.count,
+					     cmd.skip);
+	case HMM_P2P_FAULT_COPY_TO_DEV:
+		td_inject_arm(&td->inj_copy_to_dev, cmd.count, cmd.skip);
+		return 0;
+	case HMM_P2P_FAULT_COPY_TO_SYS:
+		td_inject_arm(&td->inj_copy_to_sys, cmd.count, cmd.skip);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int td_info(struct td_file *tf, void __user *uarg)
+{
+	struct td_device *td = tf->dev;
+	struct hmm_p2p_devmem_stats ds;
+	struct hmm_p2p_info info = { };
+
+	hmm_p2p_devmem_stats(td->dm, &ds, false);
+	info.index = td->index;
+	info.memory_type = td->type == HMM_P2P_MEM_PRIVATE ? HMM_DMIRROR_MEMORY_DEVICE_PRIVATE :
+			   HMM_DMIRROR_MEMORY_DEVICE_COHERENT;
+	info.backend = td->backend;
+	info.owner_group = td->index;	/* one owner per device, like upstream */
+	info.capacity = hmm_p2p_devmem_capacity(td->dm);
+	info.chunk_size = ds.chunks ? (ds.pages_total / ds.chunks) << PAGE_SHIFT : 0;
+	if (!info.chunk_size)
+		info.chunk_size = info.capacity;
+	info.max_chunks = info.chunk_size ? div64_u64(info.capacity, info.chunk_size) : 0;
+	if (hmm_p2p_devmem_thp(td->dm))
+		info.flags |= HMM_P2P_INFO_THP;
+	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+/* Time copy_highpage() over npages kernel pages: a ceiling for migration. */
+static int td_copy_bench(void __user *uarg)
+{
+	struct hmm_p2p_copy_bench cmd;
+	struct page **src = NULL, **dst = NULL;
+	u64 i, pass;
+	ktime_t t0;
+	int ret = 0;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	if (!cmd.npages || cmd.npages > TD_BENCH_MAX_PAGES ||
+	    !cmd.passes || cmd.passes > TD_BENCH_MAX_PASSES)
+		return -EINVAL;
+	src = kvcalloc(cmd.npages, sizeof(*src), GFP_KERNEL);
+	dst = kvcalloc(cmd.npages, sizeof(*dst), GFP_KERNEL);
+	if (!src || !dst) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < cmd.npages; i++) {
+		src[i] = alloc_page(GFP_HIGHUSER | __GFP_NOWARN);
+		dst[i] = alloc_page(GFP_HIGHUSER | __GFP_NOWARN);
+		if (!src[i] || !dst[i]) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		clear_highpage(src[i]);
+	}
+	t0 = ktime_get();
+	for (pass = 0; pass < cmd.passes; pass++) {
+		for (i = 0; i < cmd.npages; i++)
+			copy_highpage(dst[i], src[i]);
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto out;
+		}
+		cond_resched();
+	}
+	cmd.nsec = ktime_to_ns(ktime_sub(ktime_get(), t0));
+	if (copy_to_user(uarg, &cmd, sizeof(cmd)))
+		ret = -EFAULT;
+out:
+	for (i = 0; src && dst && i < cmd.npages; i++) {
+		if (src[i])
+			__free_page(src[i]);
+		if (dst[i])
+			__free_page(dst[i]);
+	}
+	kvfree(src);
+	kvfree(dst);
+	return ret;
+}
+
+/**
+ * td_ioctl() - the device file's ioctl
+ * @filp: the open device
+ * @cmd: command
+ * @arg: user pointer to the command's structure
+ *
+ * Return: 0 or -errno (-ENOTTY for unknown commands; upstream says -EINVAL).
+ */
+long td_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	struct td_file *tf = filp->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	if (!tf)
+		return -EINVAL;
+	switch (cmd) {
+	case HMM_DMIRROR_READ:
+	case HMM_DMIRROR_WRITE:
+	case HMM_DMIRROR_MIGRATE_TO_DEV:
+	case HMM_DMIRROR_MIGRATE_TO_SYS:
+	case HMM_DMIRROR_SNAPSHOT:
+	case HMM_DMIRROR_EXCLUSIVE:
+	case HMM_DMIRROR_CHECK_EXCLUSIVE:
+	case HMM_DMIRROR_RELEASE:
+	case HMM_DMIRROR_FLAGS:
+	case HMM_DMIRROR_READ_UNLOCKED:
+		return td_dmirror_cmd(tf, cmd, uarg);
+	case HMM_P2P_IOC_CLASSIFY:
+		return td_classify(tf, uarg);
+	case HMM_P2P_IOC_STATS:
+		return td_stats(tf, uarg);
+	case HMM_P2P_IOC_FAULT_INJECT:
+		return td_fault_inject(tf, uarg);
+	case HMM_P2P_IOC_INFO:
+		return td_info(tf, uarg);
+	case HMM_P2P_IOC_COPY_BENCH:
+		return td_copy_bench(uarg);
+	}
+	return -ENOTTY;
+}
+
+static const struct file_operations td_mmap_fops = {
+	.owner = THIS_MODULE,
+};
+
+/**
+ * td_mmap() - map zeroed kernel pages (upstream's mixed map)
+ * @filp: the open device
+ * @vma: the new mapping
+ *
+ * Like upstream, each page of the mapping is a fresh zeroed kernel page,
+ * inserted with vm_insert_page(). The mapping refers to an anonymous inode
+ * file instead of the device file: an open device file holds a reference to
+ * its opener's mm, and a VMA of that mm must not hold the file in turn.
+ *
+ * Return: 0 or -errno.
+ */
+int td_mmap(struct file *filp, struct vm_area_struct *vma)
+{
+	struct file *anon;
+	unsigned long addr;
+	int ret;
+
+	anon = anon_inode_getfile("[hmm_dmirror]", &td_mmap_fops, NULL, O_RDWR);
+	if (IS_ERR(anon))
+		return PTR_ERR(anon);
+	vma_set_file(vma, anon);
+	fput(anon);
+
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
+		struct page *page;
+
+		page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN);
+		if (!page)
+			return -ENOMEM;
+		ret = vm_insert_page(vma, addr, page);
+		put_page(page);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
