@@ -107,6 +107,9 @@ if [ "$build" = 1 ]; then
 	if [ -f "$top/selftests/selftests.mk" ]; then
 		make -s -C "$top" selftests >&2 || die "make selftests failed"
 	fi
+	if [ -f "$top/tools/hmm-bench/bench.mk" ]; then
+		make -s -C "$top" hmm-bench >&2 || die "make hmm-bench failed"
+	fi
 fi
 initrd=$out_dir/initramfs/$kernel-$flavor.cpio.gz
 "$here/mkinitramfs.sh" --kdir "$kdir" --modules "$moddir" --out "$initrd"
