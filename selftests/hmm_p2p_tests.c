@@ -54,7 +54,7 @@
 #define NPROCS		4
 #define NRACE		6
 #define LONG_TIMEOUT	300		/* seconds; TCG is slow */
-#define INJECT_FOREVER	(1U << 30)
+#define INJECT_FOREVER	0x40000000U	/* 2^30 */
 
 #define U64(p)		((__u64)(uintptr_t)(p))
 
@@ -378,15 +378,16 @@ static void *some_page(void)
 	return page == MAP_FAILED ? NULL : page;
 }
 
-/* In forked processes: report and fail. */
-#define CFAIL(fmt, ...) do { \
-	fprintf(stderr, "# %s:%d: pid %d: " fmt "\n", __func__, __LINE__, \
-		getpid(), ##__VA_ARGS__); \
-	return 1; \
-} while (0)
+/*
+ * In forked processes: report and fail. Such a process runs one function, as
+ * _exit(fn(...)), so a failed check ends it right here with exit status 1.
+ */
 #define CCHECK(cond, fmt, ...) do { \
-	if (!(cond)) \
-		CFAIL("%s: " fmt, #cond, ##__VA_ARGS__); \
+	if (!(cond)) { \
+		fprintf(stderr, "# %s:%d: pid %d: %s: " fmt "\n", __func__, \
+			__LINE__, getpid(), #cond, ##__VA_ARGS__); \
+		_exit(1); \
+	} \
 } while (0)
 
 /* ---- fixture: one device, 4 KiB or THP buffers ---- */

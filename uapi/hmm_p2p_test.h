@@ -10,6 +10,7 @@
 #ifndef _UAPI_HMM_P2P_TEST_H
 #define _UAPI_HMM_P2P_TEST_H
 
+#include <linux/const.h>
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
@@ -44,7 +45,7 @@ struct hmm_dmirror_cmd {
 #define HMM_DMIRROR_READ_UNLOCKED	_IOWR('H', 0x09, struct hmm_dmirror_cmd)
 
 /* HMM_DMIRROR_FLAGS: cmd.npages carries the flags */
-#define HMM_DMIRROR_FLAG_FAIL_ALLOC	(1ULL << 0)
+#define HMM_DMIRROR_FLAG_FAIL_ALLOC	_BITULL(0)
 
 /* HMM_DMIRROR_SNAPSHOT: one byte per page in cmd.ptr */
 enum {
@@ -99,8 +100,8 @@ struct hmm_p2p_page_info {
 	__s32 owner;
 };
 
-#define HMM_P2P_PAGE_DMA_MAPPED		(1U << 0)	/* has a DMA address */
-#define HMM_P2P_PAGE_P2P		(1U << 1)	/* mapped peer to peer */
+#define HMM_P2P_PAGE_DMA_MAPPED		_BITUL(0)	/* has a DMA address */
+#define HMM_P2P_PAGE_P2P		_BITUL(1)	/* mapped peer to peer */
 
 /*
  * struct hmm_p2p_classify_cmd - fault (read-only, no write fault) the range
@@ -120,7 +121,7 @@ struct hmm_p2p_classify_cmd {
 };
 
 /* Only look: snapshot without faulting missing pages in. */
-#define HMM_P2P_CLASSIFY_NOFAULT	(1ULL << 0)
+#define HMM_P2P_CLASSIFY_NOFAULT	_BITULL(0)
 
 /*
  * struct hmm_p2p_stats - per-device counters, since the device was created
@@ -199,7 +200,7 @@ struct hmm_p2p_info {
 #define HMM_P2P_BACKEND_SPM	2	/* coherent: a reserved physical range */
 #define HMM_P2P_BACKEND_PCI	3	/* a PCI BAR (P2PDMA pool) */
 
-#define HMM_P2P_INFO_THP	(1ULL << 0)	/* compound device folios */
+#define HMM_P2P_INFO_THP	_BITULL(0)	/* compound device folios */
 
 /*
  * struct hmm_p2p_copy_bench - time the kernel's own page copy, in the same

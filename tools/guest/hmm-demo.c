@@ -43,8 +43,14 @@ static int dmirror(int fd, unsigned long req, void *buf, unsigned long npages,
 	return ioctl(fd, req, cmd) ? -errno : 0;
 }
 
+static void show_count(unsigned long n, const char *what)
+{
+	if (n)
+		printf(" %lu %s;", n, what);
+}
+
 /* Print where the buffer's pages are, as the device's mirror sees them. */
-static void where(int fd, void *buf, unsigned long npages, unsigned char *snap)
+static void show_where(int fd, void *buf, unsigned long npages, unsigned char *snap)
 {
 	unsigned long sys = 0, zero = 0, priv = 0, privr = 0, coh = 0, cohr = 0,
 		      none = 0, err = 0, i;
@@ -59,29 +65,44 @@ static void where(int fd, void *buf, unsigned long npages, unsigned char *snap)
 	for (i = 0; i < npages; i++) {
 		unsigned char p = snap[i];
 
-		if (p == HMM_DMIRROR_PROT_ERROR)
+		if (p == HMM_DMIRROR_PROT_ERROR) {
 			err++;
-		else if (p == HMM_DMIRROR_PROT_NONE)
+			continue;
+		}
+		if (p == HMM_DMIRROR_PROT_NONE) {
 			none++;
-		else switch (p & 0xf0) {
-		case HMM_DMIRROR_PROT_ZERO: zero++; break;
-		case HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL: priv++; break;
-		case HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE: privr++; break;
-		case HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL: coh++; break;
-		case HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE: cohr++; break;
-		default: sys++; break;
+			continue;
+		}
+		switch (p & 0xf0) {
+		case HMM_DMIRROR_PROT_ZERO:
+			zero++;
+			break;
+		case HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL:
+			priv++;
+			break;
+		case HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE:
+			privr++;
+			break;
+		case HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL:
+			coh++;
+			break;
+		case HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE:
+			cohr++;
+			break;
+		default:
+			sys++;
+			break;
 		}
 	}
 	printf("     where:");
-#define SHOW(n, what) do { if (n) printf(" %lu %s;", n, what); } while (0)
-	SHOW(sys, "in system RAM");
-	SHOW(zero, "zero page");
-	SHOW(priv, "in this device's private memory");
-	SHOW(privr, "in another device's private memory");
-	SHOW(coh, "in this device's coherent memory");
-	SHOW(cohr, "in another device's coherent memory");
-	SHOW(none, "not present");
-	SHOW(err, "error");
+	show_count(sys, "in system RAM");
+	show_count(zero, "zero page");
+	show_count(priv, "in this device's private memory");
+	show_count(privr, "in another device's private memory");
+	show_count(coh, "in this device's coherent memory");
+	show_count(cohr, "in another device's coherent memory");
+	show_count(none, "not present");
+	show_count(err, "error");
 	printf("\n");
 }
 
@@ -113,13 +134,13 @@ static double gbps(unsigned long bytes, double ms)
 	return ms > 0 ? bytes / (ms * 1e6) : 0;
 }
 
-static int demo(int dev, unsigned long mib, int probe)
+static int run_demo(int dev, unsigned long mib, int probe)
 {
 	unsigned long size = probe ? 4096 : mib << 20, npages, i, bad = 0;
 	long psize = sysconf(_SC_PAGESIZE);
 	struct hmm_dmirror_cmd cmd;
 	unsigned char *snap;
-	volatile uint64_t *p;
+	uint64_t *p;
 	uint64_t *view;
 	char path[64];
 	double t;
@@ -163,7 +184,7 @@ static int demo(int dev, unsigned long mib, int probe)
 	printf("\n== %s (%s memory): a %lu MiB buffer, %lu pages ==\n", path,
 	       coherent ? "device-coherent" : "device-private", mib, npages);
 	printf("  1. the process fills the buffer in system RAM\n");
-	where(fd, buf, npages, snap);
+	show_where(fd, buf, npages, snap);
 
 	printf("  2. migrate it to the device (HMM_DMIRROR_MIGRATE_TO_DEV)\n");
 	t = now_ms();
@@ -179,7 +200,7 @@ static int demo(int dev, unsigned long mib, int probe)
 	printf("     %llu pages moved in %.1f ms (%.2f GB/s), device read them back: %s\n",
 	       (unsigned long long)cmd.cpages, t, gbps(cmd.cpages * psize, t),
 	       bad ? "DATA CORRUPTED" : "data intact");
-	where(fd, buf, npages, snap);
+	show_where(fd, buf, npages, snap);
 	stats(fd);
 
 	if (coherent) {
@@ -197,7 +218,7 @@ static int demo(int dev, unsigned long mib, int probe)
 	t = now_ms() - t;
 	printf("     read %lu MiB in %.1f ms (%.2f GB/s): %s\n", mib, t, gbps(size, t),
 	       bad ? "DATA CORRUPTED" : "data intact");
-	where(fd, buf, npages, snap);
+	show_where(fd, buf, npages, snap);
 
 	if (coherent) {
 		printf("  4. migrate it back to system RAM (HMM_DMIRROR_MIGRATE_TO_SYS)\n");
@@ -210,7 +231,7 @@ static int demo(int dev, unsigned long mib, int probe)
 		}
 		printf("     %llu pages moved in %.1f ms (%.2f GB/s)\n",
 		       (unsigned long long)cmd.cpages, t, gbps(cmd.cpages * psize, t));
-		where(fd, buf, npages, snap);
+		show_where(fd, buf, npages, snap);
 	}
 	stats(fd);
 	munmap(buf, size);
@@ -218,7 +239,8 @@ static int demo(int dev, unsigned long mib, int probe)
 	free(snap);
 	close(fd);
 	if (bad)
-		printf("  FAILED: %lu words differ (checksum %llx)\n", bad, (unsigned long long)sum);
+		printf("  FAILED: %lu words differ (checksum %llx)\n", bad,
+		       (unsigned long long)sum);
 	return bad ? 1 : 0;
 }
 
@@ -229,8 +251,12 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "ps:")) != -1) {
 		switch (opt) {
-		case 'p': probe = 1; break;
-		case 's': mib = strtoul(optarg, NULL, 0); break;
+		case 'p':
+			probe = 1;
+			break;
+		case 's':
+			mib = strtoul(optarg, NULL, 0);
+			break;
 		default:
 			fprintf(stderr, "usage: %s [-p] [-s MiB] DEVICE...\n", argv[0]);
 			return 2;
@@ -241,6 +267,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (; optind < argc; optind++)
-		ret |= demo(atoi(argv[optind]), mib, probe);
+		ret |= run_demo(atoi(argv[optind]), mib, probe);
 	return ret;
 }
