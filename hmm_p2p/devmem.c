@@ -638,6 +638,11 @@ void hmm_p2p_devmem_stats(struct hmm_p2p_devmem *dm, struct hmm_p2p_devmem_stats
 	st->alloc_failures = hp_read_stat(&dm->st_alloc_fail, reset);
 	st->mirror_faults = hp_read_stat(&dm->st_mirror_faults, reset);
 	st->invalidations = hp_read_stat(&dm->st_invalidations, reset);
+	st->remote_faults = hp_read_stat(&dm->st_remote_faults, reset);
+	st->p2p_mappings = hp_read_stat(&dm->st_p2p_maps, reset);
+	st->p2p_no_path = hp_read_stat(&dm->st_p2p_no_path, reset);
+	st->p2p_write = hp_read_stat(&dm->st_p2p_write, reset);
+	st->p2p_gone = hp_read_stat(&dm->st_p2p_gone, reset);
 	st->pages_in_use = atomic64_read(&dm->in_use);
 	st->chunks = n;
 	st->pages_total = (u64)n * (dm->desc.chunk_size >> PAGE_SHIFT);

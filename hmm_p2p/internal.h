@@ -73,6 +73,8 @@ struct hmm_p2p_devmem {
 	atomic64_t in_use;		/* device pages allocated */
 	atomic64_t st_to_dev, st_to_sys, st_cpu_faults, st_evicted, st_thp;
 	atomic64_t st_alloc_fail, st_mirror_faults, st_invalidations;
+	atomic64_t st_remote_faults, st_p2p_maps, st_p2p_no_path, st_p2p_write;
+	atomic64_t st_p2p_gone;
 
 	struct hp_inject inject[HMM_P2P_INJ_NR];
 };
@@ -81,6 +83,21 @@ struct hmm_p2p_devmem {
 struct page *hp_alloc_device_page(struct hmm_p2p_devmem *dm, unsigned int order);
 bool hp_inject_fail(struct hmm_p2p_devmem *dm, enum hmm_p2p_inject_point point);
 struct hp_chunk *hp_page_chunk(struct page *page);
+
+/* p2p.c */
+struct hp_fault_ctx {
+	struct list_head link;
+	struct task_struct *task;
+	struct hmm_p2p_devmem *dm;
+};
+
+bool hp_p2p_wanted(const struct hmm_p2p_entry *e);
+int hp_p2p_map(struct hmm_p2p_mirror *mirror, struct hmm_p2p_entry *e, void **cookie);
+void hp_p2p_unmap(struct hmm_p2p_mirror *mirror, void *cookie);
+dma_addr_t hp_p2p_dma(void *cookie, u8 *flags);
+void hp_p2p_ctx_enter(struct hp_fault_ctx *ctx, struct hmm_p2p_mirror *mirror);
+void hp_p2p_ctx_exit(struct hp_fault_ctx *ctx);
+void hp_p2p_remote_fault(struct hmm_p2p_devmem *dm, unsigned long nr);
 
 /* migrate.c */
 vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf);

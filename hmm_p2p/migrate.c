@@ -125,9 +125,8 @@ static struct folio *hp_alloc_sys_page(struct vm_area_struct *vma, unsigned long
  * the device).
  */
 static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *args,
-				bool *fail_alloc)
+				bool *fail_alloc, bool peers)
 {
-	const struct hmm_p2p_devmem_ops *ops = dm->desc.ops;
 	unsigned long i, j;
 	int ret = 0, err;
 
@@ -139,6 +138,7 @@ static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 		unsigned long addr = args->start + (i << PAGE_SHIFT);
 		unsigned int nr = 1, order = 0;
 		struct folio *dfolio = NULL;
+		struct hmm_p2p_devmem *pdm;
 
 		if (!spage || !(src & MIGRATE_PFN_MIGRATE)) {
 			i++;
@@ -148,8 +148,10 @@ static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 			order = folio_order(page_folio(spage));
 			nr = 1U << order;
 		}
-		if (hmm_p2p_page_devmem(spage) != dm || i + nr > args->npages) {
-			i += nr;	/* a peer's page with our owner: not ours to move */
+		/* a peer's page with our owner: moved only if asked, by its owner's copy */
+		pdm = hmm_p2p_page_devmem(spage);
+		if (!pdm || (pdm != dm && !peers) || i + nr > args->npages) {
+			i += nr;
 			continue;
 		}
 
@@ -165,7 +167,7 @@ static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 
 		if (dfolio) {
 			folio_lock(dfolio);
-			err = ops->copy_to_sys(dm, &dfolio->page, spage, nr);
+			err = pdm->desc.ops->copy_to_sys(pdm, &dfolio->page, spage, nr);
 			if (err) {
 				folio_unlock(dfolio);
 				folio_put(dfolio);
@@ -196,7 +198,7 @@ static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 				break;
 			}
 			lock_page(dpage);
-			err = ops->copy_to_sys(dm, dpage, spage + j, 1);
+			err = pdm->desc.ops->copy_to_sys(pdm, dpage, spage + j, 1);
 			if (err) {
 				unlock_page(dpage);
 				put_page(dpage);
@@ -234,13 +236,43 @@ static unsigned long hp_count_moved(struct hmm_p2p_devmem *dm, const unsigned lo
 	return moved;
 }
 
+/*
+ * Hand the caller a reference to each destination page that now holds a
+ * moved page's data; call between migrate_vma_pages() and finalize, while
+ * the destinations are still locked and referenced by us.
+ */
+static void hp_ref_moved(const unsigned long *src, const unsigned long *dst,
+			 unsigned long npages, struct page **pages)
+{
+	unsigned long i, j;
+
+	for (i = 0; i < npages; i++) {
+		struct page *dpage = migrate_pfn_to_page(dst[i]);
+		unsigned int nr = 1;
+
+		if (!(src[i] & MIGRATE_PFN_MIGRATE) || !dpage)
+			continue;
+		if (dst[i] & HP_PFN_COMPOUND)
+			nr = min_t(unsigned long, HP_PMD_NR, npages - i);
+		folio_ref_add(page_folio(dpage), nr);
+		for (j = 0; j < nr; j++)
+			pages[i + j] = dpage + j;
+	}
+}
+
 /**
- * hmm_p2p_migrate_to_device() - move a range of process memory to @dm
+ * hmm_p2p_migrate_to_device_pages() - move a range to @dm, and say where
  * @dm: device memory
  * @mm: address space; the caller holds a reference to its users
  * @start: first byte, page aligned
  * @end: end of the range, page aligned
  * @flags: HMM_P2P_MIG_*
+ * @pages: NULL, or one slot per page of the range. Where a page moved in
+ *	this call, its slot gets the device page now holding the data, with a
+ *	reference the caller drops with put_page(); the other slots are NULL.
+ *	The reference keeps the page (and its data) alive, not in place: read
+ *	the data, drop the references soon, and never fault on the range while
+ *	holding them (the pages cannot migrate back until they are dropped).
  *
  * Anonymous private memory moves; what cannot (shared or file pages, pinned
  * pages, pages on another device) stays. The mmap lock is taken inside.
@@ -249,11 +281,12 @@ static unsigned long hp_count_moved(struct hmm_p2p_devmem *dm, const unsigned lo
  *
  * Return: pages moved; -EINVAL if part of the range is not mapped readable
  * (pages before it may have moved); -ENOMEM if device memory ran out, or the
- * copy operation's error (the other pages moved).
+ * copy operation's error (the other pages moved). @pages is filled in either
+ * case.
  */
-long hmm_p2p_migrate_to_device(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
-			       unsigned long start, unsigned long end,
-			       unsigned int flags)
+long hmm_p2p_migrate_to_device_pages(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
+				     unsigned long start, unsigned long end,
+				     unsigned int flags, struct page **pages)
 {
 	bool fail_alloc = flags & HMM_P2P_MIG_FAIL_ALLOC;
 	struct migrate_vma args = { };
@@ -261,6 +294,8 @@ long hmm_p2p_migrate_to_device(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 	long moved = 0;
 	int ret = 0, err;
 
+	if (pages)
+		memset(pages, 0, ((end - start) >> PAGE_SHIFT) * sizeof(*pages));
 	src = kcalloc(HP_BATCH, sizeof(*src), GFP_KERNEL);
 	dst = kcalloc(HP_BATCH, sizeof(*dst), GFP_KERNEL);
 	if (!src || !dst) {
@@ -297,6 +332,9 @@ long hmm_p2p_migrate_to_device(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 		err = hp_alloc_copy_to_dev(dm, &args, &fail_alloc);
 		migrate_vma_pages(&args);
 		moved += hp_count_moved(dm, args.src, args.dst, args.npages);
+		if (pages)
+			hp_ref_moved(args.src, args.dst, args.npages,
+				     pages + ((addr - start) >> PAGE_SHIFT));
 		migrate_vma_finalize(&args);
 		ret = ret ?: err;
 		cond_resched();
@@ -307,6 +345,26 @@ out_free:
 	kfree(src);
 	kfree(dst);
 	return ret ? ret : moved;
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_device_pages);
+
+/**
+ * hmm_p2p_migrate_to_device() - move a range of process memory to @dm
+ * @dm: device memory
+ * @mm: address space; the caller holds a reference to its users
+ * @start: first byte, page aligned
+ * @end: end of the range, page aligned
+ * @flags: HMM_P2P_MIG_*
+ *
+ * hmm_p2p_migrate_to_device_pages() without the pages.
+ *
+ * Return: as hmm_p2p_migrate_to_device_pages().
+ */
+long hmm_p2p_migrate_to_device(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
+			       unsigned long start, unsigned long end,
+			       unsigned int flags)
+{
+	return hmm_p2p_migrate_to_device_pages(dm, mm, start, end, flags, NULL);
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_device);
 
@@ -324,8 +382,9 @@ static unsigned long hp_select_device(struct hmm_p2p_devmem *dm)
  * @end: end of the range, page aligned
  * @flags: HMM_P2P_MIG_*
  *
- * Only pages of @dm move. A 2 MiB device folio moves as a THP, or as 4 KiB
- * pages when no THP can be allocated.
+ * Only pages of @dm move (with HMM_P2P_MIG_PEERS, also those of devmems
+ * sharing its owner, each copied by its own devmem). A 2 MiB device folio
+ * moves as a THP, or as 4 KiB pages when no THP can be allocated.
  *
  * Return: pages moved, -EINVAL if part of the range is not mapped readable,
  * -ENOMEM if system memory ran out (those pages stay on the device).
@@ -370,7 +429,7 @@ long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			break;
 		if (!args.cpages)
 			continue;
-		ret = hp_alloc_copy_to_sys(dm, &args, &fail_alloc);
+		ret = hp_alloc_copy_to_sys(dm, &args, &fail_alloc, flags & HMM_P2P_MIG_PEERS);
 		migrate_vma_pages(&args);
 		moved += hp_count_moved(dm, args.src, args.dst, args.npages);
 		migrate_vma_finalize(&args);
@@ -387,12 +446,57 @@ out_free:
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_system);
 
+#define HP_FAULT_AROUND	16	/* pages: 64 KiB, like the page cache's fault-around */
+
+/*
+ * Move the aligned 64 KiB window around a faulting 4 KiB page in one
+ * migration: the faulting page and those of its neighbours that are ours. A
+ * CPU that touches device memory tends to touch the next pages too, and one
+ * migration of 16 pages costs far less than 16 faults. Neighbours that cannot
+ * move (busy, no memory) stay on the device.
+ *
+ * Return: true when the faulting page moved; otherwise the caller moves it
+ * alone (a neighbour's trouble must not hold up the faulting page).
+ */
+static bool hp_fault_around(struct vm_fault *vmf, struct hmm_p2p_devmem *dm)
+{
+	unsigned long src[HP_FAULT_AROUND], dst[HP_FAULT_AROUND];
+	unsigned long win = ALIGN_DOWN(vmf->address, HP_FAULT_AROUND << PAGE_SHIFT);
+	struct vm_area_struct *vma = vmf->vma;
+	struct migrate_vma args = { };
+	bool fail_alloc = false, moved;
+	unsigned long fi;
+
+	args.start = max(win, vma->vm_start);
+	args.end = min(win + (HP_FAULT_AROUND << PAGE_SHIFT), vma->vm_end);
+	if (args.end - args.start <= PAGE_SIZE)
+		return false;
+	fi = (vmf->address - args.start) >> PAGE_SHIFT;
+	args.vma = vma;
+	args.src = src;
+	args.dst = dst;
+	args.pgmap_owner = dm->desc.owner;
+	args.flags = hp_select_device(dm) & ~HP_SELECT_COMPOUND;
+	args.fault_page = vmf->page;
+	if (migrate_vma_setup(&args) || !args.cpages)
+		return false;
+
+	hp_alloc_copy_to_sys(dm, &args, &fail_alloc, false);
+	migrate_vma_pages(&args);
+	moved = (args.src[fi] & MIGRATE_PFN_MIGRATE) && migrate_pfn_to_page(args.dst[fi]);
+	atomic64_add(hp_count_moved(dm, args.src, args.dst, args.npages), &dm->st_to_sys);
+	migrate_vma_finalize(&args);
+	if (moved)
+		atomic64_inc(&dm->st_cpu_faults);
+	return moved;
+}
+
 /**
  * hp_migrate_to_ram() - the pagemap's CPU fault handler
  * @vmf: the fault on a device-private page of ours
  *
- * Moves the faulting page, or its whole 2 MiB folio when it is mapped by a
- * PMD, to system memory.
+ * Moves the faulting page with its neighbours in the same 64 KiB, or its
+ * whole 2 MiB folio when it is mapped by a PMD, to system memory.
  *
  * Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
  */
@@ -406,6 +510,7 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 	struct hmm_p2p_devmem *dm;
 	bool fail_alloc = false;
 	unsigned int order = 0;
+	unsigned long moved;
 	vm_fault_t ret = 0;
 	int err;
 
@@ -423,6 +528,9 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 		args.start = vmf->address & PAGE_MASK;
 		args.end = args.start + PAGE_SIZE;
 	}
+	/* a peer's hmm_range_fault() asks for its pages itself */
+	if (!order && !(vmf->flags & FAULT_FLAG_REMOTE) && hp_fault_around(vmf, dm))
+		return 0;
 	if (order) {
 		args.src = kcalloc(1UL << order, sizeof(*args.src), GFP_KERNEL);
 		args.dst = kcalloc(1UL << order, sizeof(*args.dst), GFP_KERNEL);
@@ -449,10 +557,14 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 	if (!args.cpages)
 		goto out;	/* someone else moved it: the fault is retried */
 
-	err = hp_alloc_copy_to_sys(dm, &args, &fail_alloc);
+	err = hp_alloc_copy_to_sys(dm, &args, &fail_alloc, false);
 	migrate_vma_pages(&args);
-	atomic64_add(hp_count_moved(dm, args.src, args.dst, args.npages), &dm->st_to_sys);
+	moved = hp_count_moved(dm, args.src, args.dst, args.npages);
+	atomic64_add(moved, &dm->st_to_sys);
 	migrate_vma_finalize(&args);
+	/* hmm_range_fault() of a mirror with another owner: no P2P path */
+	if (vmf->flags & FAULT_FLAG_REMOTE)
+		hp_p2p_remote_fault(dm, moved);
 	/* the page could not come back: retrying the fault would not help */
 	if (err)
 		ret = err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;

@@ -52,9 +52,11 @@ static void hp_mirror_erase(struct hmm_p2p_mirror *mirror, unsigned long idx, vo
 	if (e.flags & HMM_P2P_E_DMA) {
 		void *d = xa_erase(&mirror->dma, idx);
 
-		if (d)
+		if (d && xa_is_value(d))
 			hp_dma_unmap_page(mirror->dma_dev,
 					  (dma_addr_t)xa_to_value(d) << PAGE_SHIFT);
+		else if (d)
+			hp_p2p_unmap(mirror, d);	/* a P2P mapping (p2p.c) */
 	}
 	xa_erase(&mirror->pt, idx);
 }
@@ -94,7 +96,19 @@ static int hp_mirror_store(struct hmm_p2p_mirror *mirror, unsigned long idx,
 	if (e->class == HMM_P2P_PC_NONE || e->class == HMM_P2P_PC_ERROR)
 		return 0;
 
-	if (mirror->dma_dev && hp_needs_dma(e)) {
+	if (mirror->dma_dev && hp_p2p_wanted(e)) {
+		void *cookie;
+		int ret = hp_p2p_map(mirror, e, &cookie);
+
+		if (ret)
+			return ret;
+		old = xa_store(&mirror->dma, idx, cookie, GFP_ATOMIC);
+		if (xa_is_err(old)) {
+			hp_p2p_unmap(mirror, cookie);
+			return xa_err(old);
+		}
+		e->flags |= HMM_P2P_E_DMA;
+	} else if (mirror->dma_dev && hp_needs_dma(e)) {
 		dma = hp_dma_map_page(mirror->dma_dev, e->pfn);
 		if (dma_mapping_error(mirror->dma_dev, dma))
 			return -EIO;
@@ -113,8 +127,12 @@ static int hp_mirror_store(struct hmm_p2p_mirror *mirror, unsigned long idx,
 	old = xa_store(&mirror->pt, idx, hp_pack(e), GFP_ATOMIC);
 	if (xa_is_err(old)) {
 		if (e->flags & HMM_P2P_E_DMA) {
-			xa_erase(&mirror->dma, idx);
-			hp_dma_unmap_page(mirror->dma_dev, dma);
+			void *d = xa_erase(&mirror->dma, idx);
+
+			if (d && !xa_is_value(d))
+				hp_p2p_unmap(mirror, d);
+			else
+				hp_dma_unmap_page(mirror->dma_dev, dma);
 		}
 		return xa_err(old);
 	}
@@ -242,9 +260,13 @@ bool hmm_p2p_mirror_lookup(struct hmm_p2p_mirror *mirror, unsigned long addr,
 	if (!x)
 		return false;
 	hp_unpack(x, entry);
-	if (entry->flags & HMM_P2P_E_DMA)
-		entry->dma = (dma_addr_t)xa_to_value(xa_load(&mirror->dma,
-							     addr >> PAGE_SHIFT)) << PAGE_SHIFT;
+	if (entry->flags & HMM_P2P_E_DMA) {
+		x = xa_load(&mirror->dma, addr >> PAGE_SHIFT);
+		if (x && !xa_is_value(x))
+			entry->dma = hp_p2p_dma(x, &entry->flags);
+		else
+			entry->dma = (dma_addr_t)xa_to_value(x) << PAGE_SHIFT;
+	}
 	return true;
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_mirror_lookup);
@@ -281,18 +303,66 @@ bool hmm_p2p_mirror_has_exclusive(struct hmm_p2p_mirror *mirror, unsigned long s
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_mirror_has_exclusive);
 
-/* A page of ours the device wants to write but may only read, or 0. */
-static unsigned long hp_find_ro_own(struct hmm_p2p_mirror *mirror, struct hmm_range *range)
+/*
+ * A page of our owner the device wants to write but may only read, or 0.
+ * *@peer: it is a peer's (same owner, other devmem), @order its mapping.
+ */
+static unsigned long hp_find_ro_own(struct hmm_p2p_mirror *mirror, struct hmm_range *range,
+				    bool *peer, unsigned int *order)
 {
 	unsigned long i, n = (range->end - range->start) >> PAGE_SHIFT;
 
 	for (i = 0; i < n; i++) {
 		unsigned long p = range->hmm_pfns[i];
+		struct page *page;
 
-		if ((p & HMM_PFN_VALID) && !(p & HMM_PFN_WRITE) &&
-		    is_device_private_page(hmm_pfn_to_page(p)))
-			return range->start + (i << PAGE_SHIFT);
+		if (!(p & HMM_PFN_VALID) || (p & HMM_PFN_WRITE))
+			continue;
+		page = hmm_pfn_to_page(p);
+		if (!is_device_private_page(page))
+			continue;
+		*peer = hmm_p2p_page_devmem(page) != mirror->dm;
+		*order = hmm_pfn_to_map_order(p);
+		return range->start + (i << PAGE_SHIFT);
 	}
+	return 0;
+}
+
+/* hmm_range_fault() for @mirror, known to the FAULT_FLAG_REMOTE accounting. */
+static int hp_range_fault(struct hmm_p2p_mirror *mirror, struct hmm_range *range,
+			  unsigned int flags)
+{
+	struct hp_fault_ctx ctx;
+	int ret;
+
+	hp_p2p_ctx_enter(&ctx, mirror);
+	if (flags & HMM_P2P_FAULT_UNLOCKED) {
+		ret = hp_range_fault_unlocked(range, 0);
+	} else {
+		range->notifier_seq = mmu_interval_read_begin(range->notifier);
+		mmap_read_lock(mirror->mm);
+		ret = hmm_range_fault(range);
+		mmap_read_unlock(mirror->mm);
+	}
+	hp_p2p_ctx_exit(&ctx);
+	return ret;
+}
+
+/*
+ * Move a peer's page (and the rest of its mapping) to system memory: no
+ * path to it, or a write to it when it is read-only. Returns 0 or -errno.
+ */
+static int hp_peer_to_system(struct hmm_p2p_mirror *mirror, unsigned long addr,
+			     unsigned int order, atomic64_t *counter)
+{
+	unsigned long start = ALIGN_DOWN(addr, PAGE_SIZE << order);
+	long moved;
+
+	moved = hmm_p2p_migrate_to_system(mirror->dm, mirror->mm, start,
+					  start + (PAGE_SIZE << order), HMM_P2P_MIG_PEERS);
+	if (moved < 0)
+		return moved;
+	atomic64_add(moved, counter);
 	return 0;
 }
 
@@ -305,22 +375,17 @@ static int hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *rang
 {
 	unsigned long timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	struct mm_struct *mm = mirror->mm;
+	unsigned int order;
 	int moves = 0;
+	bool peer;
 	int ret;
 
 	for (;;) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		if (flags & HMM_P2P_FAULT_UNLOCKED) {
-			ret = hp_range_fault_unlocked(range, 0);
-		} else {
-			if (time_after(jiffies, timeout))
-				return -EBUSY;
-			range->notifier_seq = mmu_interval_read_begin(range->notifier);
-			mmap_read_lock(mm);
-			ret = hmm_range_fault(range);
-			mmap_read_unlock(mm);
-		}
+		if (!(flags & HMM_P2P_FAULT_UNLOCKED) && time_after(jiffies, timeout))
+			return -EBUSY;
+		ret = hp_range_fault(mirror, range, flags);
 		atomic64_inc(&mirror->dm->st_mirror_faults);
 		if (ret == -EBUSY && !(flags & HMM_P2P_FAULT_UNLOCKED))
 			continue;
@@ -333,13 +398,18 @@ static int hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *rang
 		 * the rest of the batch) back; the CPU fault path then copies.
 		 */
 		if (flags & HMM_P2P_FAULT_WRITE) {
-			unsigned long addr = hp_find_ro_own(mirror, range);
+			unsigned long addr = hp_find_ro_own(mirror, range, &peer, &order);
 
 			if (addr) {
 				if (++moves > HP_RETRY_LIMIT)
 					return -EBUSY;
-				ret = hmm_p2p_migrate_to_system(mirror->dm, mm, addr,
-								range->end, 0);
+				/* a peer's page: move just it, through its owner */
+				if (peer)
+					ret = hp_peer_to_system(mirror, addr, order,
+								&mirror->dm->st_p2p_write);
+				else
+					ret = hmm_p2p_migrate_to_system(mirror->dm, mm, addr,
+									range->end, 0);
 				if (ret < 0)
 					return ret;
 				continue;
@@ -377,7 +447,8 @@ int hmm_p2p_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
 				 ((flags & HMM_P2P_FAULT_WRITE) ? HMM_PFN_REQ_WRITE : 0),
 		.dev_private_owner = mirror->owner,
 	};
-	unsigned long addr, i, n;
+	unsigned long addr, i, n, last_fail = 0;
+	int fallbacks = 0;
 	int ret = 0;
 
 	range.hmm_pfns = kcalloc(HP_FAULT_BATCH, sizeof(*range.hmm_pfns), GFP_KERNEL);
@@ -385,6 +456,8 @@ int hmm_p2p_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
 		return -ENOMEM;
 
 	for (addr = start; addr < end && !ret; addr = range.end) {
+		struct hmm_p2p_entry e;
+
 		range.start = addr;
 		range.end = min(end, addr + (HP_FAULT_BATCH << PAGE_SHIFT));
 		n = (range.end - range.start) >> PAGE_SHIFT;
@@ -394,12 +467,29 @@ int hmm_p2p_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
 		if (ret)
 			break;
 		for (i = 0; i < n && !ret; i++) {
-			struct hmm_p2p_entry e;
-
 			hmm_p2p_classify(range.hmm_pfns[i], mirror->dm, mirror->owner, &e);
 			ret = hp_mirror_store(mirror, (range.start >> PAGE_SHIFT) + i, &e);
 		}
 		mutex_unlock(&mirror->lock);
+
+		/*
+		 * A peer's private page with no P2P path to this device (or no
+		 * P2P memory behind it, or a peer going away): move it to
+		 * system memory and go on from there. A P2PDMA page cannot
+		 * move: its error stands.
+		 */
+		if ((ret == -EREMOTEIO || ret == -ENODEV) && e.class == HMM_P2P_PC_PRIVATE_OWN) {
+			unsigned long at = range.start + ((i - 1) << PAGE_SHIFT);
+
+			/* give up only when the same page keeps failing */
+			fallbacks = at == last_fail ? fallbacks + 1 : 0;
+			last_fail = at;
+			range.end = at;
+			if (fallbacks <= HP_RETRY_LIMIT)
+				ret = hp_peer_to_system(mirror, at, e.order, ret == -ENODEV ?
+							&mirror->dm->st_p2p_gone :
+							&mirror->dm->st_p2p_no_path);
+		}
 	}
 	kfree(range.hmm_pfns);
 	return ret;

@@ -3,8 +3,15 @@
  * Software backend for device-private memory: each device page is backed by
  * one kernel page, found through a per-chunk array. A 2 MiB device folio
  * gets 512 physically contiguous pages when the allocator has them (an
- * order-9 allocation split into single pages, so that a later split of the
- * device folio can free them one by one), or 512 single pages otherwise.
+ * order-9 allocation split into single pages, so that the pages can later
+ * back 4 KiB device pages one by one), or 512 single pages otherwise.
+ *
+ * Like a device's own memory, the backing stays with its device page when
+ * that page is freed, and is reused by the page's next allocation: migration
+ * then pays for no kernel page allocation or freeing. It grows to the peak
+ * use of the device's memory and is returned when the chunk goes away. Every
+ * allocation is filled whole before it is used (a migration copies or clears
+ * each page), so no old data shows through.
  */
 #include <linux/mm.h>
 #include <linux/gfp.h>
@@ -36,7 +43,8 @@ static void td_soft_chunk_fini(struct hmm_p2p_devmem *dm, void *data, unsigned l
 	unsigned long i;
 
 	for (i = 0; i < npages; i++)
-		WARN_ON_ONCE(sc->backing[i]);
+		if (sc->backing[i])
+			__free_page(sc->backing[i]);
 	kvfree(sc);
 }
 
@@ -44,40 +52,31 @@ static int td_soft_alloc_backing(struct hmm_p2p_devmem *dm, void *data,
 				 unsigned long index, unsigned int order)
 {
 	struct td_soft_chunk *sc = data;
-	unsigned long i, nr = 1UL << order;
-	struct page *page = NULL;
+	unsigned long i, nr = 1UL << order, missing = 0;
+	struct page *page;
 
-	if (order) {
+	for (i = 0; i < nr; i++)
+		missing += !sc->backing[index + i];
+	if (!missing)
+		return 0;	/* kept from an earlier use */
+	if (order && missing == nr) {
 		page = alloc_pages(GFP_HIGHUSER | __GFP_NOWARN | __GFP_NORETRY, order);
-		if (page)
+		if (page) {
 			split_page(page, order);
+			for (i = 0; i < nr; i++)
+				sc->backing[index + i] = page + i;
+			return 0;
+		}
 	}
 	for (i = 0; i < nr; i++) {
-		sc->backing[index + i] = page ? page + i :
-					 alloc_page(GFP_HIGHUSER | __GFP_NOWARN);
+		if (sc->backing[index + i])
+			continue;
+		/* on failure, what was added stays: it is kept like the rest */
+		sc->backing[index + i] = alloc_page(GFP_HIGHUSER | __GFP_NOWARN);
 		if (!sc->backing[index + i])
-			goto fail;
+			return -ENOMEM;
 	}
 	return 0;
-fail:
-	while (i--) {
-		__free_page(sc->backing[index + i]);
-		sc->backing[index + i] = NULL;
-	}
-	return -ENOMEM;
-}
-
-static void td_soft_free_backing(struct hmm_p2p_devmem *dm, void *data,
-				 unsigned long index, unsigned int order)
-{
-	struct td_soft_chunk *sc = data;
-	unsigned long i;
-
-	for (i = 0; i < (1UL << order); i++) {
-		if (sc->backing[index + i])
-			__free_page(sc->backing[index + i]);
-		sc->backing[index + i] = NULL;
-	}
 }
 
 /**
@@ -139,7 +138,6 @@ const struct hmm_p2p_devmem_ops td_soft_ops = {
 	.chunk_init = td_soft_chunk_init,
 	.chunk_fini = td_soft_chunk_fini,
 	.alloc_backing = td_soft_alloc_backing,
-	.free_backing = td_soft_free_backing,
 	.copy_to_dev = td_soft_copy_to_dev,
 	.copy_to_sys = td_soft_copy_to_sys,
 };

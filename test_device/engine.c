@@ -15,6 +15,7 @@
 #include <linux/sched/signal.h>
 #include <linux/dma-direct.h>
 #include <linux/iommu.h>
+#include "hmm_p2p_compat.h"
 #include "testdev.h"
 
 #define TD_WINDOW	512UL	/* pages per bounce window */
@@ -63,20 +64,79 @@ struct td_device *td_page_device(struct page *page)
 }
 
 /*
- * What the device's DMA engine would do with an address: the platform
- * device sits behind no IOMMU (direct mapping, possibly with an offset);
- * were it translated, the IOMMU's page table says where the address goes.
+ * What the device's DMA engine would do with an address, as the hardware
+ * would route it: a PCI device's request that falls in a peer's BAR below
+ * the same switch goes to that peer (the switch routes it; no IOMMU sees
+ * it); anything else goes upstream, through the IOMMU's page table when
+ * the device's domain translates (an unmapped address faults), else
+ * straight to memory (on q35 a bus address is the CPU physical address).
+ * The platform devices sit behind no IOMMU.
  */
 static struct page *td_dma_to_page(struct td_device *td, dma_addr_t addr)
 {
-	struct device *dev = &td->pdev->dev;
-	struct iommu_domain *dom = iommu_get_domain_for_dev(dev);
-	phys_addr_t phys;
+	struct device *dev = td_dma_dev(td);
+	struct iommu_domain *dom;
+	phys_addr_t phys = 0;
 
-	phys = dom ? iommu_iova_to_phys(dom, addr) : dma_to_phys(dev, addr);
+	if (td->pci)
+		phys = td_pci_peer_window(td, addr);
+	if (!phys) {
+		dom = iommu_get_domain_for_dev(dev);
+		if (dom && (dom->type & __IOMMU_DOMAIN_PAGING)) {
+			phys = iommu_iova_to_phys(dom, addr);
+			if (!phys)
+				return NULL;
+		} else {
+			phys = dma_to_phys(dev, addr);
+		}
+	}
 	if (!pfn_valid(PHYS_PFN(phys)))
 		return NULL;
 	return pfn_to_page(PHYS_PFN(phys));
+}
+
+static struct page *td_own_data(struct td_device *td, struct page *page);
+
+/**
+ * td_dma_read() - the engine reads one page at a raw DMA address
+ * @td: the device
+ * @addr: the address, as the device would issue it
+ * @ubuf: user buffer of one page
+ *
+ * Device memory (a BAR, coherent memory) is read only while its pagemap is
+ * alive.
+ *
+ * Return: 0, -EFAULT when the address decodes to no memory (with an IOMMU:
+ * is not mapped for the device), -ENOMEM.
+ */
+int td_dma_read(struct td_device *td, dma_addr_t addr, void __user *ubuf)
+{
+	struct dev_pagemap *pgmap = NULL;
+	struct page *page;
+	void *buf;
+	int ret = 0;
+
+	if (!PAGE_ALIGNED(addr))
+		return -EINVAL;
+	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	page = td_dma_to_page(td, addr);
+	if (page && is_zone_device_page(page)) {
+		pgmap = hp_get_dev_pagemap(page_to_pfn(page));
+		if (!pgmap || is_device_private_page(page))
+			page = NULL;	/* gone, or no real address */
+	}
+	if (page)
+		memcpy_from_page(buf, page, 0, PAGE_SIZE);
+	else
+		ret = -EFAULT;
+	if (pgmap)
+		put_dev_pagemap(pgmap);
+	if (!ret && copy_to_user(ubuf, buf, PAGE_SIZE))
+		ret = -EFAULT;
+	kfree(buf);
+	return ret;
 }
 
 /* The page holding the data of a mirror entry, or NULL if unreachable. */
@@ -87,9 +147,13 @@ static struct page *td_entry_data(struct td_device *td, const struct hmm_p2p_ent
 
 	switch (e->class) {
 	case HMM_P2P_PC_PRIVATE_OWN:
-		if (!(e->flags & HMM_P2P_E_OWN))
-			return NULL;	/* a peer's page: the P2P path's business */
-		return td_soft_data_page(pfn_to_page(e->pfn));
+		if (e->flags & HMM_P2P_E_OWN)
+			return td_own_data(td, pfn_to_page(e->pfn));
+		fallthrough;	/* a peer's page: peer to peer, if mapped */
+	case HMM_P2P_PC_P2PDMA:
+		if (mode == TD_ACCESS_OWN || !(e->flags & HMM_P2P_E_DMA))
+			return NULL;
+		return td_dma_to_page(td, e->dma);
 	case HMM_P2P_PC_COHERENT:
 		if (mode == TD_ACCESS_OWN && !(e->flags & HMM_P2P_E_OWN))
 			return NULL;
@@ -113,10 +177,11 @@ static struct page *td_entry_data(struct td_device *td, const struct hmm_p2p_ent
 /*
  * Copy between the pages the mirror holds for [addr, end) and @buf. Stops at
  * the first page the mirror does not hold (or may not write). Called with
- * the mirror lock held. Returns the bytes done.
+ * the mirror lock held. Returns the bytes done; *@err is -EFAULT when a DMA
+ * address the mirror gave decodes to no memory (a wrong mapping).
  */
 static unsigned long td_xfer(struct td_file *tf, unsigned long addr, unsigned long end,
-			     void *buf, bool write, enum td_access mode)
+			     void *buf, bool write, enum td_access mode, int *err)
 {
 	unsigned long a;
 
@@ -129,14 +194,110 @@ static unsigned long td_xfer(struct td_file *tf, unsigned long addr, unsigned lo
 		if (write && !(e.flags & HMM_P2P_E_WRITE))
 			break;
 		data = td_entry_data(tf->dev, &e, mode);
-		if (!data)
+		if (!data) {
+			if ((e.flags & HMM_P2P_E_DMA) && mode != TD_ACCESS_OWN)
+				*err = -EFAULT;
 			break;
+		}
 		if (write)
 			memcpy_to_page(data, 0, buf, PAGE_SIZE);
 		else
 			memcpy_from_page(buf, data, 0, PAGE_SIZE);
+		if (e.flags & HMM_P2P_E_P2P)
+			atomic64_add(PAGE_SIZE, &tf->dev->p2p_bytes);
 	}
 	return a - addr;
+}
+
+/* The page holding the data of a page of this device's own memory, or NULL. */
+static struct page *td_own_data(struct td_device *td, struct page *page)
+{
+	if (hmm_p2p_page_devmem(page) != td->dm)
+		return NULL;
+	switch (td->backend) {
+	case HMM_P2P_BACKEND_SOFT:
+		return td_soft_data_page(page);
+	case HMM_P2P_BACKEND_SPM:
+		return page;
+	case HMM_P2P_BACKEND_PCI:
+		return td_pci_data_page(page);
+	default:
+		return NULL;
+	}
+}
+
+/**
+ * td_engine_read_moved() - the device reads back the pages it just took in
+ * @tf: the open device (its mirror)
+ * @start: first byte of the range, page aligned
+ * @npages: pages
+ * @pages: per page, the device page holding it, referenced, or NULL (as
+ *	hmm_p2p_migrate_to_device_pages() fills them); the caller drops the
+ *	references afterwards (td_put_pages())
+ * @ubuf: user buffer of @npages pages to fill; it must not overlap the range
+ *	(a fault on a referenced page could not be served)
+ * @cpages: out: pages transferred
+ * @faults: out: fault rounds taken
+ *
+ * Pages with a slot are read straight from device memory: the reference
+ * keeps each one, and its data, where it is, so no mirror entry is needed.
+ * The others are read through the mirror as TD_ACCESS_OWN.
+ *
+ * Return: 0 or -errno; -ENOENT when a page is not in this device's memory.
+ */
+int td_engine_read_moved(struct td_file *tf, u64 start, u64 npages, struct page **pages,
+			 void __user *ubuf, u64 *cpages, u64 *faults)
+{
+	u64 i = 0, j, done = 0;
+	int ret = 0;
+
+	while (i < npages && !ret) {
+		struct page *data;
+		unsigned long left;
+		void *kaddr;
+
+		if (!pages[i]) {
+			for (j = i + 1; j < npages && !pages[j]; j++)
+				;
+			ret = td_engine_rw(tf, start + (i << PAGE_SHIFT), j - i,
+					   ubuf + (i << PAGE_SHIFT), false, TD_ACCESS_OWN, 0,
+					   cpages, faults);
+			i = j;
+			continue;
+		}
+		data = td_own_data(tf->dev, pages[i]);
+		if (!data) {
+			ret = -ENOENT;
+			break;
+		}
+		kaddr = kmap_local_page(data);
+		left = copy_to_user(ubuf + (i << PAGE_SHIFT), kaddr, PAGE_SIZE);
+		kunmap_local(kaddr);
+		if (left) {
+			ret = -EFAULT;
+			break;
+		}
+		(*cpages)++;
+		done++;
+		if (!(++i % TD_WINDOW))
+			cond_resched();
+	}
+	atomic64_add(done << PAGE_SHIFT, &tf->dev->bytes_copied);
+	return ret;
+}
+
+/**
+ * td_put_pages() - drop the references td_engine_read_moved() read through
+ * @pages: the slots; NULL ones are skipped
+ * @npages: slots
+ */
+void td_put_pages(struct page **pages, u64 npages)
+{
+	u64 i;
+
+	for (i = 0; i < npages; i++)
+		if (pages[i])
+			put_page(pages[i]);
 }
 
 /**
@@ -182,7 +343,7 @@ int td_engine_rw(struct td_file *tf, u64 start, u64 npages, void __user *ubuf,
 			break;
 		}
 		hmm_p2p_mirror_lock(&tf->mirror);
-		done = td_xfer(tf, addr, wend, bounce, write, mode);
+		done = td_xfer(tf, addr, wend, bounce, write, mode, &ret);
 		hmm_p2p_mirror_unlock(&tf->mirror);
 		if (done) {
 			atomic64_add(done, &tf->dev->bytes_copied);
@@ -192,8 +353,12 @@ int td_engine_rw(struct td_file *tf, u64 start, u64 npages, void __user *ubuf,
 			}
 			*cpages += done >> PAGE_SHIFT;
 			addr += done;
+			if (ret)
+				break;
 			continue;
 		}
+		if (ret)
+			break;
 
 		/* the mirror lacks the page at addr */
 		if (mode == TD_ACCESS_PRESENT) {

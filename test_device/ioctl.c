@@ -120,16 +120,35 @@ static unsigned int td_take_fail_alloc(struct td_file *tf)
 
 static int td_migrate_to_dev(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
 {
-	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT);
+	u64 size = cmd->npages << PAGE_SHIFT;
+	unsigned long end = cmd->addr + size;
+	void __user *ubuf = u64_to_user_ptr(cmd->ptr);
+	struct page **pages = NULL;
 	long moved;
+	int ret;
 
-	moved = hmm_p2p_migrate_to_device(tf->dev->dm, tf->mirror.mm, cmd->addr, end,
-					  td_take_fail_alloc(tf));
+	/*
+	 * Return the data as the device now holds it: all of it must be ours.
+	 * When the user buffer lies apart from the range, the device reads the
+	 * pages it took in directly (the migration hands out references to
+	 * them); otherwise through its mirror.
+	 */
+	if (cmd->ptr <= U64_MAX - size && (cmd->ptr + size <= cmd->addr || cmd->ptr >= end))
+		pages = kvmalloc_array(cmd->npages, sizeof(*pages), GFP_KERNEL | __GFP_NOWARN);
+	moved = hmm_p2p_migrate_to_device_pages(tf->dev->dm, tf->mirror.mm, cmd->addr, end,
+						td_take_fail_alloc(tf), pages);
+	if (pages) {
+		ret = moved < 0 ? moved :
+		      td_engine_read_moved(tf, cmd->addr, cmd->npages, pages, ubuf,
+					   &cmd->cpages, &cmd->faults);
+		td_put_pages(pages, cmd->npages);
+		kvfree(pages);
+		return ret;
+	}
 	if (moved < 0)
 		return moved;
-	/* Return the data as the device now holds it: all of it must be ours. */
-	return td_engine_rw(tf, cmd->addr, cmd->npages, u64_to_user_ptr(cmd->ptr), false,
-			    TD_ACCESS_OWN, 0, &cmd->cpages, &cmd->faults);
+	return td_engine_rw(tf, cmd->addr, cmd->npages, ubuf, false, TD_ACCESS_OWN, 0,
+			    &cmd->cpages, &cmd->faults);
 }
 
 static int td_migrate_to_sys(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
@@ -226,6 +245,43 @@ static long td_dmirror_cmd(struct td_file *tf, unsigned int command, void __user
 
 /* ---- extensions ---- */
 
+/*
+ * What the device knows of one page: its class (a peer's private page is
+ * PRIVATE_PEER, whatever the owner), the index of the device whose memory
+ * it is (info->owner, or -1), and, from the mirror's entry, whether and how
+ * it is DMA-mapped. Mirror lock held.
+ */
+static void td_page_info(struct td_file *tf, unsigned long addr, const struct hmm_p2p_entry *e,
+			 struct hmm_p2p_page_info *info)
+{
+	struct td_device *owner;
+	struct hmm_p2p_entry m;
+
+	info->class = e->class;
+	info->order = e->order;
+	info->owner = -1;
+	if (e->class == HMM_P2P_PC_NONE || e->class == HMM_P2P_PC_ERROR)
+		return;
+	if (e->class == HMM_P2P_PC_PRIVATE_OWN && !(e->flags & HMM_P2P_E_OWN))
+		info->class = HMM_P2P_CLASS_PRIVATE_PEER;
+	info->prot = (e->flags & HMM_P2P_E_WRITE) ? HMM_DMIRROR_PROT_WRITE :
+						    HMM_DMIRROR_PROT_READ;
+	if (e->class == HMM_P2P_PC_P2PDMA) {
+		info->owner = td_pci_bar_index(PFN_PHYS(e->pfn));
+	} else {
+		owner = td_page_device(pfn_to_page(e->pfn));
+		info->owner = owner ? owner->index : -1;
+	}
+	if (hmm_p2p_mirror_lookup(&tf->mirror, addr, &m) && m.pfn == e->pfn &&
+	    (m.flags & HMM_P2P_E_DMA)) {
+		info->flags |= HMM_P2P_PAGE_DMA_MAPPED;
+		if (m.flags & HMM_P2P_E_P2P)
+			info->flags |= HMM_P2P_PAGE_P2P;
+		if (m.flags & HMM_P2P_E_P2P_BUS)
+			info->flags |= HMM_P2P_PAGE_BUS_ADDR;
+	}
+}
+
 static int td_classify(struct td_file *tf, void __user *uarg)
 {
 	struct hmm_p2p_classify_cmd cmd;
@@ -268,18 +324,10 @@ static int td_classify(struct td_file *tf, void __user *uarg)
 		if (ret)
 			break;
 		memset(info, 0, n * sizeof(*info));
-		for (i = 0; i < n; i++) {
-			struct td_device *owner = NULL;
-
-			info[i].class = e[i].class;
-			info[i].order = e[i].order;
-			if (e[i].class != HMM_P2P_PC_NONE && e[i].class != HMM_P2P_PC_ERROR) {
-				info[i].prot = (e[i].flags & HMM_P2P_E_WRITE) ?
-					HMM_DMIRROR_PROT_WRITE : HMM_DMIRROR_PROT_READ;
-				owner = td_page_device(pfn_to_page(e[i].pfn));
-			}
-			info[i].owner = owner ? owner->index : -1;
-		}
+		hmm_p2p_mirror_lock(&tf->mirror);
+		for (i = 0; i < n; i++)
+			td_page_info(tf, addr + (i << PAGE_SHIFT), &e[i], &info[i]);
+		hmm_p2p_mirror_unlock(&tf->mirror);
 		if (copy_to_user(u64_to_user_ptr(cmd.ptr) + cmd.cpages * sizeof(*info),
 				 info, n * sizeof(*info))) {
 			ret = -EFAULT;
@@ -325,6 +373,13 @@ static int td_stats(struct td_file *tf, void __user *uarg)
 	st.thp_migrated = ds.thp_migrated;
 	st.bytes_copied = reset ? atomic64_xchg(&tf->dev->bytes_copied, 0) :
 				     atomic64_read(&tf->dev->bytes_copied);
+	st.remote_faults = ds.remote_faults;
+	st.p2p_mappings = ds.p2p_mappings;
+	st.p2p_bytes = reset ? atomic64_xchg(&tf->dev->p2p_bytes, 0) :
+			       atomic64_read(&tf->dev->p2p_bytes);
+	st.p2p_fallback_no_path = ds.p2p_no_path;
+	st.p2p_fallback_write = ds.p2p_write;
+	st.p2p_fallback_gone = ds.p2p_gone;
 	if (copy_to_user(uarg, &st, min_t(u32, usize, sizeof(st))))
 		return -EFAULT;
 	return 0;
@@ -368,7 +423,8 @@ static int td_info(struct td_file *tf, void __user *uarg)
 	info.memory_type = td->type == HMM_P2P_MEM_PRIVATE ? HMM_DMIRROR_MEMORY_DEVICE_PRIVATE :
 			   HMM_DMIRROR_MEMORY_DEVICE_COHERENT;
 	info.backend = td->backend;
-	info.owner_group = td->index;	/* one owner per device, like upstream */
+	/* one owner per device, like upstream; PCI devices by P2P group */
+	info.owner_group = td->pci ? TD_NR_DEVICES + td->group : td->index;
 	info.capacity = hmm_p2p_devmem_capacity(td->dm);
 	info.chunk_size = ds.chunks ? (ds.pages_total / ds.chunks) << PAGE_SHIFT : 0;
 	if (!info.chunk_size)
@@ -377,6 +433,48 @@ static int td_info(struct td_file *tf, void __user *uarg)
 	if (hmm_p2p_devmem_thp(td->dm))
 		info.flags |= HMM_P2P_INFO_THP;
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+/* HMM_P2P_IOC_DMA: a page's DMA address, or a raw read by the engine. */
+static int td_dma(struct td_file *tf, void __user *uarg)
+{
+	struct hmm_p2p_dma_cmd cmd;
+	struct hmm_p2p_page_info info = { };
+	struct hmm_p2p_entry e, m;
+	int ret;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	switch (cmd.op) {
+	case HMM_P2P_DMA_READ:
+		if (!capable(CAP_SYS_RAWIO))
+			return -EPERM;
+		return td_dma_read(tf->dev, cmd.dma, u64_to_user_ptr(cmd.ptr));
+	case HMM_P2P_DMA_LOOKUP:
+		break;
+	default:
+		return -EINVAL;
+	}
+	ret = td_check_range(cmd.addr, 1);
+	if (ret)
+		return ret;
+	ret = hmm_p2p_mirror_fault(&tf->mirror, cmd.addr, cmd.addr + PAGE_SIZE, 0);
+	if (ret)
+		return ret;
+	ret = hmm_p2p_mirror_snapshot(&tf->mirror, cmd.addr, cmd.addr + PAGE_SIZE, &e);
+	if (ret)
+		return ret;
+	hmm_p2p_mirror_lock(&tf->mirror);
+	td_page_info(tf, cmd.addr, &e, &info);
+	cmd.dma = 0;
+	if ((info.flags & HMM_P2P_PAGE_DMA_MAPPED) &&
+	    hmm_p2p_mirror_lookup(&tf->mirror, cmd.addr, &m))
+		cmd.dma = m.dma;
+	hmm_p2p_mirror_unlock(&tf->mirror);
+	cmd.flags = info.flags;
+	cmd.class = info.class;
+	cmd.owner = info.owner;
+	return copy_to_user(uarg, &cmd, sizeof(cmd)) ? -EFAULT : 0;
 }
 
 /* Time copy_highpage() over npages kernel pages: a ceiling for migration. */
@@ -470,6 +568,8 @@ long td_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return td_info(tf, uarg);
 	case HMM_P2P_IOC_COPY_BENCH:
 		return td_copy_bench(uarg);
+	case HMM_P2P_IOC_DMA:
+		return td_dma(tf, uarg);
 	}
 	return -ENOTTY;
 }

@@ -233,6 +233,13 @@ static int __init td_init(void)
 			goto err;
 		}
 	}
+	/* ivshmem devices, if any: /dev/hmm_p2pN (backend_pci.c) */
+	ret = td_pci_init();
+	if (ret) {
+		pr_err("hmm_p2p_test: PCI driver: %d\n", ret);
+		i = TD_NR_DEVICES;
+		goto err;
+	}
 	pr_info("hmm_p2p_test: devices ready (hmm_p2p %s)\n", hmm_p2p_version());
 	return 0;
 err:
@@ -247,6 +254,7 @@ static void __exit td_exit(void)
 {
 	int i;
 
+	td_pci_exit();
 	for (i = TD_NR_DEVICES - 1; i >= 0; i--)
 		td_device_destroy(td_devices[i]);
 }

@@ -7,11 +7,13 @@
 
 #include <linux/miscdevice.h>
 #include <linux/platform_device.h>
+#include <linux/pci.h>
 #include <linux/atomic.h>
 #include "hmm_p2p.h"
 #include "hmm_p2p_test.h"
 
 #define TD_NR_DEVICES	4
+#define TD_PCI_MAX	8	/* PCI devices: /dev/hmm_p2p0..7, index 4..11 */
 
 /* Injection points of the device itself (the library has the others). */
 struct td_inject {
@@ -21,16 +23,20 @@ struct td_inject {
 
 /**
  * struct td_device - one /dev/hmm_dmirrorN
- * @index: N
+ * @index: N (PCI devices: TD_NR_DEVICES + the N of /dev/hmm_p2pN)
  * @type: HMM_P2P_MEM_PRIVATE (0, 1) or HMM_P2P_MEM_COHERENT (2, 3)
- * @backend: HMM_P2P_BACKEND_SOFT or HMM_P2P_BACKEND_SPM
+ * @backend: HMM_P2P_BACKEND_SOFT, _SPM or _PCI
  * @name: node name
  * @misc: the character device
- * @pdev: the platform device the engine does DMA as (64-bit mask)
+ * @pdev: the platform device the engine does DMA as (64-bit mask); NULL for
+ *	PCI devices
+ * @pci: the PCI device (backend_pci.c), or NULL
+ * @group: P2P group (devices of one group share a pagemap owner)
  * @dm: its device memory
  * @base: coherent: physical range start
  * @size: coherent: range size
  * @bytes_copied: bytes the engine copied (device accesses and migrations)
+ * @p2p_bytes: of those, bytes the engine moved peer to peer
  * @inj_copy_to_dev: injected copy failures, system to device
  * @inj_copy_to_sys: injected copy failures, device to system
  */
@@ -41,10 +47,13 @@ struct td_device {
 	char name[16];
 	struct miscdevice misc;
 	struct platform_device *pdev;
+	struct pci_dev *pci;
+	int group;
 	struct hmm_p2p_devmem *dm;
 	phys_addr_t base;
 	u64 size;
 	atomic64_t bytes_copied;
+	atomic64_t p2p_bytes;
 	struct td_inject inj_copy_to_dev;
 	struct td_inject inj_copy_to_sys;
 };
@@ -66,6 +75,19 @@ extern const struct hmm_p2p_devmem_ops td_soft_ops;
 extern const struct hmm_p2p_devmem_ops td_spm_ops;
 struct page *td_soft_data_page(struct page *dpage);
 
+/* backend_pci.c */
+int td_pci_init(void);
+void td_pci_exit(void);
+struct page *td_pci_data_page(struct page *dpage);
+int td_pci_bar_index(phys_addr_t phys);
+phys_addr_t td_pci_peer_window(struct td_device *td, dma_addr_t addr);
+
+/* The device the engine does DMA as. */
+static inline struct device *td_dma_dev(struct td_device *td)
+{
+	return td->pci ? &td->pci->dev : &td->pdev->dev;
+}
+
 /* engine.c */
 enum td_access {
 	TD_ACCESS_FAULT,	/* fault missing pages in */
@@ -76,6 +98,10 @@ enum td_access {
 int td_engine_rw(struct td_file *tf, u64 start, u64 npages, void __user *ubuf,
 		 bool write, enum td_access mode, unsigned int fault_flags,
 		 u64 *cpages, u64 *faults);
+int td_engine_read_moved(struct td_file *tf, u64 start, u64 npages, struct page **pages,
+			 void __user *ubuf, u64 *cpages, u64 *faults);
+void td_put_pages(struct page **pages, u64 npages);
+int td_dma_read(struct td_device *td, dma_addr_t addr, void __user *ubuf);
 bool td_inject_fail(struct td_inject *inj);
 void td_inject_arm(struct td_inject *inj, unsigned int count, unsigned int skip);
 struct td_device *td_page_device(struct page *page);

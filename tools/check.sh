@@ -7,9 +7,13 @@
 #   --configs  kernel-flavor pairs (default: all three; with $KDIR set, only
 #              $KERNEL-$FLAVOR, since one tree is one kernel)
 #   --plans    plans to run (default: ours, or smoke while selftests/plans/ours.sh
-#              does not exist, and compat). The debug flavor skips compat:
+#              does not exist, compat, and p2p). The debug flavor skips compat:
 #              hmm-tests' compiled-in per-test timeouts do not fit a debug
 #              kernel under TCG; there our own plans run and splats count.
+#              p2p runs once per P2P topology: on 7.3-normal with the default
+#              CPU (qemu64: the lone device has no P2P path), with -cpu EPYC
+#              (a host-bridge path) and with -cpu EPYC plus intel-iommu;
+#              elsewhere with the default CPU only.
 #
 # Every run is a tools/vm-run.sh; the counts are the guest's (a run that
 # fails without a failed test, e.g. a splat or a timeout, adds one failure).
@@ -28,7 +32,17 @@ if [ -n "${KDIR:-}" ]; then
 else
 	configs=${CONFIGS:-7.3-normal 7.3-debug 6.12-normal}
 fi
-plans=${PLANS:-$ours compat}
+plans=${PLANS:-$ours compat p2p}
+
+# VM variants of a plan on a config: "-" is the default machine, else
+# CPU[+iommu]. Only p2p depends on the topology.
+variants() {
+	if [ "$2" = p2p ] && [ "$1" = 7.3-normal ]; then
+		echo "- EPYC EPYC+iommu"
+	else
+		echo "-"
+	fi
+}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--configs) configs=$2; shift 2 ;;
@@ -45,25 +59,34 @@ for c in $configs; do
 	case $c in *-normal|*-debug) ;; *) echo "check: config '$c' is not KERNEL-normal or KERNEL-debug" >&2; exit 2 ;; esac
 	for plan in $plans; do
 		if [ "$flavor" = debug ] && { [ "$plan" = compat ] || [ "$plan" = upstream ]; }; then
-			rows+=("$(printf '%-12s %-9s %s' "$c" "$plan" "not run: the kernel's suite is judged on non-debug kernels only")")
+			rows+=("$(printf '%-12s %-18s %s' "$c" "$plan" "not run: the kernel's suite is judged on non-debug kernels only")")
 			continue
 		fi
-		echo "check: ==== $c: plan $plan ===="
-		rc=0
-		"$here/vm-run.sh" --quiet --kernel "$kernel" --flavor "$flavor" --plan "$plan" || rc=$?
-		res=$logdir/$c-$plan.result
-		if [ -f "$res" ]; then
-			line=$(cat "$res")
-		else
-			# vm-run could not even boot (build failure, missing tool).
-			line="HMMP2P-RUN run=$c-$plan result=FAIL passed=0 failed=1 skipped=0 seconds=0"
-		fi
-		f() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
-		p=$(f passed) fl=$(f failed) s=$(f skipped)
-		[ "$rc" = 0 ] || [ "$fl" != 0 ] || fl=1
-		total_p=$((total_p + p)) total_f=$((total_f + fl)) total_s=$((total_s + s))
-		rows+=("$(printf '%-12s %-9s %-4s %4d passed %4d failed %4d skipped %5ss' \
-			"$c" "$plan" "$(f result)" "$p" "$fl" "$s" "$(f seconds)")")
+		for v in $(variants "$c" "$plan"); do
+			vmargs=() name=$plan
+			if [ "$v" != - ]; then
+				vmargs=(--cpu "${v%+iommu}")
+				[ "${v%+iommu}" = "$v" ] || vmargs+=(--iommu)
+				name=$plan-${v/+/-}
+			fi
+			echo "check: ==== $c: plan $plan${vmargs[*]:+ (${vmargs[*]})} ===="
+			rc=0
+			"$here/vm-run.sh" --quiet --kernel "$kernel" --flavor "$flavor" --plan "$plan" \
+				${vmargs[@]+"${vmargs[@]}"} || rc=$?
+			res=$logdir/$c-$name.result
+			if [ -f "$res" ]; then
+				line=$(cat "$res")
+			else
+				# vm-run could not even boot (build failure, missing tool).
+				line="HMMP2P-RUN run=$c-$name result=FAIL passed=0 failed=1 skipped=0 seconds=0"
+			fi
+			f() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+			p=$(f passed) fl=$(f failed) s=$(f skipped)
+			[ "$rc" = 0 ] || [ "$fl" != 0 ] || fl=1
+			total_p=$((total_p + p)) total_f=$((total_f + fl)) total_s=$((total_s + s))
+			rows+=("$(printf '%-12s %-18s %-4s %4d passed %4d failed %4d skipped %5ss' \
+				"$c" "$name" "$(f result)" "$p" "$fl" "$s" "$(f seconds)")")
+		done
 	done
 done
 

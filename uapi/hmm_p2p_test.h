@@ -102,6 +102,7 @@ struct hmm_p2p_page_info {
 
 #define HMM_P2P_PAGE_DMA_MAPPED		_BITUL(0)	/* has a DMA address */
 #define HMM_P2P_PAGE_P2P		_BITUL(1)	/* mapped peer to peer */
+#define HMM_P2P_PAGE_BUS_ADDR		_BITUL(2)	/* ... at a PCI bus address */
 
 /*
  * struct hmm_p2p_classify_cmd - fault (read-only, no write fault) the range
@@ -220,5 +221,37 @@ struct hmm_p2p_copy_bench {
 #define HMM_P2P_IOC_FAULT_INJECT _IOW('H', 0x42, struct hmm_p2p_fault_cmd)
 #define HMM_P2P_IOC_INFO	_IOR('H', 0x43, struct hmm_p2p_info)
 #define HMM_P2P_IOC_COPY_BENCH	_IOWR('H', 0x44, struct hmm_p2p_copy_bench)
+
+/*
+ * struct hmm_p2p_dma_cmd - the device's DMA addresses (HMM_P2P_IOC_DMA).
+ * @addr:   HMM_P2P_DMA_LOOKUP: in: user address (page aligned); the page is
+ *          faulted (read) into the device's mirror
+ * @dma:    LOOKUP: out: the DMA address the mirror mapped for the page (0
+ *          when it has none: device-local memory); READ: in: raw address
+ * @ptr:    READ: user buffer of one page the device fills from @dma
+ * @op:     HMM_P2P_DMA_*
+ * @flags:  LOOKUP: out: HMM_P2P_PAGE_* of the page
+ * @class:  LOOKUP: out: enum hmm_p2p_page_class
+ * @owner:  LOOKUP: out: index of the device owning the memory, else -1
+ *
+ * READ makes the device's engine read whatever @dma decodes to, as the
+ * hardware would (a peer's BAR behind the same switch, else the IOMMU's
+ * translation, else the physical address): with an IOMMU, an address that
+ * is not mapped for the device fails with EFAULT. Needs CAP_SYS_RAWIO.
+ */
+struct hmm_p2p_dma_cmd {
+	__u64 addr;
+	__u64 dma;
+	__u64 ptr;
+	__u32 op;
+	__u32 flags;
+	__u32 class;
+	__s32 owner;
+};
+
+#define HMM_P2P_DMA_LOOKUP	0
+#define HMM_P2P_DMA_READ	1
+
+#define HMM_P2P_IOC_DMA		_IOWR('H', 0x45, struct hmm_p2p_dma_cmd)
 
 #endif /* _UAPI_HMM_P2P_TEST_H */

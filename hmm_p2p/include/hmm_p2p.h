@@ -74,6 +74,8 @@ enum hmm_p2p_class {
 #define HMM_P2P_E_EXCLUSIVE	0x02	/* mapped for exclusive (atomic) access */
 #define HMM_P2P_E_OWN		0x04	/* device memory of the mirror's devmem */
 #define HMM_P2P_E_DMA		0x08	/* @dma is the page's DMA address */
+#define HMM_P2P_E_P2P		0x10	/* @dma is a peer-to-peer mapping */
+#define HMM_P2P_E_P2P_BUS	0x20	/* ... by PCI bus address (a switch) */
 
 /**
  * struct hmm_p2p_entry - one page of a mirror
@@ -106,6 +108,11 @@ struct hmm_p2p_entry {
  *	on error the pages stay where they were.
  * @copy_to_sys: copy @nr pages from device page @src to system page @dst.
  *	On error the pages stay on the device (a CPU fault then gets SIGBUS).
+ * @p2p_page: optional, device-private memory only: the PCI P2PDMA page (in
+ *	the device's BAR) that holds the data of the page at @index, or NULL.
+ *	With it, mirrors of devices sharing the owner map that page peer to
+ *	peer instead of moving the data. Called under a mirror lock: must not
+ *	sleep.
  *
  * The @data argument is the chunk's backend state from @chunk_init and
  * @index the page's offset in its chunk.
@@ -123,6 +130,8 @@ struct hmm_p2p_devmem_ops {
 			   struct page *src, unsigned int nr);
 	int (*copy_to_sys)(struct hmm_p2p_devmem *dm, struct page *dst,
 			   struct page *src, unsigned int nr);
+	struct page *(*p2p_page)(struct hmm_p2p_devmem *dm, void *data,
+				 unsigned long index);
 };
 
 /**
@@ -168,6 +177,16 @@ struct hmm_p2p_devmem_desc {
  * @pages_in_use: device pages allocated now
  * @pages_total: device pages registered now
  * @chunks: chunks registered now
+ * @remote_faults: of @cpu_faults, those hmm_range_fault() took for another
+ *	owner's mirror (FAULT_FLAG_REMOTE), in pages
+ * @p2p_mappings: peer pages (P2PDMA or a peer's private) mirrors of this
+ *	devmem mapped peer to peer
+ * @p2p_no_path: peer private pages moved to system memory for mirrors of
+ *	this devmem because no P2P path exists
+ * @p2p_write: peer private pages moved to system memory for a write to a
+ *	read-only page
+ * @p2p_gone: P2P mappings dropped, or peer pages moved to system memory
+ *	instead of mapped, because their exporter was going away
  */
 struct hmm_p2p_devmem_stats {
 	u64 migrated_to_dev;
@@ -181,6 +200,11 @@ struct hmm_p2p_devmem_stats {
 	u64 pages_in_use;
 	u64 pages_total;
 	u64 chunks;
+	u64 remote_faults;
+	u64 p2p_mappings;
+	u64 p2p_no_path;
+	u64 p2p_write;
+	u64 p2p_gone;
 };
 
 /**
@@ -214,10 +238,14 @@ void *hmm_p2p_page_backing(struct page *page, unsigned long *index);
 
 /* hmm_p2p_migrate_*() flags */
 #define HMM_P2P_MIG_FAIL_ALLOC	0x01	/* fail the first 2 MiB destination allocation */
+#define HMM_P2P_MIG_PEERS	0x02	/* to system: pages of devmems with @dm's owner too */
 
 long hmm_p2p_migrate_to_device(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			       unsigned long start, unsigned long end,
 			       unsigned int flags);
+long hmm_p2p_migrate_to_device_pages(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
+				     unsigned long start, unsigned long end,
+				     unsigned int flags, struct page **pages);
 long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			       unsigned long start, unsigned long end,
 			       unsigned int flags);
@@ -269,6 +297,9 @@ bool hmm_p2p_mirror_lookup(struct hmm_p2p_mirror *mirror, unsigned long addr,
 
 enum hmm_p2p_class hmm_p2p_classify(unsigned long hmm_pfn, struct hmm_p2p_devmem *self,
 				    void *owner, struct hmm_p2p_entry *entry);
+
+struct pci_dev;
+int hmm_p2p_reachable(struct pci_dev *a, struct pci_dev *b);
 
 const char *hmm_p2p_version(void);
 

@@ -87,6 +87,12 @@ static inline void hp_dma_unmap_page(struct device *dev, dma_addr_t addr)
 	dma_unmap_phys(dev, addr, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
 }
 
+/* A live reference to the pagemap of a ZONE_DEVICE pfn, or NULL. */
+static inline struct dev_pagemap *hp_get_dev_pagemap(unsigned long pfn)
+{
+	return get_dev_pagemap(pfn);
+}
+
 #else /* 6.12 */
 
 #define HP_DEVICE_THP		0
@@ -167,6 +173,11 @@ static inline dma_addr_t hp_dma_map_page(struct device *dev, unsigned long pfn)
 static inline void hp_dma_unmap_page(struct device *dev, dma_addr_t addr)
 {
 	dma_unmap_page(dev, addr, PAGE_SIZE, DMA_BIDIRECTIONAL);
+}
+
+static inline struct dev_pagemap *hp_get_dev_pagemap(unsigned long pfn)
+{
+	return get_dev_pagemap(pfn, NULL);
 }
 
 #endif

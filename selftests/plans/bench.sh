@@ -1,40 +1,50 @@
 # SPDX-License-Identifier: GPL-2.0
-# Plan "bench": hmm-bench on /dev/hmm_dmirror0 (device-private), first on
-# upstream's test_hmm, then on ours, in one boot; both JSON files are printed
-# between marker lines (every line prefixed, so the host can pull them out of
-# the console log: tools/hmm-bench/bench-run.sh), then the comparison, whose
-# last line is the summary ("ratio vs upstream: ...").
+# Plan "bench": hmm-bench on /dev/hmm_dmirror0 (device-private), upstream's
+# test_hmm and ours in one boot, in alternating rounds (upstream, ours,
+# upstream, ours...), so that a slow spell of the host (TCG on a shared
+# machine) weighs on both drivers alike. Every round's JSON file is printed
+# between marker lines (every line prefixed, so the host can pull them out
+# of the console log: tools/hmm-bench/bench-run.sh), then the comparison
+# with the samples of all rounds pooled, whose last line is the summary
+# ("ratio vs upstream: ...").
 #
-# Runs: 7 per size and mode (2, 8, 64, 256 MiB), 11 at 64 MiB, the size of
-# the summary line; upstream takes about 2 min under TCG. hmmp2p.bench=ARGS
-# on the kernel command line (make bench BENCH_ARGS="--quick"; '+' stands for
-# a space there) replaces the hmm-bench arguments.
+# Runs per round: 4 per size and mode (2, 8, 64, 256 MiB), 6 at 64 MiB, the
+# size of the summary line; 2 rounds, so 8 and 12 runs per driver in all.
+# On the kernel command line, hmmp2p.bench=ARGS (make bench
+# BENCH_ARGS="--quick"; '+' stands for a space there) replaces the hmm-bench
+# arguments, hmmp2p.bench_rounds=N (make bench BENCH_ROUNDS=N) the rounds.
 
-BENCH_ARGS="--sizes 2,8,64:11,256 --runs 7"
+BENCH_ARGS="--sizes 2,8,64:6,256 --runs 4"
+BENCH_ROUNDS=2
 # shellcheck disable=SC2013 # the command line is one line of words
 for _arg in $(cat /proc/cmdline); do
 	case $_arg in
 	hmmp2p.bench=*) BENCH_ARGS=$(echo "${_arg#*=}" | tr + ' ') ;;
+	hmmp2p.bench_rounds=*) BENCH_ROUNDS=${_arg#*=} ;;
 	esac
 done
+case $BENCH_ROUNDS in
+''|*[!0-9]*|0) BENCH_ROUNDS=1 ;;
+esac
 BENCH_DEV=/dev/hmm_dmirror0
 BENCH_OUT=/tmp/bench
 mkdir -p "$BENCH_OUT"
 rm -f "$BENCH_OUT"/*.json
 
-# bench_driver LABEL: run hmm-bench on the loaded driver.
+# bench_driver LABEL ROUND: run hmm-bench on the loaded driver; its JSON
+# is LABEL.ROUND.json.
 bench_driver() {
-	say "hmm-bench $1: $BENCH_ARGS"
+	say "hmm-bench $1, round $2: $BENCH_ARGS"
 	_t0=$(date +%s)
 	# shellcheck disable=SC2086
-	check "hmm-bench-$1" "$BINDIR/hmm-bench" --dev "$BENCH_DEV" --label "$1" \
-		--json "$BENCH_OUT/$1.json" $BENCH_ARGS
+	check "hmm-bench-$1-$2" "$BINDIR/hmm-bench" --dev "$BENCH_DEV" --label "$1" \
+		--json "$BENCH_OUT/$1.$2.json" $BENCH_ARGS
 	_rc=$?
-	say "hmm-bench $1: $(( $(date +%s) - _t0 )) s"
+	say "hmm-bench $1, round $2: $(( $(date +%s) - _t0 )) s"
 	return $_rc
 }
 
-# bench_json LABEL: print the JSON of LABEL, every line prefixed.
+# bench_json LABEL.ROUND: print that JSON file, every line prefixed.
 bench_json() {
 	echo "HMMBENCH-JSON-BEGIN $1"
 	if [ -f "$BENCH_OUT/$1.json" ]; then
@@ -51,24 +61,33 @@ if [ ! -x "$BINDIR/hmm-bench" ]; then
 fi
 say "THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
 
-# Upstream's test_hmm, the reference.
-if check load-upstream load_upstream; then
-	if check upstream-nodes dmirror_nodes_present 4; then
-		bench_driver upstream
+_up='' _ours='' _round=1
+while [ "$_round" -le "$BENCH_ROUNDS" ]; do
+	# Upstream's test_hmm, the reference.
+	if check "load-upstream-$_round" load_upstream; then
+		if check "upstream-nodes-$_round" dmirror_nodes_present 4; then
+			bench_driver upstream "$_round"
+		fi
+		check "unload-upstream-$_round" unload_upstream
 	fi
-	check unload-upstream unload_upstream
-fi
-
-# Ours.
-if check load-ours load_ours; then
-	if check ours-nodes dmirror_nodes_present 1; then
-		bench_driver ours
+	# Ours.
+	if check "load-ours-$_round" load_ours; then
+		if check "ours-nodes-$_round" dmirror_nodes_present 1; then
+			bench_driver ours "$_round"
+		fi
+		check "unload-ours-$_round" unload_ours
 	fi
-	check unload-ours unload_ours
-fi
+	_up=$_up${_up:+,}$BENCH_OUT/upstream.$_round.json
+	_ours=$_ours${_ours:+,}$BENCH_OUT/ours.$_round.json
+	_round=$((_round + 1))
+done
 
-bench_json upstream
-bench_json ours
-"$BINDIR/hmm-bench" --compare "$BENCH_OUT/upstream.json" "$BENCH_OUT/ours.json"
+_round=1
+while [ "$_round" -le "$BENCH_ROUNDS" ]; do
+	bench_json "upstream.$_round"
+	bench_json "ours.$_round"
+	_round=$((_round + 1))
+done
+"$BINDIR/hmm-bench" --compare "$_up" "$_ours"
 # The comparison reports; the checks above count.
 true

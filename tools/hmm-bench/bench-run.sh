@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # make bench: boot the 7.3 non-debug kernel once with the plan "bench", pull
-# both hmm-bench JSON files out of the console log into $OUT/bench/, and
-# print the comparison (its last line is the summary).
+# the hmm-bench JSON files (one per driver and round: upstream.1.json,
+# ours.1.json, ...) out of the console log into $OUT/bench/, and print the
+# comparison with the rounds' samples pooled (its last line is the summary).
 #
-# usage: tools/hmm-bench/bench-run.sh [--timeout S] [--args ARGS] [--log LOG]
+# usage: tools/hmm-bench/bench-run.sh [--timeout S] [--args ARGS] [--rounds N]
+#                                     [--no-build] [--log LOG]
 #   --timeout  VM time limit (default: vm-run.sh's for the plan, 900 s)
-#   --args     hmm-bench arguments for both runs instead of the plan's
+#   --args     hmm-bench arguments for every run instead of the plan's
 #              (e.g. "--quick"; no '+' in them: it stands for a space)
+#   --rounds   alternating rounds of upstream and ours (default: the plan's, 2)
 #   --no-build passed to vm-run.sh: boot what is built
 #   --log      skip the boot: extract from an existing console log
 set -uo pipefail
@@ -17,7 +20,7 @@ top=$(cd "$here/../.." && pwd)
 out=${OUT:-$top/out}
 bench=$out/bench
 bin=$out/tools/hmm-bench
-timeout='' args='' log='' nobuild=''
+timeout='' args='' log='' nobuild='' rounds=''
 
 log() { echo "bench: $*" >&2; }
 
@@ -25,6 +28,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--timeout) timeout=$2; shift 2 ;;
 	--args) args=$2; shift 2 ;;
+	--rounds) rounds=$2; shift 2 ;;
 	--no-build) nobuild=1; shift ;;
 	--log) log=$2; shift 2 ;;
 	*) log "unknown argument '$1'"; exit 2 ;;
@@ -40,7 +44,10 @@ if [ -z "$log" ]; then
 	vmargs=(--kernel 7.3 --flavor normal --plan bench)
 	[ -n "$timeout" ] && vmargs+=(--timeout "$timeout")
 	[ -n "$nobuild" ] && vmargs+=(--no-build)
-	[ -n "$args" ] && vmargs+=(--append "hmmp2p.bench=${args// /+}")
+	append=''
+	[ -n "$args" ] && append="hmmp2p.bench=${args// /+}"
+	[ -n "$rounds" ] && append="$append${append:+ }hmmp2p.bench_rounds=$rounds"
+	[ -n "$append" ] && vmargs+=(--append "$append")
 	log "tools/vm-run.sh ${vmargs[*]}"
 	"$top/tools/vm-run.sh" "${vmargs[@]}" 2>&1 | tee "$bench/vm-run.out"
 	rc=${PIPESTATUS[0]}
@@ -62,18 +69,21 @@ fi
 cp "$log" "$bench/console.log" 2>/dev/null || true
 
 when=$(date +%Y%m%d-%H%M%S)
-for label in upstream ours; do
-	rm -f "$bench/$label.json"
-	if ! grep -q "HMMBENCH-JSON-END $label" "$log"; then
-		log "no complete $label JSON in $log"
-		continue
-	fi
+rm -f "$bench"/upstream.json "$bench"/ours.json "$bench"/upstream.[0-9]*.json "$bench"/ours.[0-9]*.json
+labels=$(tr -d '\r' < "$log" | sed -n 's/^HMMBENCH-JSON-END \(\(upstream\|ours\)\.[0-9][0-9]*\)$/\1/p')
+[ -n "$labels" ] || log "no complete JSON in $log"
+up='' ours=''
+for label in $labels; do
 	tr -d '\r' < "$log" | sed -n "s/^HMMBENCH-JSON $label //p" > "$bench/$label.json"
 	[ -s "$bench/$label.json" ] || { rm -f "$bench/$label.json"; log "$label: the run wrote no JSON"; continue; }
 	cp "$bench/$label.json" "$bench/$when-$label.json"
+	case $label in
+	upstream.*) up=$up${up:+,}$bench/$label.json ;;
+	ours.*) ours=$ours${ours:+,}$bench/$label.json ;;
+	esac
 done
-log "JSON: $bench/upstream.json $bench/ours.json (copies: $bench/$when-*.json)"
-"$bin" --compare "$bench/upstream.json" "$bench/ours.json"
+log "JSON: $bench/{upstream,ours}.N.json, one per round (copies: $bench/$when-*.json)"
+"$bin" --compare "${up:-$bench/upstream.1.json}" "${ours:-$bench/ours.1.json}"
 crc=$?
 [ "$rc" = 0 ] && rc=$crc
 exit "$rc"

@@ -9,7 +9,8 @@
 #                    $(OUT)/bench/, then the comparison table and the summary
 #                    line are printed (the last line)
 #
-#   BENCH_ARGS="--quick"  other hmm-bench arguments for both runs
+#   BENCH_ARGS="--quick"  other hmm-bench arguments for every run
+#   BENCH_ROUNDS=N        alternating rounds, upstream then ours (default 2)
 #   BENCH_TIMEOUT=S       VM time limit (default: vm-run.sh's, 900 s)
 #   BENCH_NO_BUILD=1      boot what is built (vm-run.sh --no-build)
 #   BENCH_LOG=FILE        no boot: extract and compare from a console log
@@ -30,5 +31,6 @@ bench: $(HMM_BENCH)
 	@OUT=$(OUT) $(TOP)/tools/hmm-bench/bench-run.sh \
 		$(if $(BENCH_TIMEOUT),--timeout $(BENCH_TIMEOUT)) \
 		$(if $(BENCH_ARGS),--args "$(BENCH_ARGS)") \
+		$(if $(BENCH_ROUNDS),--rounds $(BENCH_ROUNDS)) \
 		$(if $(BENCH_NO_BUILD),--no-build) \
 		$(if $(BENCH_LOG),--log $(BENCH_LOG))

@@ -20,7 +20,8 @@
  * plus, per size, the kernel's own page copy rate (HMM_P2P_IOC_COPY_BENCH,
  * an hmm-p2p extension; n/a on upstream's test_hmm). Medians of the runs are
  * reported, as a table and as JSON (--json). --compare UP.json OURS.json
- * prints both side by side and ends with one summary line.
+ * prints both side by side and ends with one summary line; each side may be
+ * several files (rounds, comma separated), whose samples are pooled.
  *
  * Build: gcc -static -O2 -Wall -I uapi tools/hmm-bench/hmm-bench.c
  */
@@ -1182,6 +1183,54 @@ static struct jv *load_json(const char *path)
 	return v;		/* text and tree are kept until exit */
 }
 
+#define MAX_DOCS	16
+
+/*
+ * One driver's results: one JSON file per round (the bench plan alternates
+ * the drivers, round by round, so that a slow spell of the host hits both),
+ * with the samples of all rounds pooled.
+ */
+struct docset {
+	struct jv *d[MAX_DOCS];
+	int n;
+	int bad;	/* a file could not be used */
+};
+
+static void load_docs(struct docset *ds, const char *paths)
+{
+	char *copy = strdup(paths), *tok, *save = NULL;
+
+	memset(ds, 0, sizeof(*ds));
+	if (!copy) {
+		perror("strdup");
+		exit(2);
+	}
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct jv *v = load_json(tok);
+
+		if (!v || ds->n == MAX_DOCS)
+			ds->bad = 1;
+		else
+			ds->d[ds->n++] = v;
+	}
+	free(copy);
+}
+
+/* Append a statistic's samples (its median when it has none) to v[]. */
+static void add_samples(const struct jv *st, double *v, int *n, int max)
+{
+	const struct jv *a = jget(st, "samples");
+	int i;
+
+	if (a && a->t == J_ARR && a->n) {
+		for (i = 0; i < a->n && *n < max; i++)
+			if (!isnan(jnum(a->items[i])))
+				v[(*n)++] = jnum(a->items[i]);
+	} else if (!isnan(jnum(jget(st, "median"))) && *n < max) {
+		v[(*n)++] = jnum(jget(st, "median"));
+	}
+}
+
 static const struct jv *find_result(const struct jv *doc, double mib,
 				    const char *mode)
 {
@@ -1197,49 +1246,62 @@ static const struct jv *find_result(const struct jv *doc, double mib,
 	return NULL;
 }
 
-/* Median of a metric in a result, NAN if absent or the case failed. */
-static double metric(const struct jv *doc, double mib, const char *mode,
+/*
+ * Median of a metric over the samples of every file of a set, NAN if absent
+ * (a case that failed in one round still counts with the runs it did).
+ */
+static double metric(const struct docset *ds, double mib, const char *mode,
 		     const char *name)
 {
-	const struct jv *r;
+	static double v[MAX_DOCS * MAX_RUNS];
+	int i, n = 0;
 
-	if (!doc)
-		return NAN;
-	r = find_result(doc, mib, mode);
-	if (!r)
-		return NAN;
-	return jnum(jget(jget(r, name), "median"));
+	for (i = 0; i < ds->n; i++) {
+		const struct jv *r = find_result(ds->d[i], mib, mode);
+
+		if (r)
+			add_samples(jget(r, name), v, &n, MAX_DOCS * MAX_RUNS);
+	}
+	return n ? median(v, n) : NAN;
 }
 
-static double copy_limit_of(const struct jv *doc, double mib)
+static double copy_limit_of(const struct docset *ds, double mib)
 {
-	const struct jv *cl = doc ? jget(doc, "copy_limit") : NULL;
-	int i;
+	static double v[MAX_DOCS * MAX_RUNS];
+	int i, k, n = 0;
 
-	if (!cl || cl->t != J_ARR)
-		return NAN;
-	for (i = 0; i < cl->n; i++)
-		if (jnum(jget(cl->items[i], "size_mib")) == mib)
-			return jnum(jget(jget(cl->items[i], "gibps"), "median"));
-	return NAN;
-}
+	for (k = 0; k < ds->n; k++) {
+		const struct jv *cl = jget(ds->d[k], "copy_limit");
 
-static void collect_sizes(const struct jv *doc, double *sizes, int *n)
-{
-	const struct jv *rs = doc ? jget(doc, "results") : NULL;
-	int i, j;
-
-	if (!rs || rs->t != J_ARR)
-		return;
-	for (i = 0; i < rs->n; i++) {
-		double m = jnum(jget(rs->items[i], "size_mib"));
-
-		if (isnan(m))
+		if (!cl || cl->t != J_ARR)
 			continue;
-		for (j = 0; j < *n && sizes[j] != m; j++)
-			;
-		if (j == *n && *n < 64)
-			sizes[(*n)++] = m;
+		for (i = 0; i < cl->n; i++)
+			if (jnum(jget(cl->items[i], "size_mib")) == mib)
+				add_samples(jget(cl->items[i], "gibps"), v, &n,
+					    MAX_DOCS * MAX_RUNS);
+	}
+	return n ? median(v, n) : NAN;
+}
+
+static void collect_sizes(const struct docset *ds, double *sizes, int *n)
+{
+	int i, j, k;
+
+	for (k = 0; k < ds->n; k++) {
+		const struct jv *rs = jget(ds->d[k], "results");
+
+		if (!rs || rs->t != J_ARR)
+			continue;
+		for (i = 0; i < rs->n; i++) {
+			double m = jnum(jget(rs->items[i], "size_mib"));
+
+			if (isnan(m))
+				continue;
+			for (j = 0; j < *n && sizes[j] != m; j++)
+				;
+			if (j == *n && *n < 64)
+				sizes[(*n)++] = m;
+		}
 	}
 }
 
@@ -1251,18 +1313,28 @@ static void ratio_str(char *b, size_t n, double up, double ours)
 		snprintf(b, n, "%.2fx", ours / up);
 }
 
-static void describe(const char *role, const char *path, const struct jv *d)
+static void describe(const char *role, const char *path, const struct docset *ds)
 {
-	if (!d) {
+	int k;
+
+	if (!ds->n) {
 		printf("%-8s %s: no usable results\n", role, path);
 		return;
 	}
-	printf("%-8s %s: label=%s dev=%s memory=%s kernel=%s thp=%s%s\n", role,
-	       path, jstr(d, "label"), jstr(d, "dev"), jstr(d, "memory"),
-	       jstr(d, "kernel"), jstr(d, "thp_enabled"),
-	       jget(d, "ok") && jget(d, "ok")->num ? "" : "  [RUN FAILED]");
-	if (*jstr(d, "error"))
-		printf("         error: %s\n", jstr(d, "error"));
+	if (ds->n > 1)
+		printf("%-8s %d rounds, samples pooled: %s\n", role, ds->n, path);
+	for (k = 0; k < ds->n; k++) {
+		const struct jv *d = ds->d[k];
+
+		if (k && jget(d, "ok") && jget(d, "ok")->num && !*jstr(d, "error"))
+			continue;
+		printf("%-8s %s: label=%s dev=%s memory=%s kernel=%s thp=%s%s\n", role,
+		       ds->n > 1 ? "round" : path, jstr(d, "label"), jstr(d, "dev"),
+		       jstr(d, "memory"), jstr(d, "kernel"), jstr(d, "thp_enabled"),
+		       jget(d, "ok") && jget(d, "ok")->num ? "" : "  [RUN FAILED]");
+		if (*jstr(d, "error"))
+			printf("         error: %s\n", jstr(d, "error"));
+	}
 }
 
 static int do_compare(const char *upath, const char *opath)
@@ -1278,11 +1350,17 @@ static int do_compare(const char *upath, const char *opath)
 		{ "fault_gibps", "fault GiB/s", "%.3f", 1 },
 		{ "snap_mpages", "snap Mpages/s", "%.3f", 2 },
 	};
-	struct jv *up = load_json(upath), *ours = load_json(opath);
+	static struct docset ups, ourss;
+	struct docset *up = &ups, *ours = &ourss;
+	const struct jv *u0, *o0;
 	double sizes[64];
 	char s2d4[16], d2s4[16], s2dt[16], d2st[16], f50[16];
 	int ns = 0, i, j, k, mo;
 
+	load_docs(up, upath);
+	load_docs(ours, opath);
+	u0 = up->n ? up->d[0] : NULL;
+	o0 = ours->n ? ours->d[0] : NULL;
 	printf("\nhmm-bench comparison (medians; ratio = ours/upstream; "
 	       "/lim = fraction of the kernel's page copy rate)\n");
 	describe("upstream", upath, up);
@@ -1300,10 +1378,13 @@ static int do_compare(const char *upath, const char *opath)
 		if (isnan(lim))
 			lim = copy_limit_of(up, sizes[i]);
 		for (mo = 0; mo < NR_MODES; mo++) {
-			const struct jv *ru = up ? find_result(up, sizes[i], mode_name[mo]) : NULL;
-			const struct jv *ro = ours ? find_result(ours, sizes[i], mode_name[mo]) : NULL;
+			const struct jv *rr;
+			int any = 0, dk;
 
-			if (!ru && !ro)
+			for (k = 0; k < up->n + ours->n; k++)
+				any |= !!find_result(k < up->n ? up->d[k] : ours->d[k - up->n],
+						     sizes[i], mode_name[mo]);
+			if (!any)
 				continue;
 			for (j = 0; j < (int)(sizeof(m) / sizeof(m[0])); j++) {
 				double a = metric(up, sizes[i], mode_name[mo], m[j].key);
@@ -1330,32 +1411,35 @@ static int do_compare(const char *upath, const char *opath)
 				       sizes[i], mode_name[mo], name, c[0], c[1],
 				       c[2], c[3], c[4], c[5]);
 			}
-			for (k = 0; k < 2; k++) {
-				const struct jv *r = k ? ro : ru;
+			for (k = 0; k < up->n + ours->n; k++) {
+				int is_ours = k >= up->n;
 
-				if (r && jget(r, "ok") && !jget(r, "ok")->num)
+				dk = is_ours ? k - up->n : k;
+				rr = find_result(is_ours ? ours->d[dk] : up->d[dk],
+						 sizes[i], mode_name[mo]);
+				if (rr && jget(rr, "ok") && !jget(rr, "ok")->num)
 					printf("       %s failed: %s\n",
-					       k ? "ours" : "upstream",
-					       jstr(r, "error"));
-				if (r && mo == MODE_THP) {
-					double t = jnum(jget(jget(r, "thp_fraction"), "median"));
+					       is_ours ? "ours" : "upstream",
+					       jstr(rr, "error"));
+				if (rr && mo == MODE_THP) {
+					double t = jnum(jget(jget(rr, "thp_fraction"), "median"));
 
 					if (!isnan(t) && t < 0.999)
 						printf("       warning: %s: THP backed only %.0f%% of the buffer\n",
-						       k ? "ours" : "upstream", 100 * t);
+						       is_ours ? "ours" : "upstream", 100 * t);
 				}
 			}
 		}
 	}
-	if (strcmp(jstr(up, "dev"), "/dev/hmm_dmirror0") ||
-	    strcmp(jstr(ours, "dev"), "/dev/hmm_dmirror0") ||
-	    strcmp(jstr(up, "memory"), "private") ||
-	    strcmp(jstr(ours, "memory"), "private"))
+	if (strcmp(jstr(u0, "dev"), "/dev/hmm_dmirror0") ||
+	    strcmp(jstr(o0, "dev"), "/dev/hmm_dmirror0") ||
+	    strcmp(jstr(u0, "memory"), "private") ||
+	    strcmp(jstr(o0, "memory"), "private"))
 		printf("note: the summary is defined on /dev/hmm_dmirror0 "
 		       "(device-private); these runs are %s (%s) and %s (%s)\n",
-		       up ? jstr(up, "dev") : "-", up ? jstr(up, "memory") : "-",
-		       ours ? jstr(ours, "dev") : "-",
-		       ours ? jstr(ours, "memory") : "-");
+		       u0 ? jstr(u0, "dev") : "-", u0 ? jstr(u0, "memory") : "-",
+		       o0 ? jstr(o0, "dev") : "-",
+		       o0 ? jstr(o0, "memory") : "-");
 	ratio_str(s2d4, sizeof(s2d4), metric(up, 64, "4k", "s2d_gibps"),
 		  metric(ours, 64, "4k", "s2d_gibps"));
 	ratio_str(d2s4, sizeof(d2s4), metric(up, 64, "4k", "d2s_gibps"),
@@ -1369,7 +1453,7 @@ static int do_compare(const char *upath, const char *opath)
 	printf("ratio vs upstream: s2d_4k=%s d2s_4k=%s s2d_thp=%s d2s_thp=%s "
 	       "fault_p50=%s\n", s2d4, d2s4, s2dt, d2st, f50);
 	fflush(stdout);
-	return up && ours ? 0 : 1;
+	return up->n && ours->n && !up->bad && !ours->bad ? 0 : 1;
 }
 
 /* ------------------------------------------------------------- main */
@@ -1378,7 +1462,7 @@ static void usage(FILE *o)
 {
 	fprintf(o,
 "usage: hmm-bench [options]\n"
-"       hmm-bench --compare UPSTREAM.json OURS.json\n"
+"       hmm-bench --compare UPSTREAM.json[,...] OURS.json[,...]\n"
 "  --dev PATH        device node (default /dev/hmm_dmirror0)\n"
 "  --sizes LIST      sizes in MiB, even, comma separated; SIZE:RUNS sets the\n"
 "                    runs of one size (default 2,8,64,256)\n"
@@ -1390,7 +1474,9 @@ static void usage(FILE *o)
 "  --no-warmup       skip the untimed warm-up round of each case\n"
 "  --verbose         print every run\n"
 "  --compare A B     print A (upstream) and B (ours) side by side; the last\n"
-"                    line is the summary at 64 MiB\n"
+"                    line is the summary at 64 MiB. A and B may each list\n"
+"                    several JSON files (rounds), comma separated: their\n"
+"                    samples are pooled before the medians are taken\n"
 "Every measured case migrates a pattern to the device and back and checks\n"
 "it; a driver that loses data fails rather than looks fast.\n", MAX_RUNS);
 }
@@ -1511,7 +1597,7 @@ int main(int argc, char **argv)
 	}
 	if (compare) {
 		if (argc - optind != 2) {
-			note("--compare takes two JSON files: UPSTREAM OURS");
+			note("--compare takes two arguments: UPSTREAM OURS (each a JSON file, or several, comma separated)");
 			return 2;
 		}
 		return do_compare(argv[optind], argv[optind + 1]);

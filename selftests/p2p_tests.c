@@ -1,0 +1,904 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm-p2p peer-to-peer selftests, on the PCI test devices /dev/hmm_p2pN
+ * (QEMU ivshmem-plain, BAR2 as device memory; see README.md, "Peer to
+ * peer").
+ *
+ * The VM has two devices below one PCIe switch ("switch pair": always a
+ * P2P path between them, by bus address) and one on its own root port (the
+ * "lone" device: a path to the others only through the host bridge, which
+ * the kernel allows for AMD family 0x17+ CPUs, e.g. -cpu EPYC, not for
+ * qemu64). Devices that reach each other share a P2P group (a pagemap
+ * owner). The tests find the topology from sysfs (the lone device sits
+ * higher in the PCI hierarchy) and check that the groups match the CPU.
+ *
+ * Every test runs in its own process; the fixture opens every device.
+ */
+
+#define _GNU_SOURCE
+#include "kselftest_harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include "hmm_p2p_test.h"
+
+#define PAGE_SZ		4096UL
+#define NPAGES		96UL
+#define MAXDEV		3
+#define TD_NR_DMIRROR	4	/* PCI device N has index 4 + N */
+#define U64(p)		((__u64)(uintptr_t)(p))
+
+static int node_path(int n, const char *rest, char *buf, size_t len)
+{
+	return snprintf(buf, len, "/sys/class/misc/hmm_p2p%d/device%s", n, rest);
+}
+
+/* Depth of the PCI device behind node @n in the sysfs tree, or -1. */
+static int node_depth(int n)
+{
+	char path[128], real[PATH_MAX];
+	int depth = 0;
+	char *p;
+
+	node_path(n, "", path, sizeof(path));
+	if (!realpath(path, real))
+		return -1;
+	for (p = real; *p; p++)
+		depth += *p == '/';
+	return depth;
+}
+
+/* PCI address (e.g. 0000:03:00.0) of node @n. */
+static int node_bdf(int n, char *bdf, size_t len)
+{
+	char path[128], real[PATH_MAX];
+	char *slash;
+
+	node_path(n, "", path, sizeof(path));
+	if (!realpath(path, real))
+		return -errno;
+	slash = strrchr(real, '/');
+	snprintf(bdf, len, "%.32s", slash ? slash + 1 : real);
+	return 0;
+}
+
+/* BAR2 of node @n from sysfs "resource" (start and end, CPU addresses). */
+static int node_bar2(int n, unsigned long long *start, unsigned long long *end)
+{
+	char path[128], line[128];
+	unsigned long long flags;
+	FILE *f;
+	int i, ret = -ENOENT;
+
+	node_path(n, "/resource", path, sizeof(path));
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	for (i = 0; fgets(line, sizeof(line), f); i++) {
+		if (i == 2 && sscanf(line, "%llx %llx %llx", start, end, &flags) == 3) {
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+static bool cpu_allows_host_bridge(void)
+{
+	char line[256];
+	bool amd = false;
+	int family = 0;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "vendor_id") && strstr(line, "AuthenticAMD"))
+			amd = true;
+		if (!strncmp(line, "cpu family", 10))
+			sscanf(strchr(line, ':') + 1, "%d", &family);
+	}
+	fclose(f);
+	return amd && family >= 0x17;
+}
+
+static bool have_iommu(void)
+{
+	struct dirent *d;
+	bool found = false;
+	DIR *dir = opendir("/sys/class/iommu");
+
+	if (!dir)
+		return false;
+	while ((d = readdir(dir)))
+		if (d->d_name[0] != '.')
+			found = true;
+	closedir(dir);
+	return found;
+}
+
+static int dmc(int fd, unsigned long req, void *addr, void *ptr, unsigned long npages,
+	       __u64 *cpages)
+{
+	struct hmm_dmirror_cmd cmd = { .addr = U64(addr), .ptr = U64(ptr), .npages = npages };
+	int ret;
+
+	do {
+		ret = ioctl(fd, req, &cmd);
+	} while (ret && errno == EINTR);
+	if (cpages)
+		*cpages = ret ? 0 : cmd.cpages;
+	return ret ? -errno : 0;
+}
+
+static int stats(int fd, struct hmm_p2p_stats *st, bool reset)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	st->reset = reset;
+	return ioctl(fd, HMM_P2P_IOC_STATS, st) ? -errno : 0;
+}
+
+static void show_stats(const char *who, int fd)
+{
+	struct hmm_p2p_stats st;
+
+	if (stats(fd, &st, false))
+		return;
+	printf("# stats %s: p2p_mappings=%llu p2p_bytes=%llu", who, st.p2p_mappings,
+	       st.p2p_bytes);
+	printf(" no_path=%llu write=%llu gone=%llu remote_faults=%llu", st.p2p_fallback_no_path,
+	       st.p2p_fallback_write, st.p2p_fallback_gone, st.remote_faults);
+	printf(" migrated_to_dev=%llu migrated_to_sys=%llu pages_in_use=%llu invalidations=%llu\n",
+	       st.migrated_to_dev, st.migrated_to_sys, st.pages_in_use, st.invalidations);
+}
+
+static int classify(int fd, void *addr, unsigned long npages, __u64 flags,
+		    struct hmm_p2p_page_info *info)
+{
+	struct hmm_p2p_classify_cmd c = {
+		.addr = U64(addr), .ptr = U64(info), .npages = npages, .flags = flags,
+	};
+
+	return ioctl(fd, HMM_P2P_IOC_CLASSIFY, &c) ? -errno : 0;
+}
+
+static int dma_lookup(int fd, void *addr, struct hmm_p2p_dma_cmd *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->op = HMM_P2P_DMA_LOOKUP;
+	c->addr = U64(addr);
+	return ioctl(fd, HMM_P2P_IOC_DMA, c) ? -errno : 0;
+}
+
+static int dma_read(int fd, __u64 dma, void *page)
+{
+	struct hmm_p2p_dma_cmd c = { .op = HMM_P2P_DMA_READ, .dma = dma, .ptr = U64(page) };
+
+	return ioctl(fd, HMM_P2P_IOC_DMA, &c) ? -errno : 0;
+}
+
+static void *map_anon(unsigned long npages)
+{
+	void *p = mmap(NULL, npages * PAGE_SZ, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void fill(void *buf, unsigned long npages, unsigned long seed)
+{
+	unsigned long *w = buf, i;
+
+	for (i = 0; i < npages * PAGE_SZ / sizeof(*w); i++)
+		w[i] = seed * 0x9e3779b97f4a7c15UL + i + 1;
+}
+
+/* Index of the first word that differs from the pattern, or -1. */
+static long check(const void *buf, unsigned long npages, unsigned long seed)
+{
+	const unsigned long *w = buf;
+	unsigned long i;
+
+	for (i = 0; i < npages * PAGE_SZ / sizeof(*w); i++)
+		if (w[i] != seed * 0x9e3779b97f4a7c15UL + i + 1)
+			return i;
+	return -1;
+}
+
+static unsigned long count(const struct hmm_p2p_page_info *info, unsigned long n,
+			   int class, unsigned int flags, unsigned int noflags, int owner)
+{
+	unsigned long i, c = 0;
+
+	for (i = 0; i < n; i++)
+		c += info[i].class == class && (info[i].flags & flags) == flags &&
+		     !(info[i].flags & noflags) && (owner < -1 || info[i].owner == owner);
+	return c;
+}
+
+static int write_sysfs(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+static int rebind(int n, const char *bdf);
+
+FIXTURE(p2p) {
+	int fd[MAXDEV];
+	int group[MAXDEV];
+	int ndev;
+	int a, b, c;		/* switch pair a, b; the lone device c (or -1) */
+	bool host_bridge;	/* c shares the switch pair's group */
+	bool iommu;
+	void *buf;
+	void *out;
+};
+
+FIXTURE_SETUP(p2p)
+{
+	int depth[MAXDEV], i, deepest = 0;
+
+	self->a = -1;
+	self->b = -1;
+	self->c = -1;
+	self->ndev = 0;
+	for (i = 0; i < MAXDEV; i++) {
+		char path[32];
+		struct hmm_p2p_info info;
+
+		snprintf(path, sizeof(path), "/dev/hmm_p2p%d", i);
+		self->fd[i] = open(path, O_RDWR);
+		self->group[i] = -1;
+		depth[i] = -1;
+		if (self->fd[i] < 0)
+			continue;
+		self->ndev++;
+		ASSERT_EQ(0, ioctl(self->fd[i], HMM_P2P_IOC_INFO, &info));
+		ASSERT_EQ(HMM_P2P_BACKEND_PCI, info.backend);
+		ASSERT_EQ(TD_NR_DMIRROR + i, info.index);
+		self->group[i] = info.owner_group;
+		depth[i] = node_depth(i);
+		if (depth[i] > deepest)
+			deepest = depth[i];
+	}
+	if (self->ndev < 2)
+		SKIP(return, "needs two PCI test devices (ivshmem), found %d", self->ndev);
+	for (i = 0; i < MAXDEV; i++) {
+		if (self->fd[i] < 0)
+			continue;
+		if (depth[i] == deepest && self->a < 0)
+			self->a = i;
+		else if (depth[i] == deepest && self->b < 0)
+			self->b = i;
+		else
+			self->c = i;
+	}
+	ASSERT_GE(self->b, 0);
+	/* the switch pair always shares a group */
+	ASSERT_EQ(self->group[self->a], self->group[self->b]);
+	self->iommu = have_iommu();
+	if (self->c >= 0) {
+		self->host_bridge = self->group[self->c] == self->group[self->a];
+		/* the kernel's rule: host bridge P2P for AMD family 0x17+ only */
+		ASSERT_EQ(cpu_allows_host_bridge(), self->host_bridge);
+	}
+	printf("# switch pair: hmm_p2p%d, hmm_p2p%d (group %d);", self->a, self->b,
+	       self->group[self->a]);
+	printf(" lone: hmm_p2p%d (group %d, %s); iommu: %s\n", self->c,
+	       self->c >= 0 ? self->group[self->c] : -1,
+	       self->host_bridge ? "host-bridge path" : "no path", self->iommu ? "yes" : "no");
+	self->buf = map_anon(NPAGES);
+	self->out = map_anon(NPAGES);
+	ASSERT_NE(NULL, self->buf);
+	ASSERT_NE(NULL, self->out);
+}
+
+FIXTURE_TEARDOWN(p2p)
+{
+	int i;
+
+	for (i = 0; i < MAXDEV; i++)
+		if (self->fd[i] >= 0)
+			close(self->fd[i]);
+}
+
+/* Put NPAGES of pattern @seed in device @dev's private memory. */
+static int to_device(struct _test_data_p2p *self, int dev, unsigned long seed)
+{
+	__u64 cpages;
+	int ret;
+
+	fill(self->buf, NPAGES, seed);
+	ret = dmc(self->fd[dev], HMM_DMIRROR_MIGRATE_TO_DEV, self->buf, self->out, NPAGES,
+		  &cpages);
+	if (ret)
+		return ret;
+	return cpages == NPAGES ? 0 : -ERANGE;
+}
+
+/* Device @imp reads and writes pages in peer @exp's memory by P2P. */
+static void peer_rw(struct __test_metadata *_metadata, struct _test_data_p2p *self,
+		    int imp, int exp, bool bus)
+{
+	struct hmm_p2p_page_info info[NPAGES];
+	struct hmm_p2p_stats si, se;
+	__u64 cpages;
+	char who[32];
+
+	ASSERT_EQ(0, to_device(self, exp, 1));
+	ASSERT_EQ(0, stats(self->fd[imp], &si, true));
+	ASSERT_EQ(0, stats(self->fd[exp], &se, true));
+
+	/* the importer's view: the peer's pages, mapped P2P */
+	ASSERT_EQ(0, classify(self->fd[imp], self->buf, NPAGES, 0, info));
+	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_PEER,
+				HMM_P2P_PAGE_DMA_MAPPED | HMM_P2P_PAGE_P2P |
+				(bus ? HMM_P2P_PAGE_BUS_ADDR : 0),
+				bus ? 0 : HMM_P2P_PAGE_BUS_ADDR, TD_NR_DMIRROR + exp));
+
+	/* read: right data, pages stay put */
+	memset(self->out, 0, NPAGES * PAGE_SZ);
+	ASSERT_EQ(0, dmc(self->fd[imp], HMM_DMIRROR_READ, self->buf, self->out, NPAGES,
+			 &cpages));
+	EXPECT_EQ(NPAGES, cpages);
+	EXPECT_EQ(-1, check(self->out, NPAGES, 1));
+
+	/* write: lands in the peer's memory, pages stay put */
+	fill(self->out, NPAGES, 2);
+	ASSERT_EQ(0, dmc(self->fd[imp], HMM_DMIRROR_WRITE, self->buf, self->out, NPAGES,
+			 &cpages));
+	EXPECT_EQ(NPAGES, cpages);
+
+	snprintf(who, sizeof(who), "importer hmm_p2p%d", imp);
+	show_stats(who, self->fd[imp]);
+	snprintf(who, sizeof(who), "exporter hmm_p2p%d", exp);
+	show_stats(who, self->fd[exp]);
+	ASSERT_EQ(0, stats(self->fd[imp], &si, false));
+	ASSERT_EQ(0, stats(self->fd[exp], &se, false));
+	EXPECT_GE(si.p2p_mappings, NPAGES);
+	EXPECT_EQ(2 * NPAGES * PAGE_SZ, si.p2p_bytes);
+	EXPECT_EQ(0, si.p2p_fallback_no_path);
+	EXPECT_EQ(0, se.migrated_to_sys);
+	EXPECT_EQ(0, se.remote_faults);
+	EXPECT_GE(se.pages_in_use, NPAGES);
+
+	/* the exporter still holds them, with the importer's data */
+	ASSERT_EQ(0, classify(self->fd[exp], self->buf, NPAGES, HMM_P2P_CLASSIFY_NOFAULT,
+			      info));
+	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_OWN, 0, 0,
+				TD_NR_DMIRROR + exp));
+	/* the CPU faults them back: the importer's data */
+	EXPECT_EQ(-1, check(self->buf, NPAGES, 2));
+}
+
+TEST_F(p2p, switch_peer_rw)
+{
+	peer_rw(_metadata, self, self->a, self->b, true);
+	peer_rw(_metadata, self, self->b, self->a, true);
+}
+
+TEST_F(p2p, host_bridge_peer_rw)
+{
+	if (self->c < 0 || !self->host_bridge)
+		SKIP(return, "no host-bridge path to the lone device (CPU model)");
+	peer_rw(_metadata, self, self->c, self->a, false);
+	peer_rw(_metadata, self, self->b, self->c, false);
+}
+
+/* With no path, the importer's access moves the pages to system memory. */
+static void nopath(struct __test_metadata *_metadata, struct _test_data_p2p *self,
+		   int imp, int exp, bool write)
+{
+	struct hmm_p2p_page_info info[NPAGES];
+	struct hmm_p2p_stats si, se;
+	__u64 cpages;
+	char who[32];
+
+	ASSERT_EQ(0, to_device(self, exp, 3));
+	ASSERT_EQ(0, stats(self->fd[imp], &si, true));
+	ASSERT_EQ(0, stats(self->fd[exp], &se, true));
+	if (write) {
+		fill(self->out, NPAGES, 4);
+		ASSERT_EQ(0, dmc(self->fd[imp], HMM_DMIRROR_WRITE, self->buf, self->out,
+				 NPAGES, &cpages));
+	} else {
+		memset(self->out, 0, NPAGES * PAGE_SZ);
+		ASSERT_EQ(0, dmc(self->fd[imp], HMM_DMIRROR_READ, self->buf, self->out,
+				 NPAGES, &cpages));
+		EXPECT_EQ(-1, check(self->out, NPAGES, 3));
+	}
+	EXPECT_EQ(NPAGES, cpages);
+	snprintf(who, sizeof(who), "importer hmm_p2p%d", imp);
+	show_stats(who, self->fd[imp]);
+	snprintf(who, sizeof(who), "exporter hmm_p2p%d", exp);
+	show_stats(who, self->fd[exp]);
+	ASSERT_EQ(0, stats(self->fd[imp], &si, false));
+	ASSERT_EQ(0, stats(self->fd[exp], &se, false));
+	EXPECT_EQ(NPAGES, si.p2p_fallback_no_path);
+	EXPECT_EQ(0, si.p2p_mappings);
+	EXPECT_EQ(0, si.p2p_bytes);
+	EXPECT_EQ(NPAGES, se.remote_faults);
+	EXPECT_EQ(NPAGES, se.migrated_to_sys);
+	EXPECT_EQ(0, se.pages_in_use);
+	ASSERT_EQ(0, classify(self->fd[imp], self->buf, NPAGES, 0, info));
+	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_SYSTEM,
+				HMM_P2P_PAGE_DMA_MAPPED, HMM_P2P_PAGE_P2P, -1));
+	EXPECT_EQ(-1, check(self->buf, NPAGES, write ? 4 : 3));
+}
+
+TEST_F(p2p, nopath_fallback)
+{
+	if (self->c < 0)
+		SKIP(return, "no lone device");
+	if (self->host_bridge)
+		SKIP(return, "the CPU model allows a host-bridge path");
+	nopath(_metadata, self, self->c, self->a, false);
+	nopath(_metadata, self, self->c, self->b, true);
+	nopath(_metadata, self, self->a, self->c, false);
+}
+
+/*
+ * A peer in the group that offers no P2P page behind its private pages
+ * (simulated): the importer moves them to system memory ("no path").
+ */
+TEST_F(p2p, peer_without_p2p_memory)
+{
+	const char *knob = "/sys/module/hmm_p2p_test/parameters/pci_sim_hide_p2p";
+	struct hmm_p2p_page_info info[NPAGES];
+	struct hmm_p2p_stats si, se;
+	char val[16];
+	__u64 cpages;
+	int ret;
+
+	snprintf(val, sizeof(val), "%d", self->b);
+	ASSERT_EQ(0, to_device(self, self->b, 16));
+	ASSERT_EQ(0, stats(self->fd[self->a], &si, true));
+	ASSERT_EQ(0, stats(self->fd[self->b], &se, true));
+	ASSERT_EQ(0, write_sysfs(knob, val));
+	memset(self->out, 0, NPAGES * PAGE_SZ);
+	ret = dmc(self->fd[self->a], HMM_DMIRROR_READ, self->buf, self->out, NPAGES, &cpages);
+	write_sysfs(knob, "-1");
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ(-1, check(self->out, NPAGES, 16));
+	show_stats("importer", self->fd[self->a]);
+	ASSERT_EQ(0, stats(self->fd[self->a], &si, false));
+	ASSERT_EQ(0, stats(self->fd[self->b], &se, false));
+	EXPECT_EQ(NPAGES, si.p2p_fallback_no_path);
+	EXPECT_EQ(0, si.p2p_mappings);
+	EXPECT_EQ(0, se.pages_in_use);
+	ASSERT_EQ(0, classify(self->fd[self->a], self->buf, NPAGES, HMM_P2P_CLASSIFY_NOFAULT,
+			      info));
+	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_SYSTEM, HMM_P2P_PAGE_DMA_MAPPED,
+				HMM_P2P_PAGE_P2P, -1));
+	EXPECT_EQ(-1, check(self->buf, NPAGES, 16));
+}
+
+/* DMA addresses: bus addresses in a peer's BAR, IOMMU addresses, wrong ones. */
+TEST_F(p2p, wrong_mapping)
+{
+	unsigned long long bar_start, bar_end;
+	struct hmm_p2p_dma_cmd c;
+	char page[PAGE_SZ];
+	__u64 dma;
+
+	/* a system page: its DMA address reads its data */
+	fill(self->buf, NPAGES, 5);
+	ASSERT_EQ(0, dma_lookup(self->fd[self->a], self->buf, &c));
+	EXPECT_EQ(HMM_P2P_CLASS_SYSTEM, c.class);
+	EXPECT_TRUE(c.flags & HMM_P2P_PAGE_DMA_MAPPED);
+	EXPECT_FALSE(c.flags & HMM_P2P_PAGE_P2P);
+	dma = c.dma;
+	ASSERT_EQ(0, dma_read(self->fd[self->a], dma, page));
+	EXPECT_EQ(0, memcmp(page, self->buf, PAGE_SZ));
+	EXPECT_EQ(-EINVAL, dma_read(self->fd[self->a], dma + 8, page));
+
+	/* a peer's page through the switch: a bus address in its BAR */
+	ASSERT_EQ(0, to_device(self, self->b, 6));
+	ASSERT_EQ(0, node_bar2(self->b, &bar_start, &bar_end));
+	ASSERT_EQ(0, dma_lookup(self->fd[self->a], self->buf, &c));
+	EXPECT_EQ(HMM_P2P_CLASS_PRIVATE_PEER, c.class);
+	EXPECT_TRUE(c.flags & HMM_P2P_PAGE_BUS_ADDR);
+	EXPECT_TRUE(c.dma >= bar_start && c.dma <= bar_end);
+	ASSERT_EQ(0, dma_read(self->fd[self->a], c.dma, page));
+	EXPECT_EQ(-1, check(page, 1, 6));
+
+	/* through the host bridge: the BAR's address, or an IOVA */
+	if (self->c >= 0 && self->host_bridge) {
+		ASSERT_EQ(0, dma_lookup(self->fd[self->c], self->buf, &c));
+		EXPECT_TRUE(c.flags & HMM_P2P_PAGE_P2P);
+		EXPECT_FALSE(c.flags & HMM_P2P_PAGE_BUS_ADDR);
+		EXPECT_EQ(!self->iommu, c.dma >= bar_start && c.dma <= bar_end);
+		ASSERT_EQ(0, dma_read(self->fd[self->c], c.dma, page));
+		EXPECT_EQ(-1, check(page, 1, 6));
+	}
+
+	if (!self->iommu) {
+		/* no IOMMU: any physical address reads (bus == physical) */
+		printf("# no IOMMU: unmapped addresses not checked\n");
+		return;
+	}
+	/* an address never mapped, and one unmapped by an invalidation */
+	EXPECT_EQ(-EFAULT, dma_read(self->fd[self->a], 0x1000, page));
+	ASSERT_EQ(0, munmap(self->buf, NPAGES * PAGE_SZ));
+	self->buf = map_anon(NPAGES);
+	EXPECT_EQ(-EFAULT, dma_read(self->fd[self->a], dma, page));
+}
+
+/* P2P memory mapped into the process (sysfs p2pmem/allocate of a device). */
+TEST_F(p2p, p2pmem_user_mapping)
+{
+	struct hmm_p2p_page_info info[16];
+	char path[128];
+	__u64 cpages;
+	int fd, d0;
+	void *p;
+
+	node_path(self->b, "/p2pmem/allocate", path, sizeof(path));
+	fd = open(path, O_RDWR);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, 16 * PAGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill(p, 16, 7);
+
+	ASSERT_EQ(0, classify(self->fd[self->a], p, 16, 0, info));
+	EXPECT_EQ(16, count(info, 16, HMM_P2P_CLASS_P2PDMA,
+			    HMM_P2P_PAGE_DMA_MAPPED | HMM_P2P_PAGE_P2P | HMM_P2P_PAGE_BUS_ADDR,
+			    0, TD_NR_DMIRROR + self->b));
+	memset(self->out, 0, 16 * PAGE_SZ);
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_READ, p, self->out, 16, &cpages));
+	EXPECT_EQ(-1, check(self->out, 16, 7));
+	fill(self->out, 16, 8);
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_WRITE, p, self->out, 16, &cpages));
+	EXPECT_EQ(-1, check(p, 16, 8));
+
+	if (self->c >= 0) {
+		int ret = dmc(self->fd[self->c], HMM_DMIRROR_READ, p, self->out, 16, &cpages);
+
+		if (self->host_bridge) {
+			EXPECT_EQ(0, ret);
+			EXPECT_EQ(-1, check(self->out, 16, 8));
+		} else {
+			/* a BAR cannot move: no path is an error */
+			EXPECT_EQ(-EREMOTEIO, ret);
+		}
+	}
+	/* the device providing the memory reads it too (its own BAR) */
+	memset(self->out, 0, 16 * PAGE_SZ);
+	ASSERT_EQ(0, dmc(self->fd[self->b], HMM_DMIRROR_READ, p, self->out, 16, &cpages));
+	EXPECT_EQ(-1, check(self->out, 16, 8));
+	/* a platform device (no PCI) has no P2P path at all */
+	d0 = open("/dev/hmm_dmirror0", O_RDWR);
+	if (d0 >= 0) {
+		EXPECT_EQ(-EREMOTEIO, dmc(d0, HMM_DMIRROR_READ, p, self->out, 16, &cpages));
+		close(d0);
+	}
+	show_stats("importer", self->fd[self->a]);
+	munmap(p, 16 * PAGE_SZ);
+	close(fd);
+}
+
+/* A write to a read-only peer page (after fork) moves it to system memory. */
+TEST_F(p2p, write_ro_peer)
+{
+	struct hmm_p2p_stats st;
+	int pipefd[2], status;
+	__u64 cpages;
+	char go;
+	pid_t pid;
+
+	ASSERT_EQ(0, to_device(self, self->b, 9));
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		close(pipefd[1]);
+		if (read(pipefd[0], &go, 1) != 1)
+			_exit(2);
+		_exit(check(self->buf, NPAGES, 9) == -1 ? 0 : 1);
+	}
+	close(pipefd[0]);
+	ASSERT_EQ(0, stats(self->fd[self->a], &st, true));
+	fill(self->out, NPAGES, 10);
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_WRITE, self->buf, self->out, NPAGES,
+			 &cpages));
+	EXPECT_EQ(NPAGES, cpages);
+	show_stats("importer", self->fd[self->a]);
+	ASSERT_EQ(0, stats(self->fd[self->a], &st, false));
+	EXPECT_EQ(NPAGES, st.p2p_fallback_write);
+	EXPECT_EQ(0, st.p2p_fallback_no_path);
+	EXPECT_EQ(-1, check(self->buf, NPAGES, 10));
+	ASSERT_EQ(1, write(pipefd[1], "g", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(pipefd[1]);
+}
+
+/* The exporter moving its pages drops the importer's P2P mappings. */
+TEST_F(p2p, peer_invalidate)
+{
+	struct hmm_p2p_page_info info[NPAGES];
+	struct hmm_p2p_stats st;
+	__u64 cpages;
+
+	ASSERT_EQ(0, to_device(self, self->b, 11));
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_READ, self->buf, self->out, NPAGES,
+			 &cpages));
+	ASSERT_EQ(0, stats(self->fd[self->a], &st, true));
+	ASSERT_EQ(0, dmc(self->fd[self->b], HMM_DMIRROR_MIGRATE_TO_SYS, self->buf, self->out,
+			 NPAGES, &cpages));
+	EXPECT_EQ(NPAGES, cpages);
+	ASSERT_EQ(0, stats(self->fd[self->a], &st, false));
+	EXPECT_GE(st.invalidations, 1);
+	/* nothing of the peer's stays mapped */
+	ASSERT_EQ(0, classify(self->fd[self->a], self->buf, NPAGES, HMM_P2P_CLASSIFY_NOFAULT,
+			      info));
+	EXPECT_EQ(0, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_PEER, 0, 0, -2));
+	EXPECT_EQ(0, count(info, NPAGES, HMM_P2P_CLASS_SYSTEM, HMM_P2P_PAGE_P2P, 0, -2));
+	memset(self->out, 0, NPAGES * PAGE_SZ);
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_READ, self->buf, self->out, NPAGES,
+			 &cpages));
+	EXPECT_EQ(-1, check(self->out, NPAGES, 11));
+}
+
+/* A peer unbound while another device maps its memory. */
+TEST_F(p2p, unbind_peer)
+{
+	struct hmm_p2p_stats st;
+	struct hmm_p2p_page_info info[16];
+	struct hmm_p2p_info di;
+	char bdf[64], path[128];
+	__u64 cpages;
+	int pfd;
+	void *p;
+
+	ASSERT_EQ(0, node_bdf(self->b, bdf, sizeof(bdf)));
+	ASSERT_EQ(0, to_device(self, self->b, 12));
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_READ, self->buf, self->out, NPAGES,
+			 &cpages));
+	/* and its P2P memory mapped into the process, mapped by the importer */
+	node_path(self->b, "/p2pmem/allocate", path, sizeof(path));
+	pfd = open(path, O_RDWR);
+	ASSERT_GE(pfd, 0);
+	p = mmap(NULL, 16 * PAGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED, pfd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill(p, 16, 17);
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_READ, p, self->out, 16, &cpages));
+	ASSERT_EQ(0, stats(self->fd[self->a], &st, true));
+
+	ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/unbind", bdf));
+	/* the BAR mapping went with the device: the importer holds none of it */
+	ASSERT_EQ(0, classify(self->fd[self->a], p, 16, HMM_P2P_CLASSIFY_NOFAULT, info));
+	EXPECT_EQ(0, count(info, 16, HMM_P2P_CLASS_P2PDMA, 0, 0, -2));
+	munmap(p, 16 * PAGE_SZ);
+	close(pfd);
+	show_stats("importer after unbind", self->fd[self->a]);
+	ASSERT_EQ(0, stats(self->fd[self->a], &st, false));
+	EXPECT_GE(st.invalidations, 1);
+	EXPECT_EQ(NPAGES, st.p2p_fallback_gone);
+	/* the unbound device's file is dead */
+	EXPECT_EQ(-ENODEV, dmc(self->fd[self->b], HMM_DMIRROR_READ, self->buf, self->out,
+			       NPAGES, &cpages));
+	/* no data lost: in system memory now */
+	memset(self->out, 0, NPAGES * PAGE_SZ);
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_READ, self->buf, self->out, NPAGES,
+			 &cpages));
+	EXPECT_EQ(-1, check(self->out, NPAGES, 12));
+	EXPECT_EQ(-1, check(self->buf, NPAGES, 12));
+
+	/* bound again, it comes back in its group */
+	close(self->fd[self->b]);
+	self->fd[self->b] = rebind(self->b, bdf);
+	ASSERT_GE(self->fd[self->b], 0);
+	ASSERT_EQ(0, ioctl(self->fd[self->b], HMM_P2P_IOC_INFO, &di));
+	EXPECT_EQ(self->group[self->a], di.owner_group);
+	peer_rw(_metadata, self, self->a, self->b, true);
+}
+
+/* Rebind node @n after an unbind; returns its new fd or -1. */
+static int rebind(int n, const char *bdf)
+{
+	char path[64];
+	int i, fd = -1;
+
+	if (write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/bind", bdf))
+		return -1;
+	snprintf(path, sizeof(path), "/dev/hmm_p2p%d", n);
+	for (i = 0; i < 50 && fd < 0; i++) {
+		fd = open(path, O_RDWR);
+		if (fd < 0)
+			usleep(100000);
+	}
+	return fd;
+}
+
+/* The importer unbound while it maps a peer's pages: the peer keeps them. */
+TEST_F(p2p, unbind_importer)
+{
+	struct hmm_p2p_stats st;
+	char bdf[64];
+	__u64 cpages;
+
+	ASSERT_EQ(0, node_bdf(self->a, bdf, sizeof(bdf)));
+	ASSERT_EQ(0, to_device(self, self->b, 13));
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_READ, self->buf, self->out, NPAGES,
+			 &cpages));
+	ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/unbind", bdf));
+	EXPECT_EQ(-ENODEV, dmc(self->fd[self->a], HMM_DMIRROR_READ, self->buf, self->out,
+			       NPAGES, &cpages));
+	ASSERT_EQ(0, stats(self->fd[self->b], &st, false));
+	EXPECT_EQ(NPAGES, st.pages_in_use);
+	close(self->fd[self->a]);
+	self->fd[self->a] = rebind(self->a, bdf);
+	ASSERT_GE(self->fd[self->a], 0);
+	memset(self->out, 0, NPAGES * PAGE_SZ);
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_READ, self->buf, self->out, NPAGES,
+			 &cpages));
+	EXPECT_EQ(-1, check(self->out, NPAGES, 13));
+	ASSERT_EQ(0, stats(self->fd[self->a], &st, false));
+	EXPECT_EQ(NPAGES, st.p2p_mappings);
+	EXPECT_EQ(-1, check(self->buf, NPAGES, 13));
+}
+
+/* A 2 MiB THP on a peer (one device folio where the kernel has them). */
+TEST_F(p2p, switch_peer_thp)
+{
+	unsigned long n = (2UL << 20) / PAGE_SZ;
+	struct hmm_p2p_page_info *info;
+	struct hmm_p2p_stats st;
+	void *raw, *buf, *out;
+	__u64 cpages;
+
+	raw = mmap(NULL, 4UL << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, raw);
+	buf = (void *)(((uintptr_t)raw + (2UL << 20) - 1) & ~((2UL << 20) - 1));
+	ASSERT_EQ(0, madvise(buf, 2UL << 20, MADV_HUGEPAGE));
+	out = map_anon(n);
+	info = calloc(n, sizeof(*info));
+	ASSERT_NE(NULL, out);
+	ASSERT_NE(NULL, info);
+	fill(buf, n, 14);
+	ASSERT_EQ(0, dmc(self->fd[self->b], HMM_DMIRROR_MIGRATE_TO_DEV, buf, out, n, &cpages));
+	ASSERT_EQ(n, cpages);
+	ASSERT_EQ(0, stats(self->fd[self->b], &st, false));
+	printf("# on the exporter: %llu pages, %llu THP moved\n", st.pages_in_use,
+	       st.thp_migrated);
+	ASSERT_EQ(0, classify(self->fd[self->a], buf, n, 0, info));
+	EXPECT_EQ(n, count(info, n, HMM_P2P_CLASS_PRIVATE_PEER,
+			   HMM_P2P_PAGE_P2P | HMM_P2P_PAGE_BUS_ADDR, 0, TD_NR_DMIRROR + self->b));
+	memset(out, 0, n * PAGE_SZ);
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_READ, buf, out, n, &cpages));
+	EXPECT_EQ(-1, check(out, n, 14));
+	fill(out, n, 15);
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_WRITE, buf, out, n, &cpages));
+	ASSERT_EQ(0, stats(self->fd[self->b], &st, false));
+	EXPECT_EQ(n, st.pages_in_use);
+	EXPECT_EQ(-1, check(buf, n, 15));
+	free(info);
+	munmap(out, n * PAGE_SZ);
+	munmap(raw, 4UL << 20);
+}
+
+struct mover {
+	int fd;
+	void *buf, *out;
+	int rounds;
+	int errors;
+};
+
+static void *mover_fn(void *arg)
+{
+	struct mover *m = arg;
+	__u64 cpages;
+	int i;
+
+	for (i = 0; i < m->rounds; i++) {
+		if (dmc(m->fd, HMM_DMIRROR_MIGRATE_TO_DEV, m->buf, m->out, NPAGES, &cpages))
+			m->errors++;
+		if (dmc(m->fd, HMM_DMIRROR_MIGRATE_TO_SYS, m->buf, m->out, NPAGES, &cpages))
+			m->errors++;
+	}
+	return NULL;
+}
+
+/* The exporter moves the pages back and forth while the importer reads them. */
+TEST_F(p2p, race_peer_migrate)
+{
+	struct mover m = { .fd = self->fd[self->b], .buf = self->buf, .rounds = 40 };
+	struct hmm_p2p_stats st;
+	unsigned long bad = 0;
+	pthread_t t;
+	__u64 cpages;
+	void *out;
+	int i;
+
+	m.out = map_anon(NPAGES);
+	out = map_anon(NPAGES);
+	ASSERT_NE(NULL, m.out);
+	ASSERT_NE(NULL, out);
+	fill(self->buf, NPAGES, 18);
+	ASSERT_EQ(0, stats(self->fd[self->a], &st, true));
+	ASSERT_EQ(0, pthread_create(&t, NULL, mover_fn, &m));
+	for (i = 0; i < 80; i++) {
+		memset(out, 0, NPAGES * PAGE_SZ);
+		if (dmc(self->fd[self->a], HMM_DMIRROR_READ, self->buf, out, NPAGES, &cpages) ||
+		    check(out, NPAGES, 18) != -1)
+			bad++;
+	}
+	pthread_join(t, NULL);
+	show_stats("importer", self->fd[self->a]);
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(0, m.errors);
+	EXPECT_EQ(-1, check(self->buf, NPAGES, 18));
+	munmap(m.out, NPAGES * PAGE_SZ);
+	munmap(out, NPAGES * PAGE_SZ);
+}
+
+/* Many pages: several fault batches and engine windows. */
+TEST_F(p2p, switch_peer_large)
+{
+	unsigned long n = 4096;		/* 16 MiB */
+	struct hmm_p2p_stats st;
+	void *buf, *out;
+	__u64 cpages;
+
+	buf = map_anon(n);
+	out = map_anon(n);
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, out);
+	fill(buf, n, 19);
+	ASSERT_EQ(0, dmc(self->fd[self->b], HMM_DMIRROR_MIGRATE_TO_DEV, buf, out, n, &cpages));
+	ASSERT_EQ(n, cpages);
+	ASSERT_EQ(0, stats(self->fd[self->a], &st, true));
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_READ, buf, out, n, &cpages));
+	EXPECT_EQ(-1, check(out, n, 19));
+	fill(out, n, 20);
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_WRITE, buf, out, n, &cpages));
+	ASSERT_EQ(0, stats(self->fd[self->a], &st, false));
+	EXPECT_EQ(n, st.p2p_mappings);
+	EXPECT_EQ(2 * n * PAGE_SZ, st.p2p_bytes);
+	ASSERT_EQ(0, stats(self->fd[self->b], &st, false));
+	EXPECT_EQ(n, st.pages_in_use);
+	EXPECT_EQ(-1, check(buf, n, 20));
+	munmap(buf, n * PAGE_SZ);
+	munmap(out, n * PAGE_SZ);
+}
+
+/* Bad input to the extension. */
+TEST_F(p2p, bad_input)
+{
+	struct hmm_p2p_dma_cmd c = { .op = 7 };
+	char page[PAGE_SZ];
+
+	EXPECT_EQ(-1, ioctl(self->fd[self->a], HMM_P2P_IOC_DMA, &c));
+	EXPECT_EQ(EINVAL, errno);
+	c.op = HMM_P2P_DMA_LOOKUP;
+	c.addr = 123;
+	EXPECT_EQ(-1, ioctl(self->fd[self->a], HMM_P2P_IOC_DMA, &c));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-EFAULT, ioctl(self->fd[self->a], HMM_P2P_IOC_DMA, (void *)16) ? -errno : 0);
+	EXPECT_EQ(-EINVAL, dma_read(self->fd[self->a], 0x1234, page));
+}
+
+TEST_HARNESS_MAIN

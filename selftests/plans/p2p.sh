@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0
+# p2p: peer to peer between the PCI test devices (/dev/hmm_p2pN, QEMU
+# ivshmem-plain; README.md "Peer to peer"). Run it on each topology:
+#   tools/vm-run.sh --plan p2p                       (qemu64: lone device has no path)
+#   tools/vm-run.sh --plan p2p --cpu EPYC            (host-bridge path)
+#   tools/vm-run.sh --plan p2p --cpu EPYC --iommu    (host bridge through the IOMMU)
+# selftests/p2p_tests.c does the work; this plan adds the unbind test (last:
+# it unbinds and rebinds a device) and the bad devices (module parameters
+# that make a device look broken at probe).
+
+P2P=$BINDIR/p2p_tests
+
+p2p_nodes() {
+	for _n in 0 1 2; do
+		[ -c "/dev/hmm_p2p$_n" ] || { say "/dev/hmm_p2p$_n missing"; return 1; }
+	done
+}
+p2p_nodes_gone() { ! ls /dev/hmm_p2p* >/dev/null 2>&1; }
+
+# dmesg_has TEXT: the kernel said TEXT since the last dmesg -c.
+dmesg_has() { dmesg | grep -F -- "$1"; }
+
+say "cpu: $(grep -m1 'model name' /proc/cpuinfo); iommu: $(echo /sys/class/iommu/*)"
+check "p2p: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours
+check "p2p: /dev/hmm_p2p0..2 exist" p2p_nodes
+dmesg | grep -E 'hmm_p2p[0-9]|peer-to-peer' | sed 's/^/    /'
+
+run_tap p2p_tests "$P2P" -T unbind_peer -T unbind_importer
+run_tap p2p_tests-unbind "$P2P" -t unbind_peer -t unbind_importer
+
+check "p2p: unload" unload_ours
+check "p2p: /dev/hmm_p2p* gone" p2p_nodes_gone
+
+# Bad devices: each fails its probe with a clear message; the others work.
+dmesg -c >/dev/null
+check "p2p: load with a device without BAR2" load_ours pci_sim_nobar=0
+check "p2p: ... says so" dmesg_has "hmm_p2p0: no memory BAR2"
+check "p2p: ... and has no node" test ! -e /dev/hmm_p2p0
+check "p2p: ... the others do" test -c /dev/hmm_p2p1
+check "p2p: unload" unload_ours
+dmesg -c >/dev/null
+check "p2p: load with a BAR2 too small" load_ours pci_sim_small=1
+check "p2p: ... says so" dmesg_has "hmm_p2p1: BAR2 is 16 MiB, need at least 256 MiB"
+check "p2p: ... and has no node" test ! -e /dev/hmm_p2p1
+check "p2p: unload" unload_ours
+dmesg -c >/dev/null
+check "p2p: load with a device without P2P memory" load_ours pci_sim_nop2p=2
+check "p2p: ... says so" dmesg_has "hmm_p2p2: BAR2 cannot be P2P memory"
+check "p2p: ... and has no node" test ! -e /dev/hmm_p2p2
+check "p2p: ... the switch pair still works" "$P2P" -t switch_peer_rw
+check "p2p: unload" unload_ours
+check "p2p: /dev/hmm_p2p* gone" p2p_nodes_gone
