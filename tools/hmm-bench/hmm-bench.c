@@ -23,7 +23,7 @@
  * prints both side by side and ends with one summary line; each side may be
  * several files (rounds, comma separated), whose samples are pooled.
  *
- * Build: gcc -static -O2 -Wall -I uapi tools/hmm-bench/hmm-bench.c
+ * Build: make hmm-bench (gcc -static -O2 -Wall, see bench.mk)
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -46,7 +46,9 @@
 
 #define PAGE_SZ		4096UL
 #define THP_SZ		(2UL << 20)
-#define MIB		(1UL << 20)
+#define BIT(n)		(1UL << (n))
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define MIB		BIT(20)
 #define MAX_SIZES	16
 #define MAX_RUNS	100
 #define COPY_MAX_PAGES	65536UL
@@ -614,12 +616,15 @@ static int run_one(struct result *r, int fd, size_t size, int run, int timed)
 		goto out;
 	}
 	for (i = 0; i < nf; i++) {
-		volatile uint64_t *p = (uint64_t *)((char *)buf + i * step);
+		const uint64_t *p = (const uint64_t *)((char *)buf + i * step);
 		double t0, t1;
 		uint64_t v;
 
 		t0 = now_ns();
+		/* compiler barriers keep the faulting load inside the timing */
+		asm volatile("" ::: "memory");
 		v = *p;
+		asm volatile("" : "+r" (v) : : "memory");
 		t1 = now_ns();
 		lat[i] = (t1 - t0) / 1e3;
 		sum += t1 - t0;
@@ -756,8 +761,8 @@ static void print_table(FILE *o)
 	uname(&u);
 	fprintf(o, "\nhmm-bench: %s on %s (%s memory), kernel %s\n",
 		opt.label, opt.dev, memory_name(), u.release);
-	fprintf(o, "medians; throughput in GiB/s, fault latency in us per "
-		"fault unit (4k: one 4 KiB page, thp: one 2 MiB folio)\n");
+	fprintf(o,
+		"medians; throughput in GiB/s, fault latency in us per fault unit (4k: one 4 KiB page, thp: one 2 MiB folio)\n");
 	fprintf(o, "copy limit: %s\n", copy_note);
 	fprintf(o, "%6s %4s %4s %9s %9s %9s %9s %9s %10s %6s %6s %9s\n",
 		"size", "mode", "runs", "s2d", "d2s", "fault50", "fault99",
@@ -788,8 +793,8 @@ static void print_table(FILE *o)
 			fprintf(o, "       %s\n", r->error);
 		if (r->mode == MODE_THP && r->thp_before.n &&
 		    med(&r->thp_before) >= 0 && med(&r->thp_before) < 0.999)
-			fprintf(o, "       warning: THP backs only %.0f%% of the "
-				"buffer before migration\n",
+			fprintf(o,
+				"       warning: THP backs only %.0f%% of the buffer before migration\n",
 				100 * med(&r->thp_before));
 	}
 	if (fatal_error[0])
@@ -873,9 +878,8 @@ static int write_json(const char *path)
 	json_str(f, memory_name());
 	fprintf(f, ",\n \"ok\": %s, \"error\": ", ok ? "true" : "false");
 	json_str(f, fatal_error);
-	fputs(", \"units\": {\"s2d\": \"GiB/s\", \"d2s\": \"GiB/s\", "
-	      "\"fault\": \"us per 4 KiB page (4k) or 2 MiB folio (thp)\", "
-	      "\"snap\": \"Mpages/s\", \"copy_limit\": \"GiB/s\"}", f);
+	fprintf(f,
+		", \"units\": {\"s2d\": \"GiB/s\", \"d2s\": \"GiB/s\", \"fault\": \"us per 4 KiB page (4k) or 2 MiB folio (thp)\", \"snap\": \"Mpages/s\", \"copy_limit\": \"GiB/s\"}");
 	fputs(",\n \"copy_limit_note\": ", f);
 	json_str(f, copy_note);
 	fputs(",\n \"copy_limit\": [", f);
@@ -891,8 +895,9 @@ static int write_json(const char *path)
 	for (i = 0; i < nresults; i++) {
 		struct result *r = &results[i];
 
-		fprintf(f, "%s\n  {\"size_mib\": %lu, \"mode\": \"%s\", "
-			"\"runs\": %d, \"ok\": %s, \"error\": ", i ? "," : "",
+		fprintf(f,
+			"%s\n  {\"size_mib\": %lu, \"mode\": \"%s\", \"runs\": %d, \"ok\": %s, \"error\": ",
+			i ? "," : "",
 			r->size_mib, mode_name[r->mode], r->s2d.n,
 			r->ok ? "true" : "false");
 		json_str(f, r->error);
@@ -976,11 +981,21 @@ static char *jstring(struct jparser *p)
 		if (c == '\\') {
 			c = *p->s++;
 			switch (c) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
+			case 'n':
+				c = '\n';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case 'b':
+				c = '\b';
+				break;
+			case 'f':
+				c = '\f';
+				break;
 			case 'u': {
 				unsigned int u = 0;
 
@@ -997,7 +1012,8 @@ static char *jstring(struct jparser *p)
 				p->err = "unterminated string";
 				free(b);
 				return NULL;
-			default: break;	/* \" \\ \/ */
+			default:	/* \" \\ \/ */
+				break;
 			}
 		}
 		if (n + 2 > cap) {
@@ -1173,7 +1189,7 @@ static struct jv *load_json(const char *path)
 		if (*p.s)
 			p.err = "trailing text", v = NULL;
 	}
-	if (!v || jget(v, "tool") == NULL ||
+	if (!v || !jget(v, "tool") ||
 	    strcmp(jstr(v, "tool"), "hmm-bench")) {
 		note("%s: not an hmm-bench JSON file (%s at byte %ld)", path,
 		     p.err ? p.err : "no \"tool\": \"hmm-bench\"",
@@ -1386,7 +1402,7 @@ static int do_compare(const char *upath, const char *opath)
 						     sizes[i], mode_name[mo]);
 			if (!any)
 				continue;
-			for (j = 0; j < (int)(sizeof(m) / sizeof(m[0])); j++) {
+			for (j = 0; j < (int)ARRAY_SIZE(m); j++) {
 				double a = metric(up, sizes[i], mode_name[mo], m[j].key);
 				double b = metric(ours, sizes[i], mode_name[mo], m[j].key);
 				char c[6][24], name[32];
@@ -1403,9 +1419,9 @@ static int do_compare(const char *upath, const char *opath)
 					fmtnum(c[4], 24, b / lim, "%.2f");
 					fmtnum(c[5], 24, lim, "%.3f");
 				} else {
-					strcpy(c[3], "");
-					strcpy(c[4], "");
-					strcpy(c[5], "");
+					c[3][0] = '\0';
+					c[4][0] = '\0';
+					c[5][0] = '\0';
 				}
 				printf("%5.0fM %4s %-16s %10s %10s %8s %8s %8s %9s\n",
 				       sizes[i], mode_name[mo], name, c[0], c[1],
@@ -1425,8 +1441,9 @@ static int do_compare(const char *upath, const char *opath)
 					double t = jnum(jget(jget(rr, "thp_fraction"), "median"));
 
 					if (!isnan(t) && t < 0.999)
-						printf("       warning: %s: THP backed only %.0f%% of the buffer\n",
-						       is_ours ? "ours" : "upstream", 100 * t);
+						fprintf(stdout,
+							"       warning: %s: THP backed only %.0f%% of the buffer\n",
+							is_ours ? "ours" : "upstream", 100 * t);
 				}
 			}
 		}
@@ -1435,11 +1452,11 @@ static int do_compare(const char *upath, const char *opath)
 	    strcmp(jstr(o0, "dev"), "/dev/hmm_dmirror0") ||
 	    strcmp(jstr(u0, "memory"), "private") ||
 	    strcmp(jstr(o0, "memory"), "private"))
-		printf("note: the summary is defined on /dev/hmm_dmirror0 "
-		       "(device-private); these runs are %s (%s) and %s (%s)\n",
-		       u0 ? jstr(u0, "dev") : "-", u0 ? jstr(u0, "memory") : "-",
-		       o0 ? jstr(o0, "dev") : "-",
-		       o0 ? jstr(o0, "memory") : "-");
+		fprintf(stdout,
+			"note: the summary is defined on /dev/hmm_dmirror0 (device-private); these runs are %s (%s) and %s (%s)\n",
+			u0 ? jstr(u0, "dev") : "-", u0 ? jstr(u0, "memory") : "-",
+			o0 ? jstr(o0, "dev") : "-",
+			o0 ? jstr(o0, "memory") : "-");
 	ratio_str(s2d4, sizeof(s2d4), metric(up, 64, "4k", "s2d_gibps"),
 		  metric(ours, 64, "4k", "s2d_gibps"));
 	ratio_str(d2s4, sizeof(d2s4), metric(up, 64, "4k", "d2s_gibps"),
@@ -1450,35 +1467,35 @@ static int do_compare(const char *upath, const char *opath)
 		  metric(ours, 64, "thp", "d2s_gibps"));
 	ratio_str(f50, sizeof(f50), metric(up, 64, "4k", "fault_p50_us"),
 		  metric(ours, 64, "4k", "fault_p50_us"));
-	printf("ratio vs upstream: s2d_4k=%s d2s_4k=%s s2d_thp=%s d2s_thp=%s "
-	       "fault_p50=%s\n", s2d4, d2s4, s2dt, d2st, f50);
+	printf("ratio vs upstream: s2d_4k=%s d2s_4k=%s s2d_thp=%s d2s_thp=%s fault_p50=%s\n",
+	       s2d4, d2s4, s2dt, d2st, f50);
 	fflush(stdout);
 	return up->n && ours->n && !up->bad && !ours->bad ? 0 : 1;
 }
 
 /* ------------------------------------------------------------- main */
 
-static void usage(FILE *o)
+static void print_usage(FILE *o)
 {
 	fprintf(o,
-"usage: hmm-bench [options]\n"
-"       hmm-bench --compare UPSTREAM.json[,...] OURS.json[,...]\n"
-"  --dev PATH        device node (default /dev/hmm_dmirror0)\n"
-"  --sizes LIST      sizes in MiB, even, comma separated; SIZE:RUNS sets the\n"
-"                    runs of one size (default 2,8,64,256)\n"
-"  --runs N          runs per size and mode (default 5, max %d)\n"
-"  --modes LIST      4k, thp or 4k,thp (default both)\n"
-"  --label NAME      name recorded in the output (e.g. upstream, ours)\n"
-"  --json FILE       also write the results as JSON\n"
-"  --quick           --sizes 2,64 --runs 3\n"
-"  --no-warmup       skip the untimed warm-up round of each case\n"
-"  --verbose         print every run\n"
-"  --compare A B     print A (upstream) and B (ours) side by side; the last\n"
-"                    line is the summary at 64 MiB. A and B may each list\n"
-"                    several JSON files (rounds), comma separated: their\n"
-"                    samples are pooled before the medians are taken\n"
-"Every measured case migrates a pattern to the device and back and checks\n"
-"it; a driver that loses data fails rather than looks fast.\n", MAX_RUNS);
+		"usage: hmm-bench [options]\n"
+		"       hmm-bench --compare UPSTREAM.json[,...] OURS.json[,...]\n"
+		"  --dev PATH        device node (default /dev/hmm_dmirror0)\n"
+		"  --sizes LIST      sizes in MiB, even, comma separated; SIZE:RUNS sets the\n"
+		"                    runs of one size (default 2,8,64,256)\n"
+		"  --runs N          runs per size and mode (default 5, max %d)\n"
+		"  --modes LIST      4k, thp or 4k,thp (default both)\n"
+		"  --label NAME      name recorded in the output (e.g. upstream, ours)\n"
+		"  --json FILE       also write the results as JSON\n"
+		"  --quick           --sizes 2,64 --runs 3\n"
+		"  --no-warmup       skip the untimed warm-up round of each case\n"
+		"  --verbose         print every run\n"
+		"  --compare A B     print A (upstream) and B (ours) side by side; the last\n"
+		"                    line is the summary at 64 MiB. A and B may each list\n"
+		"                    several JSON files (rounds), comma separated: their\n"
+		"                    samples are pooled before the medians are taken\n"
+		"Every measured case migrates a pattern to the device and back and checks\n"
+		"it; a driver that loses data fails rather than looks fast.\n", MAX_RUNS);
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -1558,7 +1575,9 @@ int main(int argc, char **argv)
 	parse_sizes("2,8,64,256");
 	while ((c = getopt_long(argc, argv, "d:s:r:m:l:j:qWvch", lo, NULL)) != -1) {
 		switch (c) {
-		case 'd': opt.dev = optarg; break;
+		case 'd':
+			opt.dev = optarg;
+			break;
 		case 's':
 			if (parse_sizes(optarg))
 				return 2;
@@ -1580,31 +1599,46 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'l': opt.label = optarg; break;
-		case 'j': opt.json = optarg; break;
+		case 'l':
+			opt.label = optarg;
+			break;
+		case 'j':
+			opt.json = optarg;
+			break;
 		case 'q':
 			if (!sizes_given)
 				parse_sizes("2,64");
 			if (!runs_given)
 				opt.runs = 3;
 			break;
-		case 'W': opt.warmup = 0; break;
-		case 'v': opt.verbose = 1; break;
-		case 'c': compare = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'W':
+			opt.warmup = 0;
+			break;
+		case 'v':
+			opt.verbose = 1;
+			break;
+		case 'c':
+			compare = 1;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return 0;
+		default:
+			print_usage(stderr);
+			return 2;
 		}
 	}
 	if (compare) {
 		if (argc - optind != 2) {
-			note("--compare takes two arguments: UPSTREAM OURS (each a JSON file, or several, comma separated)");
+			note("%s",
+			     "--compare takes two arguments: UPSTREAM OURS (each a JSON file, or several, comma separated)");
 			return 2;
 		}
 		return do_compare(argv[optind], argv[optind + 1]);
 	}
 	if (optind != argc) {
 		note("unexpected argument '%s'", argv[optind]);
-		usage(stderr);
+		print_usage(stderr);
 		return 2;
 	}
 
