@@ -452,8 +452,10 @@ EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_system);
  * Move the aligned 64 KiB window around a faulting 4 KiB page in one
  * migration: the faulting page and those of its neighbours that are ours. A
  * CPU that touches device memory tends to touch the next pages too, and one
- * migration of 16 pages costs far less than 16 faults. Neighbours that cannot
- * move (busy, no memory) stay on the device.
+ * migration of 16 pages costs far less than 16 faults. So does a mirror
+ * with no P2P path to us: hmm_range_fault() faults a range one page at a
+ * time (FAULT_FLAG_REMOTE), restarting its walk after each. Neighbours that
+ * cannot move (busy, no memory) stay on the device.
  *
  * Return: true when the faulting page moved; otherwise the caller moves it
  * alone (a neighbour's trouble must not hold up the faulting page).
@@ -465,7 +467,7 @@ static bool hp_fault_around(struct vm_fault *vmf, struct hmm_p2p_devmem *dm)
 	struct vm_area_struct *vma = vmf->vma;
 	struct migrate_vma args = { };
 	bool fail_alloc = false, moved;
-	unsigned long fi;
+	unsigned long fi, nr;
 
 	args.start = max(win, vma->vm_start);
 	args.end = min(win + (HP_FAULT_AROUND << PAGE_SHIFT), vma->vm_end);
@@ -484,10 +486,14 @@ static bool hp_fault_around(struct vm_fault *vmf, struct hmm_p2p_devmem *dm)
 	hp_alloc_copy_to_sys(dm, &args, &fail_alloc, false);
 	migrate_vma_pages(&args);
 	moved = (args.src[fi] & MIGRATE_PFN_MIGRATE) && migrate_pfn_to_page(args.dst[fi]);
-	atomic64_add(hp_count_moved(dm, args.src, args.dst, args.npages), &dm->st_to_sys);
+	nr = hp_count_moved(dm, args.src, args.dst, args.npages);
+	atomic64_add(nr, &dm->st_to_sys);
 	migrate_vma_finalize(&args);
 	if (moved)
 		atomic64_inc(&dm->st_cpu_faults);
+	/* hmm_range_fault() of a mirror with another owner: no P2P path */
+	if (nr && (vmf->flags & FAULT_FLAG_REMOTE))
+		hp_p2p_remote_fault(dm, nr);
 	return moved;
 }
 
@@ -528,8 +534,7 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 		args.start = vmf->address & PAGE_MASK;
 		args.end = args.start + PAGE_SIZE;
 	}
-	/* a peer's hmm_range_fault() asks for its pages itself */
-	if (!order && !(vmf->flags & FAULT_FLAG_REMOTE) && hp_fault_around(vmf, dm))
+	if (!order && hp_fault_around(vmf, dm))
 		return 0;
 	if (order) {
 		args.src = kcalloc(1UL << order, sizeof(*args.src), GFP_KERNEL);

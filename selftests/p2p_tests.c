@@ -440,6 +440,8 @@ static void nopath(struct __test_metadata *_metadata, struct _test_data_p2p *sel
 	EXPECT_EQ(0, si.p2p_mappings);
 	EXPECT_EQ(0, si.p2p_bytes);
 	EXPECT_EQ(NPAGES, se.remote_faults);
+	/* the exporter moves 64 KiB per remote fault, not one page */
+	EXPECT_LE(se.cpu_faults, NPAGES / 16 + 1);
 	EXPECT_EQ(NPAGES, se.migrated_to_sys);
 	EXPECT_EQ(0, se.pages_in_use);
 	ASSERT_EQ(0, classify(self->fd[imp], self->buf, NPAGES, 0, info));

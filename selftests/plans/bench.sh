@@ -10,12 +10,18 @@
 #
 # Runs per round: 4 per size and mode (2, 8, 64, 256 MiB), 6 at 64 MiB, the
 # size of the summary line; 2 rounds, so 8 and 12 runs per driver in all.
+# Ours also times peer access (hmm-bench --peer, tools/hmm-bench/peer.c):
+# ranges resident on /dev/hmm_p2p0 read by hmm_p2p1 (behind the same
+# switch: P2P) and hmm_p2p2 (its own root port: no path on qemu64, so the
+# driver migrates), each against migrating to system memory first.
+# upstream's test_hmm has no peers; this part has no counterpart there.
 # On the kernel command line, hmmp2p.bench=ARGS (make bench
 # BENCH_ARGS="--quick"; '+' stands for a space there) replaces the hmm-bench
 # arguments, hmmp2p.bench_rounds=N (make bench BENCH_ROUNDS=N) the rounds.
 
 BENCH_ARGS="--sizes 2,8,64:6,256 --runs 4"
 BENCH_ROUNDS=2
+BENCH_PEER="--peer /dev/hmm_p2p0,/dev/hmm_p2p1,/dev/hmm_p2p2 --peer-sizes 8,64"
 # shellcheck disable=SC2013 # the command line is one line of words
 for _arg in $(cat /proc/cmdline); do
 	case $_arg in
@@ -31,16 +37,18 @@ BENCH_OUT=/tmp/bench
 mkdir -p "$BENCH_OUT"
 rm -f "$BENCH_OUT"/*.json
 
-# bench_driver LABEL ROUND: run hmm-bench on the loaded driver; its JSON
-# is LABEL.ROUND.json.
+# bench_driver LABEL ROUND [ARGS...]: run hmm-bench on the loaded driver,
+# with BENCH_ARGS and ARGS; its JSON is LABEL.ROUND.json.
 bench_driver() {
-	say "hmm-bench $1, round $2: $BENCH_ARGS"
+	_label=$1 _r=$2
+	shift 2
+	say "hmm-bench $_label, round $_r: $BENCH_ARGS $*"
 	_t0=$(date +%s)
 	# shellcheck disable=SC2086
-	check "hmm-bench-$1-$2" "$BINDIR/hmm-bench" --dev "$BENCH_DEV" --label "$1" \
-		--json "$BENCH_OUT/$1.$2.json" $BENCH_ARGS
+	check "hmm-bench-$_label-$_r" "$BINDIR/hmm-bench" --dev "$BENCH_DEV" --label "$_label" \
+		--json "$BENCH_OUT/$_label.$_r.json" $BENCH_ARGS "$@"
 	_rc=$?
-	say "hmm-bench $1, round $2: $(( $(date +%s) - _t0 )) s"
+	say "hmm-bench $_label, round $_r: $(( $(date +%s) - _t0 )) s"
 	return $_rc
 }
 
@@ -73,7 +81,12 @@ while [ "$_round" -le "$BENCH_ROUNDS" ]; do
 	# Ours.
 	if check "load-ours-$_round" load_ours; then
 		if check "ours-nodes-$_round" dmirror_nodes_present 1; then
-			bench_driver ours "$_round"
+			# shellcheck disable=SC2086
+			if check "ours-p2p-nodes-$_round" test -c /dev/hmm_p2p2; then
+				bench_driver ours "$_round" $BENCH_PEER
+			else
+				bench_driver ours "$_round"
+			fi
 		fi
 		check "unload-ours-$_round" unload_ours
 	fi

@@ -23,9 +23,11 @@ HMM_BENCH := $(OUT)/tools/hmm-bench
 
 hmm-bench: $(HMM_BENCH)
 
-$(HMM_BENCH): $(TOP)/tools/hmm-bench/hmm-bench.c $(TOP)/uapi/hmm_p2p_test.h
+HMM_BENCH_SRC := $(addprefix $(TOP)/tools/hmm-bench/,hmm-bench.c peer.c)
+
+$(HMM_BENCH): $(HMM_BENCH_SRC) $(TOP)/tools/hmm-bench/bench.h $(TOP)/uapi/hmm_p2p_test.h
 	@mkdir -p $(dir $@)
-	gcc -static -O2 -Wall -I$(TOP)/uapi -o $@ $< -lm
+	gcc -static -O2 -Wall -Wextra -Wno-sign-compare -I$(TOP)/uapi -o $@ $(HMM_BENCH_SRC) -lm
 
 bench: $(HMM_BENCH)
 	@OUT=$(OUT) $(TOP)/tools/hmm-bench/bench-run.sh \

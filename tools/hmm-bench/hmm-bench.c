@@ -42,15 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hmm_p2p_test.h"
+#include "bench.h"
 
-#define PAGE_SZ		4096UL
-#define THP_SZ		(2UL << 20)
-#define BIT(n)		(1UL << (n))
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-#define MIB		BIT(20)
-#define MAX_SIZES	16
-#define MAX_RUNS	100
 #define COPY_MAX_PAGES	65536UL
 #define KPF_THP		22
 
@@ -59,7 +52,7 @@ static const char *const mode_name[NR_MODES] = { "4k", "thp" };
 
 /* ---------------------------------------------------------------- utils */
 
-static double now_ns(void)
+double now_ns(void)
 {
 	struct timespec ts;
 
@@ -98,7 +91,7 @@ static double percentile(const double *v, int n, double p)
 }
 
 /* Median: the mean of the two middle values for an even count. */
-static double median(const double *v, int n)
+double median(const double *v, int n)
 {
 	double *s, r;
 
@@ -116,12 +109,7 @@ static double median(const double *v, int n)
 
 /* ------------------------------------------------------------- results */
 
-struct series {
-	double v[MAX_RUNS];
-	int n;
-};
-
-static void series_add(struct series *s, double x)
+void series_add(struct series *s, double x)
 {
 	if (s->n < MAX_RUNS)
 		s->v[s->n++] = x;
@@ -177,7 +165,7 @@ static char copy_note[128] = "not tried";
 static char fatal_error[512];
 static int mem_type_info = -1;		/* from HMM_P2P_IOC_INFO if any */
 
-static void note(const char *fmt, ...)
+void note(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -188,7 +176,7 @@ static void note(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void set_error(char *dst, size_t len, const char *fmt, ...)
+void set_error(char *dst, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -201,7 +189,7 @@ static void set_error(char *dst, size_t len, const char *fmt, ...)
 /* ------------------------------------------------------------- buffers */
 
 /* A fresh anonymous mapping of @size, 2 MiB aligned, with the THP advice. */
-static void *buf_alloc(size_t size, int thp)
+void *buf_alloc(size_t size, int thp)
 {
 	size_t len = size + THP_SZ;
 	uintptr_t p, a;
@@ -232,7 +220,7 @@ static inline uint64_t pat(uint64_t seed, size_t off)
 	return (seed << 40) ^ 0x5a5a0000a5a5ULL ^ off;
 }
 
-static void fill(void *buf, size_t size, uint64_t seed)
+void fill(void *buf, size_t size, uint64_t seed)
 {
 	uint64_t *p = buf;
 	size_t i, n = size / 8;
@@ -242,7 +230,7 @@ static void fill(void *buf, size_t size, uint64_t seed)
 }
 
 /* Returns the byte offset of the first mismatch, or -1. */
-static long verify(const void *buf, size_t size, uint64_t seed)
+long verify(const void *buf, size_t size, uint64_t seed)
 {
 	const uint64_t *p = buf;
 	size_t i, n = size / 8;
@@ -340,8 +328,8 @@ static double thp_fraction(void *buf, size_t size)
 
 /* ------------------------------------------------------------- ioctls */
 
-static int dcmd(int fd, unsigned long req, void *addr, void *ptr,
-		unsigned long npages, struct hmm_dmirror_cmd *out)
+int dcmd(int fd, unsigned long req, void *addr, void *ptr,
+	 unsigned long npages, struct hmm_dmirror_cmd *out)
 {
 	struct hmm_dmirror_cmd cmd = {
 		.addr = (uintptr_t)addr,
@@ -707,7 +695,7 @@ static void run_copy(struct copy_result *c, int fd, int runs)
 
 /* ------------------------------------------------------------- output */
 
-static double med(const struct series *s)
+double med(const struct series *s)
 {
 	return median(s->v, s->n);
 }
@@ -745,7 +733,7 @@ static double copy_at(unsigned long mib)
 	return NAN;
 }
 
-static void fmtnum(char *b, size_t n, double v, const char *f)
+void fmtnum(char *b, size_t n, double v, const char *f)
 {
 	if (isnan(v) || v < -0.5)
 		snprintf(b, n, "n/a");
@@ -801,7 +789,7 @@ static void print_table(FILE *o)
 		fprintf(o, "FAILED: %s\n", fatal_error);
 }
 
-static void json_str(FILE *f, const char *s)
+void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -815,7 +803,7 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void json_num(FILE *f, double v)
+void json_num(FILE *f, double v)
 {
 	if (isnan(v) || isinf(v))
 		fputs("null", f);
@@ -823,7 +811,7 @@ static void json_num(FILE *f, double v)
 		fprintf(f, "%.6g", v);
 }
 
-static void json_series(FILE *f, const char *name, const struct series *s)
+void json_series(FILE *f, const char *name, const struct series *s)
 {
 	int i;
 
@@ -924,7 +912,9 @@ static int write_json(const char *path)
 		json_series(f, "thp_fraction_after_d2s", &r->thp_after);
 		fputs("}", f);
 	}
-	fputs("]}\n", f);
+	fputs("]", f);
+	peer_json(f);
+	fputs("}\n", f);
 	if (fclose(f)) {
 		note("cannot write %s: %s", path, strerror(errno));
 		return -1;
@@ -935,16 +925,6 @@ static int write_json(const char *path)
 /* ------------------------------------------------------------- compare */
 
 /* A small JSON reader, enough for the files this program writes. */
-enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-struct jv {
-	enum jtype t;
-	double num;
-	char *str;
-	int n;
-	char **keys;
-	struct jv **items;
-};
 
 struct jparser {
 	const char *s;
@@ -1128,7 +1108,7 @@ static struct jv *jparse(struct jparser *p, int depth)
 	return NULL;
 }
 
-static struct jv *jget(const struct jv *o, const char *key)
+struct jv *jget(const struct jv *o, const char *key)
 {
 	int i;
 
@@ -1140,14 +1120,14 @@ static struct jv *jget(const struct jv *o, const char *key)
 	return NULL;
 }
 
-static const char *jstr(const struct jv *o, const char *key)
+const char *jstr(const struct jv *o, const char *key)
 {
 	const struct jv *v = jget(o, key);
 
 	return v && v->t == J_STR ? v->str : "";
 }
 
-static double jnum(const struct jv *v)
+double jnum(const struct jv *v)
 {
 	return v && v->t == J_NUM ? v->num : NAN;
 }
@@ -1199,19 +1179,11 @@ static struct jv *load_json(const char *path)
 	return v;		/* text and tree are kept until exit */
 }
 
-#define MAX_DOCS	16
-
 /*
- * One driver's results: one JSON file per round (the bench plan alternates
- * the drivers, round by round, so that a slow spell of the host hits both),
- * with the samples of all rounds pooled.
+ * One driver's results (struct docset): one JSON file per round (the bench
+ * plan alternates the drivers, round by round, so that a slow spell of the
+ * host hits both), with the samples of all rounds pooled.
  */
-struct docset {
-	struct jv *d[MAX_DOCS];
-	int n;
-	int bad;	/* a file could not be used */
-};
-
 static void load_docs(struct docset *ds, const char *paths)
 {
 	char *copy = strdup(paths), *tok, *save = NULL;
@@ -1233,7 +1205,7 @@ static void load_docs(struct docset *ds, const char *paths)
 }
 
 /* Append a statistic's samples (its median when it has none) to v[]. */
-static void add_samples(const struct jv *st, double *v, int *n, int max)
+void add_samples(const struct jv *st, double *v, int *n, int max)
 {
 	const struct jv *a = jget(st, "samples");
 	int i;
@@ -1321,7 +1293,7 @@ static void collect_sizes(const struct docset *ds, double *sizes, int *n)
 	}
 }
 
-static void ratio_str(char *b, size_t n, double up, double ours)
+void ratio_str(char *b, size_t n, double up, double ours)
 {
 	if (isnan(up) || isnan(ours) || up <= 0)
 		snprintf(b, n, "n/a");
@@ -1457,6 +1429,7 @@ static int do_compare(const char *upath, const char *opath)
 			u0 ? jstr(u0, "dev") : "-", u0 ? jstr(u0, "memory") : "-",
 			o0 ? jstr(o0, "dev") : "-",
 			o0 ? jstr(o0, "memory") : "-");
+	peer_compare(ours);
 	ratio_str(s2d4, sizeof(s2d4), metric(up, 64, "4k", "s2d_gibps"),
 		  metric(ours, 64, "4k", "s2d_gibps"));
 	ratio_str(d2s4, sizeof(d2s4), metric(up, 64, "4k", "d2s_gibps"),
@@ -1488,6 +1461,11 @@ static void print_usage(FILE *o)
 		"  --label NAME      name recorded in the output (e.g. upstream, ours)\n"
 		"  --json FILE       also write the results as JSON\n"
 		"  --quick           --sizes 2,64 --runs 3\n"
+		"  --peer EXP,IMP[,IMP...]  also time peer access (hmm-p2p devices): a\n"
+		"                    range resident on EXP read by each IMP directly (P2P\n"
+		"                    where the topology allows it) against EXP migrating it\n"
+		"                    to system memory first (see peer.c)\n"
+		"  --peer-sizes LIST sizes in MiB for --peer (default 8,64)\n"
 		"  --no-warmup       skip the untimed warm-up round of each case\n"
 		"  --verbose         print every run\n"
 		"  --compare A B     print A (upstream) and B (ours) side by side; the last\n"
@@ -1565,6 +1543,8 @@ int main(int argc, char **argv)
 		{ "no-warmup", no_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "compare", no_argument, NULL, 'c' },
+		{ "peer", required_argument, NULL, 'P' },
+		{ "peer-sizes", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1573,7 +1553,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	parse_sizes("2,8,64,256");
-	while ((c = getopt_long(argc, argv, "d:s:r:m:l:j:qWvch", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:s:r:m:l:j:qWvchP:S:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			opt.dev = optarg;
@@ -1619,6 +1599,14 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			compare = 1;
+			break;
+		case 'P':
+			if (peer_parse(optarg))
+				return 2;
+			break;
+		case 'S':
+			if (peer_parse_sizes(optarg))
+				return 2;
 			break;
 		case 'h':
 			print_usage(stdout);
@@ -1689,7 +1677,10 @@ int main(int argc, char **argv)
 			run_copy(&copies[i], fd, runs);
 	}
 	close(fd);
+	if (peer_enabled() && !fatal_error[0] && peer_run(opt.runs))
+		failed = 1;
 	print_table(stdout);
+	peer_print(stdout);
 	if (opt.json && write_json(opt.json))
 		failed = 1;
 	return failed || fatal_error[0] ? 1 : 0;
