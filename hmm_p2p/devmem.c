@@ -24,12 +24,7 @@
 #include "internal.h"
 
 static void hp_folio_free(struct folio *folio);
-HP_DEFINE_PAGE_FREE(hp_folio_free)
-
-static const struct dev_pagemap_ops hp_pgmap_ops = {
-	HP_PGMAP_FREE_OP(hp_folio_free),
-	.migrate_to_ram = hp_migrate_to_ram,
-};
+HP_DEFINE_PGMAP_OPS(hp_pgmap_ops, hp_folio_free, hp_migrate_to_ram);
 
 /**
  * hp_page_chunk() - the chunk a ZONE_DEVICE page of ours belongs to

@@ -260,6 +260,44 @@ static void hp_ref_moved(const unsigned long *src, const unsigned long *dst,
 	}
 }
 
+/* The src and dst arrays of a batch, in one allocation: kfree(args->src). */
+static int hp_alloc_batch(struct migrate_vma *args)
+{
+	args->src = kcalloc(2 * HP_BATCH, sizeof(*args->src), GFP_KERNEL);
+	if (!args->src)
+		return -ENOMEM;
+	args->dst = args->src + HP_BATCH;
+	return 0;
+}
+
+/*
+ * Set up the migration of one batch of [@addr, @end): from @addr to the end
+ * of its PMD, its VMA or the range, whichever comes first (*@next), taking
+ * the pages that @select chooses, into args->src (the caller allocated
+ * args->src and args->dst). The mmap lock is held.
+ *
+ * Return: 0 (args->cpages pages collected), -EINVAL if @addr is not mapped
+ * readable, or migrate_vma_setup()'s error.
+ */
+static int hp_setup_batch(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
+			  struct migrate_vma *args, unsigned long addr, unsigned long end,
+			  unsigned long select, unsigned long *next)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, addr);
+
+	if (!vma || !(vma->vm_flags & VM_READ))
+		return -EINVAL;
+	*next = min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
+
+	args->vma = vma;
+	args->start = addr;
+	args->end = *next;
+	args->pgmap_owner = dm->desc.owner;
+	args->flags = select;
+	args->fault_page = NULL;
+	return migrate_vma_setup(args);
+}
+
 /**
  * hmm_p2p_migrate_to_device_pages() - move a range to @dm, and say where
  * @dm: device memory
@@ -288,41 +326,23 @@ long hmm_p2p_migrate_to_device_pages(struct hmm_p2p_devmem *dm, struct mm_struct
 				     unsigned long start, unsigned long end,
 				     unsigned int flags, struct page **pages)
 {
+	unsigned long select = MIGRATE_VMA_SELECT_SYSTEM | (dm->thp ? HP_SELECT_COMPOUND : 0);
 	bool fail_alloc = flags & HMM_P2P_MIG_FAIL_ALLOC;
 	struct migrate_vma args = { };
-	unsigned long *src, *dst, addr, next;
+	unsigned long addr, next;
 	long moved = 0;
 	int ret = 0, err;
 
 	if (pages)
 		memset(pages, 0, ((end - start) >> PAGE_SHIFT) * sizeof(*pages));
-	src = kcalloc(HP_BATCH, sizeof(*src), GFP_KERNEL);
-	dst = kcalloc(HP_BATCH, sizeof(*dst), GFP_KERNEL);
-	if (!src || !dst) {
-		ret = -ENOMEM;
-		goto out_free;
-	}
+	if (hp_alloc_batch(&args))
+		return -ENOMEM;
 
 	mmap_read_lock(mm);
 	for (addr = start; addr < end; addr = next) {
-		struct vm_area_struct *vma = vma_lookup(mm, addr);
 		int setup;
 
-		if (!vma || !(vma->vm_flags & VM_READ)) {
-			ret = -EINVAL;
-			break;
-		}
-		next = min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
-
-		args.vma = vma;
-		args.src = src;
-		args.dst = dst;
-		args.start = addr;
-		args.end = next;
-		args.pgmap_owner = dm->desc.owner;
-		args.flags = MIGRATE_VMA_SELECT_SYSTEM | (dm->thp ? HP_SELECT_COMPOUND : 0);
-		args.fault_page = NULL;
-		setup = migrate_vma_setup(&args);
+		setup = hp_setup_batch(dm, mm, &args, addr, end, select, &next);
 		if (setup) {
 			ret = setup;
 			break;
@@ -341,9 +361,7 @@ long hmm_p2p_migrate_to_device_pages(struct hmm_p2p_devmem *dm, struct mm_struct
 	}
 	mmap_read_unlock(mm);
 	atomic64_add(moved, &dm->st_to_dev);
-out_free:
-	kfree(src);
-	kfree(dst);
+	kfree(args.src);
 	return ret ? ret : moved;
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_device_pages);
@@ -395,36 +413,16 @@ long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 {
 	bool fail_alloc = flags & HMM_P2P_MIG_FAIL_ALLOC;
 	struct migrate_vma args = { };
-	unsigned long *src, *dst, addr, next;
+	unsigned long addr, next;
 	long moved = 0;
 	int ret = 0;
 
-	src = kcalloc(HP_BATCH, sizeof(*src), GFP_KERNEL);
-	dst = kcalloc(HP_BATCH, sizeof(*dst), GFP_KERNEL);
-	if (!src || !dst) {
-		ret = -ENOMEM;
-		goto out_free;
-	}
+	if (hp_alloc_batch(&args))
+		return -ENOMEM;
 
 	mmap_read_lock(mm);
 	for (addr = start; addr < end; addr = next) {
-		struct vm_area_struct *vma = vma_lookup(mm, addr);
-
-		if (!vma || !(vma->vm_flags & VM_READ)) {
-			ret = -EINVAL;
-			break;
-		}
-		next = min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
-
-		args.vma = vma;
-		args.src = src;
-		args.dst = dst;
-		args.start = addr;
-		args.end = next;
-		args.pgmap_owner = dm->desc.owner;
-		args.flags = hp_select_device(dm);
-		args.fault_page = NULL;
-		ret = migrate_vma_setup(&args);
+		ret = hp_setup_batch(dm, mm, &args, addr, end, hp_select_device(dm), &next);
 		if (ret)
 			break;
 		if (!args.cpages)
@@ -439,9 +437,7 @@ long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 	}
 	mmap_read_unlock(mm);
 	atomic64_add(moved, &dm->st_to_sys);
-out_free:
-	kfree(src);
-	kfree(dst);
+	kfree(args.src);
 	return ret ? ret : moved;
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_system);

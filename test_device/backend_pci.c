@@ -206,52 +206,39 @@ static struct page *td_pci_p2p_page(struct hmm_p2p_devmem *dm, void *data,
 	return virt_to_page(c->vaddr + (index << PAGE_SHIFT));
 }
 
-static int td_pci_copy_to_dev(struct hmm_p2p_devmem *dm, struct page *dst,
-			      struct page *src, unsigned int nr)
+static int td_pci_page_to_dev(struct page *dst, struct page *src)
 {
-	struct td_device *td = hmm_p2p_devmem_priv(dm);
-	unsigned int i;
+	void *v = td_pci_vaddr(dst);
 
-	if (td_inject_fail(&td->inj_copy_to_dev))
+	if (!v)
 		return -EIO;
-	for (i = 0; i < nr; i++) {
-		void *v = td_pci_vaddr(dst + i);
-
-		if (!v)
-			return -EIO;
-		if (src)
-			memcpy_from_page(v, src + i, 0, PAGE_SIZE);
-		else
-			memset(v, 0, PAGE_SIZE);
-	}
-	atomic64_add((u64)nr << PAGE_SHIFT, &td->bytes_copied);
+	if (src)
+		memcpy_from_page(v, src, 0, PAGE_SIZE);
+	else
+		memset(v, 0, PAGE_SIZE);
 	return 0;
 }
 
-static int td_pci_copy_to_sys(struct hmm_p2p_devmem *dm, struct page *dst,
-			      struct page *src, unsigned int nr)
+static int td_pci_page_to_sys(struct page *dst, struct page *src)
 {
-	struct td_device *td = hmm_p2p_devmem_priv(dm);
-	unsigned int i;
+	void *v = td_pci_vaddr(src);
 
-	if (td_inject_fail(&td->inj_copy_to_sys))
+	if (!v)
 		return -EIO;
-	for (i = 0; i < nr; i++) {
-		void *v = td_pci_vaddr(src + i);
-
-		if (!v)
-			return -EIO;
-		memcpy_to_page(dst + i, 0, v, PAGE_SIZE);
-	}
-	atomic64_add((u64)nr << PAGE_SHIFT, &td->bytes_copied);
+	memcpy_to_page(dst, 0, v, PAGE_SIZE);
 	return 0;
 }
+
+static const struct td_page_ops td_pci_page_ops = {
+	.to_dev = td_pci_page_to_dev,
+	.to_sys = td_pci_page_to_sys,
+};
 
 static const struct hmm_p2p_devmem_ops td_pci_ops = {
 	.chunk_init = td_pci_chunk_init,
 	.chunk_fini = td_pci_chunk_fini,
-	.copy_to_dev = td_pci_copy_to_dev,
-	.copy_to_sys = td_pci_copy_to_sys,
+	.copy_to_dev = td_copy_to_dev,
+	.copy_to_sys = td_copy_to_sys,
 	.p2p_page = td_pci_p2p_page,
 };
 
@@ -565,6 +552,7 @@ static int td_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	tp->td.index = TD_NR_DEVICES + slot;
 	tp->td.type = HMM_P2P_MEM_PRIVATE;
 	tp->td.backend = HMM_P2P_BACKEND_PCI;
+	tp->td.page_ops = &td_pci_page_ops;
 	tp->td.pci = pdev;
 	snprintf(tp->td.name, sizeof(tp->td.name), "hmm_p2p%c", '0' + slot);
 	pci_set_drvdata(pdev, tp);

@@ -93,51 +93,38 @@ struct page *td_soft_data_page(struct page *dpage)
 	return sc ? sc->backing[index] : NULL;
 }
 
-static int td_soft_copy_to_dev(struct hmm_p2p_devmem *dm, struct page *dst,
-			       struct page *src, unsigned int nr)
+static int td_soft_page_to_dev(struct page *dst, struct page *src)
 {
-	struct td_device *td = hmm_p2p_devmem_priv(dm);
-	unsigned int i;
+	struct page *data = td_soft_data_page(dst);
 
-	if (td_inject_fail(&td->inj_copy_to_dev))
+	if (WARN_ON_ONCE(!data))
 		return -EIO;
-	for (i = 0; i < nr; i++) {
-		struct page *data = td_soft_data_page(dst + i);
-
-		if (WARN_ON_ONCE(!data))
-			return -EIO;
-		if (src)
-			copy_highpage(data, src + i);
-		else
-			clear_highpage(data);
-	}
-	atomic64_add((u64)nr << PAGE_SHIFT, &td->bytes_copied);
+	if (src)
+		copy_highpage(data, src);
+	else
+		clear_highpage(data);
 	return 0;
 }
 
-static int td_soft_copy_to_sys(struct hmm_p2p_devmem *dm, struct page *dst,
-			       struct page *src, unsigned int nr)
+static int td_soft_page_to_sys(struct page *dst, struct page *src)
 {
-	struct td_device *td = hmm_p2p_devmem_priv(dm);
-	unsigned int i;
+	struct page *data = td_soft_data_page(src);
 
-	if (td_inject_fail(&td->inj_copy_to_sys))
+	if (WARN_ON_ONCE(!data))
 		return -EIO;
-	for (i = 0; i < nr; i++) {
-		struct page *data = td_soft_data_page(src + i);
-
-		if (WARN_ON_ONCE(!data))
-			return -EIO;
-		copy_highpage(dst + i, data);
-	}
-	atomic64_add((u64)nr << PAGE_SHIFT, &td->bytes_copied);
+	copy_highpage(dst, data);
 	return 0;
 }
+
+const struct td_page_ops td_soft_page_ops = {
+	.to_dev = td_soft_page_to_dev,
+	.to_sys = td_soft_page_to_sys,
+};
 
 const struct hmm_p2p_devmem_ops td_soft_ops = {
 	.chunk_init = td_soft_chunk_init,
 	.chunk_fini = td_soft_chunk_fini,
 	.alloc_backing = td_soft_alloc_backing,
-	.copy_to_dev = td_soft_copy_to_dev,
-	.copy_to_sys = td_soft_copy_to_sys,
+	.copy_to_dev = td_copy_to_dev,
+	.copy_to_sys = td_copy_to_sys,
 };

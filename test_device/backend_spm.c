@@ -8,39 +8,27 @@
 #include <linux/highmem.h>
 #include "testdev.h"
 
-static int td_spm_copy_to_dev(struct hmm_p2p_devmem *dm, struct page *dst,
-			      struct page *src, unsigned int nr)
+static int td_spm_page_to_dev(struct page *dst, struct page *src)
 {
-	struct td_device *td = hmm_p2p_devmem_priv(dm);
-	unsigned int i;
-
-	if (td_inject_fail(&td->inj_copy_to_dev))
-		return -EIO;
-	for (i = 0; i < nr; i++) {
-		if (src)
-			copy_highpage(dst + i, src + i);
-		else
-			clear_highpage(dst + i);
-	}
-	atomic64_add((u64)nr << PAGE_SHIFT, &td->bytes_copied);
+	if (src)
+		copy_highpage(dst, src);
+	else
+		clear_highpage(dst);
 	return 0;
 }
 
-static int td_spm_copy_to_sys(struct hmm_p2p_devmem *dm, struct page *dst,
-			      struct page *src, unsigned int nr)
+static int td_spm_page_to_sys(struct page *dst, struct page *src)
 {
-	struct td_device *td = hmm_p2p_devmem_priv(dm);
-	unsigned int i;
-
-	if (td_inject_fail(&td->inj_copy_to_sys))
-		return -EIO;
-	for (i = 0; i < nr; i++)
-		copy_highpage(dst + i, src + i);
-	atomic64_add((u64)nr << PAGE_SHIFT, &td->bytes_copied);
+	copy_highpage(dst, src);
 	return 0;
 }
+
+const struct td_page_ops td_spm_page_ops = {
+	.to_dev = td_spm_page_to_dev,
+	.to_sys = td_spm_page_to_sys,
+};
 
 const struct hmm_p2p_devmem_ops td_spm_ops = {
-	.copy_to_dev = td_spm_copy_to_dev,
-	.copy_to_sys = td_spm_copy_to_sys,
+	.copy_to_dev = td_copy_to_dev,
+	.copy_to_sys = td_copy_to_sys,
 };

@@ -226,6 +226,62 @@ static struct page *td_own_data(struct td_device *td, struct page *page)
 	}
 }
 
+/*
+ * Copy @nr pages with one of the backend's page operations (@access): fails
+ * as a whole when an armed @inj fires, stops at the first page that fails.
+ */
+static int td_copy(struct td_device *td, struct td_inject *inj,
+		   int (*access)(struct page *dst, struct page *src),
+		   struct page *dst, struct page *src, unsigned int nr)
+{
+	unsigned int i;
+	int ret;
+
+	if (td_inject_fail(inj))
+		return -EIO;
+	for (i = 0; i < nr; i++) {
+		ret = access(dst + i, src ? src + i : NULL);
+		if (ret)
+			return ret;
+	}
+	atomic64_add((u64)nr << PAGE_SHIFT, &td->bytes_copied);
+	return 0;
+}
+
+/**
+ * td_copy_to_dev() - &hmm_p2p_devmem_ops.copy_to_dev of every backend
+ * @dm: the device's memory
+ * @dst: first device page
+ * @src: first system page, or NULL to zero fill
+ * @nr: pages
+ *
+ * Return: 0, or -EIO (an injected failure, or a page without backing).
+ */
+int td_copy_to_dev(struct hmm_p2p_devmem *dm, struct page *dst, struct page *src,
+		   unsigned int nr)
+{
+	struct td_device *td = hmm_p2p_devmem_priv(dm);
+
+	return td_copy(td, &td->inj_copy_to_dev, td->page_ops->to_dev, dst, src, nr);
+}
+
+/**
+ * td_copy_to_sys() - &hmm_p2p_devmem_ops.copy_to_sys of every backend
+ * @dm: the device's memory
+ * @dst: first system page
+ * @src: first device page
+ * @nr: pages
+ *
+ * Return: 0, or -EIO (an injected failure, or a page without backing).
+ */
+int td_copy_to_sys(struct hmm_p2p_devmem *dm, struct page *dst, struct page *src,
+		   unsigned int nr)
+{
+	struct td_device *td = hmm_p2p_devmem_priv(dm);
+
+	return td_copy(td, &td->inj_copy_to_sys, td->page_ops->to_sys, dst, src, nr);
+}
+
 /**
  * td_engine_read_moved() - the device reads back the pages it just took in
  * @tf: the open device (its mirror)

@@ -69,45 +69,75 @@ static u8 td_prot(const struct hmm_p2p_entry *e)
 	return prot;
 }
 
-static int td_snapshot(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
+/*
+ * The walk behind SNAPSHOT and CLASSIFY: @npages pages at @addr, in batches
+ * of TD_SNAP_BATCH. Each batch is faulted in first if @fault, read from the
+ * mirror, turned by @fill into one record of @size bytes a page, and copied
+ * to @ubuf at record *@cpages; *@cpages counts the pages done.
+ *
+ * Return: 0, -ENOMEM, -EINTR on a fatal signal, the fault's or the
+ * snapshot's error, or -EFAULT.
+ */
+static int td_walk_batches(struct td_file *tf, unsigned long addr, u64 npages, bool fault,
+			   void __user *ubuf, size_t size, u64 *cpages,
+			   void (*fill)(struct td_file *tf, unsigned long addr, unsigned long n,
+					const struct hmm_p2p_entry *e, void *out))
 {
-	u8 __user *uptr = u64_to_user_ptr(cmd->ptr);
-	unsigned long addr = cmd->addr, end = cmd->addr + (cmd->npages << PAGE_SHIFT);
+	unsigned long end = addr + (npages << PAGE_SHIFT);
 	struct hmm_p2p_entry *e;
-	u8 *prot;
+	void *out;
 	int ret = 0;
 
 	e = kmalloc_array(TD_SNAP_BATCH, sizeof(*e), GFP_KERNEL);
-	prot = kmalloc(TD_SNAP_BATCH, GFP_KERNEL);
-	if (!e || !prot) {
+	out = kmalloc_array(TD_SNAP_BATCH, size, GFP_KERNEL);
+	if (!e || !out) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	while (addr < end) {
 		unsigned long next = min(end, addr + (TD_SNAP_BATCH << PAGE_SHIFT));
-		unsigned long i, n = (next - addr) >> PAGE_SHIFT;
+		unsigned long n = (next - addr) >> PAGE_SHIFT;
 
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
 		}
+		if (fault) {
+			ret = hmm_p2p_mirror_fault(&tf->mirror, addr, next, 0);
+			if (ret)
+				break;
+		}
 		ret = hmm_p2p_mirror_snapshot(&tf->mirror, addr, next, e);
 		if (ret)
 			break;
-		for (i = 0; i < n; i++)
-			prot[i] = td_prot(&e[i]);
-		if (copy_to_user(uptr, prot, n)) {
+		fill(tf, addr, n, e, out);
+		if (copy_to_user(ubuf + *cpages * size, out, n * size)) {
 			ret = -EFAULT;
 			break;
 		}
-		uptr += n;
-		cmd->cpages += n;
+		*cpages += n;
 		addr = next;
 	}
 out:
 	kfree(e);
-	kfree(prot);
+	kfree(out);
 	return ret;
+}
+
+static void td_snapshot_fill(struct td_file *tf, unsigned long addr, unsigned long n,
+			     const struct hmm_p2p_entry *e, void *out)
+{
+	u8 *prot = out;
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		prot[i] = td_prot(&e[i]);
+}
+
+static int td_snapshot(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
+{
+	return td_walk_batches(tf, cmd->addr, cmd->npages, false, u64_to_user_ptr(cmd->ptr),
+			       sizeof(u8), &cmd->cpages, td_snapshot_fill);
 }
 
 static unsigned int td_take_fail_alloc(struct td_file *tf)
@@ -282,12 +312,22 @@ static void td_page_info(struct td_file *tf, unsigned long addr, const struct hm
 	}
 }
 
+static void td_classify_fill(struct td_file *tf, unsigned long addr, unsigned long n,
+			     const struct hmm_p2p_entry *e, void *out)
+{
+	struct hmm_p2p_page_info *info = out;
+	unsigned long i;
+
+	memset(info, 0, n * sizeof(*info));
+	hmm_p2p_mirror_lock(&tf->mirror);
+	for (i = 0; i < n; i++)
+		td_page_info(tf, addr + (i << PAGE_SHIFT), &e[i], &info[i]);
+	hmm_p2p_mirror_unlock(&tf->mirror);
+}
+
 static int td_classify(struct td_file *tf, void __user *uarg)
 {
 	struct hmm_p2p_classify_cmd cmd;
-	struct hmm_p2p_page_info *info;
-	struct hmm_p2p_entry *e;
-	unsigned long addr, end;
 	int ret;
 
 	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
@@ -298,49 +338,11 @@ static int td_classify(struct td_file *tf, void __user *uarg)
 	if (ret)
 		return ret;
 	cmd.cpages = 0;
-	addr = cmd.addr;
-	end = cmd.addr + (cmd.npages << PAGE_SHIFT);
-
-	e = kmalloc_array(TD_SNAP_BATCH, sizeof(*e), GFP_KERNEL);
-	info = kmalloc_array(TD_SNAP_BATCH, sizeof(*info), GFP_KERNEL);
-	if (!e || !info) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	while (addr < end) {
-		unsigned long next = min(end, addr + (TD_SNAP_BATCH << PAGE_SHIFT));
-		unsigned long i, n = (next - addr) >> PAGE_SHIFT;
-
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
-			break;
-		}
-		if (!(cmd.flags & HMM_P2P_CLASSIFY_NOFAULT)) {
-			ret = hmm_p2p_mirror_fault(&tf->mirror, addr, next, 0);
-			if (ret)
-				break;
-		}
-		ret = hmm_p2p_mirror_snapshot(&tf->mirror, addr, next, e);
-		if (ret)
-			break;
-		memset(info, 0, n * sizeof(*info));
-		hmm_p2p_mirror_lock(&tf->mirror);
-		for (i = 0; i < n; i++)
-			td_page_info(tf, addr + (i << PAGE_SHIFT), &e[i], &info[i]);
-		hmm_p2p_mirror_unlock(&tf->mirror);
-		if (copy_to_user(u64_to_user_ptr(cmd.ptr) + cmd.cpages * sizeof(*info),
-				 info, n * sizeof(*info))) {
-			ret = -EFAULT;
-			break;
-		}
-		cmd.cpages += n;
-		addr = next;
-	}
+	ret = td_walk_batches(tf, cmd.addr, cmd.npages, !(cmd.flags & HMM_P2P_CLASSIFY_NOFAULT),
+			      u64_to_user_ptr(cmd.ptr), sizeof(struct hmm_p2p_page_info),
+			      &cmd.cpages, td_classify_fill);
 	if (!ret && copy_to_user(uarg, &cmd, sizeof(cmd)))
 		ret = -EFAULT;
-out:
-	kfree(e);
-	kfree(info);
 	return ret;
 }
 

@@ -166,12 +166,14 @@ static int td_device_create(int index, enum hmm_p2p_mem_type type, phys_addr_t b
 	desc.priv = td;
 	if (type == HMM_P2P_MEM_PRIVATE) {
 		td->backend = HMM_P2P_BACKEND_SOFT;
+		td->page_ops = &td_soft_page_ops;
 		desc.ops = &td_soft_ops;
 		desc.chunk_size = TD_PRIVATE_CHUNK;
 		desc.max_chunks = max_t(unsigned int, 1,
 					DIV_ROUND_UP((u64)private_mb * SZ_1M, TD_PRIVATE_CHUNK));
 	} else {
 		td->backend = HMM_P2P_BACKEND_SPM;
+		td->page_ops = &td_spm_page_ops;
 		td->base = base;
 		td->size = spm_size;
 		desc.ops = &td_spm_ops;

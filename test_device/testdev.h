@@ -22,10 +22,25 @@ struct td_inject {
 };
 
 /**
+ * struct td_page_ops - a backend's access to one page of its device memory
+ * @to_dev: fill device page @dst from system page @src, or zero it (@src NULL)
+ * @to_sys: copy device page @src to system page @dst
+ *
+ * Both return 0 or -EIO. Every backend's devmem copy operations are
+ * td_copy_to_dev() and td_copy_to_sys(), which check fault injection, call
+ * these page by page and account for the bytes copied.
+ */
+struct td_page_ops {
+	int (*to_dev)(struct page *dst, struct page *src);
+	int (*to_sys)(struct page *dst, struct page *src);
+};
+
+/**
  * struct td_device - one /dev/hmm_dmirrorN
  * @index: N (PCI devices: TD_NR_DEVICES + the N of /dev/hmm_p2pN)
  * @type: HMM_P2P_MEM_PRIVATE (0, 1) or HMM_P2P_MEM_COHERENT (2, 3)
  * @backend: HMM_P2P_BACKEND_SOFT, _SPM or _PCI
+ * @page_ops: the backend's page access
  * @name: node name
  * @misc: the character device
  * @pdev: the platform device the engine does DMA as (64-bit mask); NULL for
@@ -44,6 +59,7 @@ struct td_device {
 	int index;
 	enum hmm_p2p_mem_type type;
 	u32 backend;
+	const struct td_page_ops *page_ops;
 	char name[16];
 	struct miscdevice misc;
 	struct platform_device *pdev;
@@ -72,7 +88,9 @@ struct td_file {
 
 /* backend_soft.c, backend_spm.c */
 extern const struct hmm_p2p_devmem_ops td_soft_ops;
+extern const struct td_page_ops td_soft_page_ops;
 extern const struct hmm_p2p_devmem_ops td_spm_ops;
+extern const struct td_page_ops td_spm_page_ops;
 struct page *td_soft_data_page(struct page *dpage);
 
 /* backend_pci.c */
@@ -103,6 +121,10 @@ int td_engine_read_moved(struct td_file *tf, u64 start, u64 npages, struct page 
 void td_put_pages(struct page **pages, u64 npages);
 int td_dma_read(struct td_device *td, dma_addr_t addr, void __user *ubuf);
 bool td_inject_fail(struct td_inject *inj);
+int td_copy_to_dev(struct hmm_p2p_devmem *dm, struct page *dst, struct page *src,
+		   unsigned int nr);
+int td_copy_to_sys(struct hmm_p2p_devmem *dm, struct page *dst, struct page *src,
+		   unsigned int nr);
 void td_inject_arm(struct td_inject *inj, unsigned int count, unsigned int skip);
 struct td_device *td_page_device(struct page *page);
 

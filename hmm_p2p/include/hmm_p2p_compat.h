@@ -54,8 +54,15 @@ static inline void hp_device_folio_init(struct page *page, struct dev_pagemap *p
 	zone_device_folio_init((struct folio *)page, pgmap, order);
 }
 
-/* Pagemap free callback: 7.3 calls it once per (possibly large) folio. */
-#define HP_PGMAP_FREE_OP(fn)	.folio_free = (fn)
+/*
+ * The pagemap's ops @name: @free_fn(struct folio *) frees a device page (7.3
+ * calls it once per, possibly large, folio), @fault_fn is migrate_to_ram.
+ */
+#define HP_DEFINE_PGMAP_OPS(name, free_fn, fault_fn)		\
+	static const struct dev_pagemap_ops name = {		\
+		.folio_free = free_fn,				\
+		.migrate_to_ram = fault_fn,			\
+	}
 
 /*
  * One page made exclusive for device access: the page, or an ERR_PTR. On
@@ -111,13 +118,15 @@ static inline void hp_device_folio_init(struct page *page, struct dev_pagemap *p
 	zone_device_page_init(page);
 }
 
-/* 6.12 calls page_free on page 0; wrap it into the folio form. */
-#define HP_PGMAP_FREE_OP(fn)	.page_free = fn##_page
-
-#define HP_DEFINE_PAGE_FREE(fn)					\
-	static void fn##_page(struct page *page)		\
+/* 6.12 calls page_free on page 0: free_fn##_page wraps it into the folio form. */
+#define HP_DEFINE_PGMAP_OPS(name, free_fn, fault_fn)		\
+	static void free_fn##_page(struct page *page)		\
 	{							\
-		fn(page_folio(page));				\
+		free_fn(page_folio(page));			\
+	}							\
+	static const struct dev_pagemap_ops name = {		\
+		.page_free = free_fn##_page,			\
+		.migrate_to_ram = fault_fn,			\
 	}
 
 static inline struct page *hp_make_exclusive(struct mm_struct *mm, unsigned long addr,
@@ -180,10 +189,6 @@ static inline struct dev_pagemap *hp_get_dev_pagemap(unsigned long pfn)
 	return get_dev_pagemap(pfn, NULL);
 }
 
-#endif
-
-#ifndef HP_DEFINE_PAGE_FREE
-#define HP_DEFINE_PAGE_FREE(fn)
 #endif
 
 #endif /* _HMM_P2P_COMPAT_H */

@@ -69,21 +69,25 @@ fi
 cp "$log" "$bench/console.log" 2>/dev/null || true
 
 when=$(date +%Y%m%d-%H%M%S)
-rm -f "$bench"/upstream.json "$bench"/ours.json "$bench"/upstream.[0-9]*.json "$bench"/ours.[0-9]*.json
-labels=$(tr -d '\r' < "$log" | sed -n 's/^HMMBENCH-JSON-END \(\(upstream\|ours\)\.[0-9][0-9]*\)$/\1/p')
+rm -f "$bench"/upstream.json "$bench"/ours.json "$bench"/upstream.[0-9]*.json \
+	"$bench"/ours.[0-9]*.json "$bench"/ours-fa1.[0-9]*.json
+labels=$(tr -d '\r' < "$log" |
+	sed -n 's/^HMMBENCH-JSON-END \(\(upstream\|ours\|ours-fa1\)\.[0-9][0-9]*\)$/\1/p')
 [ -n "$labels" ] || log "no complete JSON in $log"
-up='' ours=''
+up='' ours='' fa1=''
 for label in $labels; do
 	tr -d '\r' < "$log" | sed -n "s/^HMMBENCH-JSON $label //p" > "$bench/$label.json"
 	[ -s "$bench/$label.json" ] || { rm -f "$bench/$label.json"; log "$label: the run wrote no JSON"; continue; }
 	cp "$bench/$label.json" "$bench/$when-$label.json"
 	case $label in
 	upstream.*) up=$up${up:+,}$bench/$label.json ;;
+	ours-fa1.*) fa1=$fa1${fa1:+,}$bench/$label.json ;;
 	ours.*) ours=$ours${ours:+,}$bench/$label.json ;;
 	esac
 done
 log "JSON: $bench/{upstream,ours}.N.json, one per round (copies: $bench/$when-*.json)"
-"$bin" --compare "${up:-$bench/upstream.1.json}" "${ours:-$bench/ours.1.json}"
+# shellcheck disable=SC2086 # $fa1: no argument when there is no variant
+"$bin" --compare "${up:-$bench/upstream.1.json}" "${ours:-$bench/ours.1.json}" $fa1
 crc=$?
 [ "$rc" = 0 ] && rc=$crc
 exit "$rc"

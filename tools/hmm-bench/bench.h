@@ -36,6 +36,8 @@ void note(const char *fmt, ...);
 void set_error(char *dst, size_t len, const char *fmt, ...);
 void fmtnum(char *b, size_t n, double v, const char *f);
 void ratio_str(char *b, size_t n, double up, double ours);
+int parse_size_list(const char *what, const char *arg, unsigned long max_mib,
+		    unsigned long *sizes, int *runs);
 
 /* Buffers: a fresh 2 MiB aligned mapping and a pattern unique to a seed. */
 void *buf_alloc(size_t size, int thp);

@@ -67,19 +67,29 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* p in [0,100], nearest rank on a sorted copy; NAN when empty. */
-static double percentile(const double *v, int n, double p)
+/* A sorted copy of v[0..n-1] (free it), or NULL when empty or out of memory. */
+static double *sorted_copy(const double *v, int n)
 {
-	double *s, r;
-	long k;
+	double *s;
 
 	if (n <= 0)
-		return NAN;
+		return NULL;
 	s = malloc(n * sizeof(*s));
 	if (!s)
-		return NAN;
+		return NULL;
 	memcpy(s, v, n * sizeof(*s));
 	qsort(s, n, sizeof(*s), cmp_double);
+	return s;
+}
+
+/* p in [0,100], nearest rank; NAN when empty. */
+static double percentile(const double *v, int n, double p)
+{
+	double *s = sorted_copy(v, n), r;
+	long k;
+
+	if (!s)
+		return NAN;
 	k = (long)ceil(p / 100.0 * n) - 1;
 	if (k < 0)
 		k = 0;
@@ -93,15 +103,10 @@ static double percentile(const double *v, int n, double p)
 /* Median: the mean of the two middle values for an even count. */
 double median(const double *v, int n)
 {
-	double *s, r;
+	double *s = sorted_copy(v, n), r;
 
-	if (n <= 0)
-		return NAN;
-	s = malloc(n * sizeof(*s));
 	if (!s)
 		return NAN;
-	memcpy(s, v, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), cmp_double);
 	r = n & 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 	free(s);
 	return r;
@@ -141,6 +146,7 @@ struct copy_result {
 static struct {
 	const char *dev;
 	const char *label;
+	const char *variant;
 	const char *json;
 	unsigned long sizes[MAX_SIZES];
 	int size_runs[MAX_SIZES];	/* 0: --runs */
@@ -152,6 +158,7 @@ static struct {
 } opt = {
 	.dev = "/dev/hmm_dmirror0",
 	.label = "unnamed",
+	.variant = "",
 	.runs = 5,
 	.modes = { 1, 1 },
 	.warmup = 1,
@@ -811,11 +818,12 @@ void json_num(FILE *f, double v)
 		fprintf(f, "%.6g", v);
 }
 
+/* One member "name": {"median": M, "samples": [...]}, on a line of its own. */
 void json_series(FILE *f, const char *name, const struct series *s)
 {
 	int i;
 
-	fprintf(f, ", \"%s\": {\"median\": ", name);
+	fprintf(f, ",\n   \"%s\": {\"median\": ", name);
 	json_num(f, med(s));
 	fputs(", \"samples\": [", f);
 	for (i = 0; i < s->n; i++) {
@@ -856,6 +864,8 @@ static int write_json(const char *path)
 	fputs("{\"tool\": \"hmm-bench\", \"format\": 1", f);
 	fputs(",\n \"label\": ", f);
 	json_str(f, opt.label);
+	fputs(", \"variant\": ", f);
+	json_str(f, opt.variant);
 	fputs(", \"dev\": ", f);
 	json_str(f, opt.dev);
 	fputs(", \"kernel\": ", f);
@@ -896,19 +906,12 @@ static int write_json(const char *path)
 		fputs(",\n   \"fault_unit\": ", f);
 		json_str(f, r->mode == MODE_THP ? "2M" : "4k");
 		json_series(f, "s2d_gibps", &r->s2d);
-		fputs("\n  ", f);
 		json_series(f, "d2s_gibps", &r->d2s);
-		fputs("\n  ", f);
 		json_series(f, "fault_p50_us", &r->fault_p50);
-		fputs("\n  ", f);
 		json_series(f, "fault_p99_us", &r->fault_p99);
-		fputs("\n  ", f);
 		json_series(f, "fault_gibps", &r->fault_gibps);
-		fputs("\n  ", f);
 		json_series(f, "snap_mpages", &r->snap);
-		fputs("\n  ", f);
 		json_series(f, "thp_fraction", &r->thp_before);
-		fputs("\n  ", f);
 		json_series(f, "thp_fraction_after_d2s", &r->thp_after);
 		fputs("}", f);
 	}
@@ -1325,7 +1328,45 @@ static void describe(const char *role, const char *path, const struct docset *ds
 	}
 }
 
-static int do_compare(const char *upath, const char *opath)
+/*
+ * A variant of ours against upstream, fault figures only: the bench plan's
+ * "ours-fa1" runs our module again with hmm_p2p.fault_around=1 (one page per
+ * CPU fault), so that one served fault compares with upstream's.
+ */
+static void compare_variant(const struct docset *up, const struct docset *var)
+{
+	static const char *const keys[] = {
+		"fault_p50_us", "fault_p99_us", "fault_gibps",
+	};
+	double sizes[64];
+	int ns = 0, i, j, mo;
+
+	if (!var->n)
+		return;
+	collect_sizes(var, sizes, &ns);
+	qsort(sizes, ns, sizeof(*sizes), cmp_double);
+	printf("\n%s: %s, fault-back against upstream\n", jstr(var->d[0], "label"),
+	       *jstr(var->d[0], "variant") ? jstr(var->d[0], "variant") : "a variant of ours");
+	for (i = 0; i < ns; i++) {
+		for (mo = 0; mo < NR_MODES; mo++) {
+			for (j = 0; j < (int)ARRAY_SIZE(keys); j++) {
+				double a = metric(up, sizes[i], mode_name[mo], keys[j]);
+				double b = metric(var, sizes[i], mode_name[mo], keys[j]);
+				char c[3][24];
+
+				if (isnan(b))
+					continue;
+				fmtnum(c[0], 24, a, "%.3f");
+				fmtnum(c[1], 24, b, "%.3f");
+				ratio_str(c[2], 24, a, b);
+				printf("%5.0fM %4s %-16s %10s %10s %8s\n", sizes[i],
+				       mode_name[mo], keys[j], c[0], c[1], c[2]);
+			}
+		}
+	}
+}
+
+static int do_compare(const char *upath, const char *opath, const char *vpath)
 {
 	static const struct {
 		const char *key, *name, *fmt;
@@ -1338,7 +1379,7 @@ static int do_compare(const char *upath, const char *opath)
 		{ "fault_gibps", "fault GiB/s", "%.3f", 1 },
 		{ "snap_mpages", "snap Mpages/s", "%.3f", 2 },
 	};
-	static struct docset ups, ourss;
+	static struct docset ups, ourss, vars;
 	struct docset *up = &ups, *ours = &ourss;
 	const struct jv *u0, *o0;
 	double sizes[64];
@@ -1430,6 +1471,10 @@ static int do_compare(const char *upath, const char *opath)
 			o0 ? jstr(o0, "dev") : "-",
 			o0 ? jstr(o0, "memory") : "-");
 	peer_compare(ours);
+	if (vpath) {
+		load_docs(&vars, vpath);
+		compare_variant(up, &vars);
+	}
 	ratio_str(s2d4, sizeof(s2d4), metric(up, 64, "4k", "s2d_gibps"),
 		  metric(ours, 64, "4k", "s2d_gibps"));
 	ratio_str(d2s4, sizeof(d2s4), metric(up, 64, "4k", "d2s_gibps"),
@@ -1468,10 +1513,13 @@ static void print_usage(FILE *o)
 		"  --peer-sizes LIST sizes in MiB for --peer (default 8,64)\n"
 		"  --no-warmup       skip the untimed warm-up round of each case\n"
 		"  --verbose         print every run\n"
-		"  --compare A B     print A (upstream) and B (ours) side by side; the last\n"
+		"  --compare A B [V] print A (upstream) and B (ours) side by side; the last\n"
 		"                    line is the summary at 64 MiB. A and B may each list\n"
 		"                    several JSON files (rounds), comma separated: their\n"
-		"                    samples are pooled before the medians are taken\n"
+		"                    samples are pooled before the medians are taken. V: a\n"
+		"                    variant of ours (e.g. another module setting), whose\n"
+		"                    fault-back figures are shown against A\n"
+		"  --variant TEXT    what this run's driver setting is (recorded in the JSON)\n"
 		"Every measured case migrates a pattern to the device and back and checks\n"
 		"it; a driver that loses data fails rather than looks fast.\n", MAX_RUNS);
 }
@@ -1489,44 +1537,65 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-static int parse_sizes(const char *arg)
+/*
+ * A comma separated list of sizes in MiB (even, 2..@max_mib, an 'M' suffix
+ * allowed) into @sizes[MAX_SIZES]; with @runs, SIZE:RUNS sets the runs of
+ * that size (0: the default). Returns the count, or -1 after saying why.
+ */
+int parse_size_list(const char *what, const char *arg, unsigned long max_mib,
+		    unsigned long *sizes, int *runs)
 {
 	char *copy = strdup(arg), *tok, *save = NULL;
+	int n = 0;
 
-	opt.nsizes = 0;
+	if (!copy)
+		return -1;
 	for (tok = strtok_r(copy, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
-		char *colon = strchr(tok, ':');
-		unsigned long mib, runs = 0;
+		char *colon = runs ? strchr(tok, ':') : NULL;
+		unsigned long mib, r = 0;
 		size_t l;
 
 		if (colon) {
 			*colon = 0;
-			if (parse_uint(colon + 1, MAX_RUNS, &runs)) {
-				note("bad run count in --sizes: '%s'", colon + 1);
-				return -1;
+			if (parse_uint(colon + 1, MAX_RUNS, &r)) {
+				note("%s: bad run count '%s'", what, colon + 1);
+				goto bad;
 			}
 		}
 		l = strlen(tok);
 		if (l && (tok[l - 1] == 'M' || tok[l - 1] == 'm'))
 			tok[l - 1] = 0;
-		if (parse_uint(tok, 16384, &mib) || mib % 2) {
-			note("bad size in --sizes: '%s' (MiB, a positive even number)",
-			     tok);
-			return -1;
+		if (parse_uint(tok, max_mib, &mib) || mib % 2) {
+			note("%s: bad size '%s' (MiB, an even number, 2..%lu)", what,
+			     tok, max_mib);
+			goto bad;
 		}
-		if (opt.nsizes == MAX_SIZES) {
-			note("at most %d sizes", MAX_SIZES);
-			return -1;
+		if (n == MAX_SIZES) {
+			note("%s: at most %d sizes", what, MAX_SIZES);
+			goto bad;
 		}
-		opt.sizes[opt.nsizes] = mib;
-		opt.size_runs[opt.nsizes++] = runs;
+		sizes[n] = mib;
+		if (runs)
+			runs[n] = r;
+		n++;
 	}
 	free(copy);
-	if (!opt.nsizes) {
-		note("--sizes: empty list");
+	if (!n)
+		note("%s: empty list", what);
+	return n ? n : -1;
+bad:
+	free(copy);
+	return -1;
+}
+
+static int parse_sizes(const char *arg)
+{
+	int n = parse_size_list("--sizes", arg, 16384, opt.sizes, opt.size_runs);
+
+	if (n < 0)
 		return -1;
-	}
+	opt.nsizes = n;
 	return 0;
 }
 
@@ -1544,6 +1613,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "compare", no_argument, NULL, 'c' },
 		{ "peer", required_argument, NULL, 'P' },
+		{ "variant", required_argument, NULL, 'V' },
 		{ "peer-sizes", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1553,7 +1623,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	parse_sizes("2,8,64,256");
-	while ((c = getopt_long(argc, argv, "d:s:r:m:l:j:qWvchP:S:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:s:r:m:l:j:qWvchP:S:V:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			opt.dev = optarg;
@@ -1600,6 +1670,9 @@ int main(int argc, char **argv)
 		case 'c':
 			compare = 1;
 			break;
+		case 'V':
+			opt.variant = optarg;
+			break;
 		case 'P':
 			if (peer_parse(optarg))
 				return 2;
@@ -1617,12 +1690,13 @@ int main(int argc, char **argv)
 		}
 	}
 	if (compare) {
-		if (argc - optind != 2) {
+		if (argc - optind != 2 && argc - optind != 3) {
 			note("%s",
-			     "--compare takes two arguments: UPSTREAM OURS (each a JSON file, or several, comma separated)");
+			     "--compare takes UPSTREAM OURS [VARIANT] (each a JSON file, or several, comma separated)");
 			return 2;
 		}
-		return do_compare(argv[optind], argv[optind + 1]);
+		return do_compare(argv[optind], argv[optind + 1],
+				  argc - optind == 3 ? argv[optind + 2] : NULL);
 	}
 	if (optind != argc) {
 		note("unexpected argument '%s'", argv[optind]);

@@ -94,33 +94,14 @@ int peer_parse(const char *arg)
 	return 0;	/* copy is kept: the names point into it */
 }
 
-/* --peer-sizes LIST: MiB, even, at most PEER_MAX_MIB (the exporter's pool) */
+/* --peer-sizes LIST: at most PEER_MAX_MIB each (the exporter's pool) */
 int peer_parse_sizes(const char *arg)
 {
-	char *copy = strdup(arg), *tok, *save = NULL, *end;
-	unsigned long v;
+	int n = parse_size_list("--peer-sizes", arg, PEER_MAX_MIB, peer.sizes, NULL);
 
-	if (!copy)
+	if (n < 0)
 		return -1;
-	peer.nsizes = 0;
-	for (tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		errno = 0;
-		v = strtoul(tok, &end, 10);
-		if (errno || end == tok || *end || !v || v % 2 ||
-		    v > PEER_MAX_MIB || *tok == '-' || peer.nsizes == MAX_SIZES) {
-			note("--peer-sizes: bad size '%s' (MiB, even, 2..%d, at most %d sizes)",
-			     tok, PEER_MAX_MIB, MAX_SIZES);
-			free(copy);
-			return -1;
-		}
-		peer.sizes[peer.nsizes++] = v;
-	}
-	free(copy);
-	if (!peer.nsizes) {
-		note("--peer-sizes: empty list");
-		return -1;
-	}
+	peer.nsizes = n;
 	return 0;
 }
 
@@ -436,13 +417,9 @@ void peer_json(FILE *f)
 		json_str(f, path_name(r->p2p_pages, r->mig_pages, r->pages));
 		fprintf(f, ", \"pages\": %llu, \"p2p_pages\": %llu, \"migrated_pages\": %llu",
 			r->pages, r->p2p_pages, r->mig_pages);
-		fputs("\n  ", f);
 		json_series(f, "direct_gibps", &r->direct);
-		fputs("\n  ", f);
 		json_series(f, "direct_again_gibps", &r->direct2);
-		fputs("\n  ", f);
 		json_series(f, "migrate_access_gibps", &r->mig);
-		fputs("\n  ", f);
 		json_series(f, "migrate_again_gibps", &r->mig2);
 		fputs("}", f);
 	}
