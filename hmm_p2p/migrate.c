@@ -14,6 +14,8 @@
  * 2 MiB device folio on kernels that support it (MIGRATE_VMA_SELECT_COMPOUND).
  */
 #include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/log2.h>
 #include <linux/slab.h>
 #include <linux/mm.h>
 #include <linux/highmem.h>
@@ -444,29 +446,53 @@ EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_system);
 
 #define HP_FAULT_AROUND	16	/* pages: 64 KiB, like the page cache's fault-around */
 
+static unsigned int hp_fault_around_pages = HP_FAULT_AROUND;
+
+static int hp_fault_around_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret = kstrtouint(val, 0, &n);
+
+	if (ret)
+		return ret;
+	if (!n || n > HP_FAULT_AROUND || !is_power_of_2(n))
+		return -EINVAL;
+	WRITE_ONCE(hp_fault_around_pages, n);
+	return 0;
+}
+
+static const struct kernel_param_ops hp_fault_around_ops = {
+	.set = hp_fault_around_set,
+	.get = param_get_uint,
+};
+module_param_cb(fault_around, &hp_fault_around_ops, &hp_fault_around_pages, 0644);
+MODULE_PARM_DESC(fault_around,
+		 "Pages one CPU fault on a 4 KiB device page brings back (1, 2, 4, 8, 16; default 16)");
+
 /*
- * Move the aligned 64 KiB window around a faulting 4 KiB page in one
- * migration: the faulting page and those of its neighbours that are ours. A
- * CPU that touches device memory tends to touch the next pages too, and one
- * migration of 16 pages costs far less than 16 faults. So does a mirror
- * with no P2P path to us: hmm_range_fault() faults a range one page at a
- * time (FAULT_FLAG_REMOTE), restarting its walk after each. Neighbours that
- * cannot move (busy, no memory) stay on the device.
+ * Move the aligned window around a faulting 4 KiB page (fault_around pages,
+ * 64 KiB by default) in one migration: the faulting page and those of its
+ * neighbours that are ours. A CPU that touches device memory tends to touch
+ * the next pages too, and one migration of 16 pages costs far less than 16
+ * faults. So does a mirror with no P2P path to us: hmm_range_fault() faults
+ * a range one page at a time (FAULT_FLAG_REMOTE), restarting its walk after
+ * each. Neighbours that cannot move (busy, no memory) stay on the device.
  *
  * Return: true when the faulting page moved; otherwise the caller moves it
  * alone (a neighbour's trouble must not hold up the faulting page).
  */
 static bool hp_fault_around(struct vm_fault *vmf, struct hmm_p2p_devmem *dm)
 {
+	unsigned long n = READ_ONCE(hp_fault_around_pages);
 	unsigned long src[HP_FAULT_AROUND], dst[HP_FAULT_AROUND];
-	unsigned long win = ALIGN_DOWN(vmf->address, HP_FAULT_AROUND << PAGE_SHIFT);
+	unsigned long win = ALIGN_DOWN(vmf->address, n << PAGE_SHIFT);
 	struct vm_area_struct *vma = vmf->vma;
 	struct migrate_vma args = { };
 	bool fail_alloc = false, moved;
 	unsigned long fi, nr;
 
 	args.start = max(win, vma->vm_start);
-	args.end = min(win + (HP_FAULT_AROUND << PAGE_SHIFT), vma->vm_end);
+	args.end = min(win + (n << PAGE_SHIFT), vma->vm_end);
 	if (args.end - args.start <= PAGE_SIZE)
 		return false;
 	fi = (vmf->address - args.start) >> PAGE_SHIFT;
@@ -497,8 +523,9 @@ static bool hp_fault_around(struct vm_fault *vmf, struct hmm_p2p_devmem *dm)
  * hp_migrate_to_ram() - the pagemap's CPU fault handler
  * @vmf: the fault on a device-private page of ours
  *
- * Moves the faulting page with its neighbours in the same 64 KiB, or its
- * whole 2 MiB folio when it is mapped by a PMD, to system memory.
+ * Moves the faulting page with its neighbours in the same aligned window
+ * (the fault_around parameter: 64 KiB by default), or its whole 2 MiB folio
+ * when it is mapped by a PMD, to system memory.
  *
  * Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
  */

@@ -1228,6 +1228,47 @@ TEST_F_TIMEOUT(dm, killed_owner, LONG_TIMEOUT)
 /* ---- STATS ---- */
 
 /*
+ * A CPU fault on a 4 KiB device page brings back the aligned window of
+ * hmm_p2p's fault_around pages around it in one migration: touching 64 pages
+ * in order takes 64 / fault_around faults and brings all 64 back, intact.
+ */
+TEST_F(dm, cpu_fault_window)
+{
+	const unsigned long win = 64, align = 16 * PAGE_SZ;
+	struct hmm_p2p_stats s0, s1;
+	char val[16] = "";
+	unsigned long fa, i;
+	struct buf b, w;
+	FILE *f;
+
+	if (self->coherent)
+		SKIP(return, "the CPU reads coherent memory in place");
+	if (self->thp)
+		SKIP(return, "a 2 MiB device folio comes back whole");
+	f = fopen("/sys/module/hmm_p2p/parameters/fault_around", "r");
+	ASSERT_NE(f, NULL);
+	ASSERT_NE(fgets(val, sizeof(val), f), NULL);
+	fclose(f);
+	fa = strtoul(val, NULL, 10);
+	ASSERT_TRUE(fa >= 1 && fa <= 16 && !(fa & (fa - 1)));
+
+	ASSERT_EQ(buf_alloc(&b, win + 16, false), 0);
+	w = b;
+	w.ptr = (char *)(((uintptr_t)b.ptr + align - 1) & ~(align - 1));
+	w.npages = win;
+	w.size = win * PAGE_SZ;
+	fill(w.ptr, w.size, 71);
+	ASSERT_EQ(migrate_checked(self->fd, &w, 71), 0);
+	ASSERT_EQ(get_stats(self->fd, &s0), 0);
+	for (i = 0; i < win; i++)
+		ASSERT_EQ(check_at(w.ptr + i * PAGE_SZ, PAGE_SZ, 71, i * PAGE_SZ), -1);
+	ASSERT_EQ(get_stats(self->fd, &s1), 0);
+	EXPECT_EQ(s1.cpu_faults - s0.cpu_faults, win / fa);
+	EXPECT_EQ(s1.migrated_to_sys - s0.migrated_to_sys, win);
+	buf_free(&b);
+}
+
+/*
  * Counters move with what happens: migrations both ways, CPU faults (private
  * only: the CPU reaches coherent memory directly), mirror faults, bytes
  * copied, pages in use; reset zeroes the counters but not the gauges.

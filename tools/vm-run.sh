@@ -72,6 +72,16 @@ if [ -z "$timeout" ]; then
 	esac
 	[ "$flavor" = debug ] && timeout=$((timeout * 4))
 fi
+# Boot watchdog: the guest's init says "plan NAME: start" before it loads any
+# module. A guest that has not said it after this long hung in the kernel's
+# own boot (seen once on the debug kernel under TCG, in early initcalls):
+# it is killed and booted once more, and the run says so. A hang after the
+# plan started is the run's own and only the hard limit above ends it.
+# VM_BOOT_LIMIT=S overrides it (a tiny one shows the watchdog at work).
+boot_limit=240
+[ "$flavor" = debug ] && boot_limit=480
+boot_limit=${VM_BOOT_LIMIT:-$boot_limit}
+[[ $boot_limit =~ ^[0-9]+$ ]] || die "VM_BOOT_LIMIT takes seconds"
 
 if [ -z "$variant" ]; then
 	[ "$cpu" = qemu64 ] || variant=$cpu
@@ -156,17 +166,48 @@ qver=$(qemu-system-x86_64 --version | head -n 1)
 # makes it (value << 1) | 1, so 33 = pass, 35 = fail (tools/guest/debug-exit.c).
 # 0 = the guest rebooted (a panic: oops=panic panic=-1 -no-reboot) or powered
 # off without a verdict; 124 = killed by the timeout.
+pidfile=$logdir/$name.qemu.pid
+hung=$logdir/$name.boot-hang
+
+# boot_watch START_LINE: kill the guest unless the plan starts in time.
+boot_watch() {
+	_w=0
+	while [ "$_w" -lt "$boot_limit" ]; do
+		sleep 5
+		_w=$((_w + 5))
+		tail -n +"$1" "$log" | grep -aq "^hmmp2p: plan $plan: start" && return 0
+	done
+	[ -s "$pidfile" ] || return 0
+	tail -n +"$1" "$log" | grep -av '^$' | tail -n 1 > "$hung"
+	kill "$(cat "$pidfile")" 2>/dev/null
+}
+
 start=$(date +%s)
-set +e
-timeout -k 10 "$timeout" "${qemu[@]}" </dev/null 2>&1 | sed -u 's/\r$//' |
-	tee -a "$log" |
-	if [ "$quiet" = 1 ]; then
-		grep --line-buffered -E '^(not )?ok [0-9]+ |^HMMP2P-|^hmmp2p: (plan|run_tap|kmemleak)|Kernel panic|qemu-system'
-	else
-		cat
-	fi
-status=${PIPESTATUS[0]}
-set -e
+boots=0
+while :; do
+	boots=$((boots + 1))
+	rm -f "$pidfile" "$hung"
+	boot_watch "$(($(wc -l < "$log") + 1))" &
+	watch=$!
+	set +e
+	timeout -k 10 "$timeout" "${qemu[@]}" -pidfile "$pidfile" </dev/null 2>&1 |
+		sed -u 's/\r$//' | tee -a "$log" |
+		if [ "$quiet" = 1 ]; then
+			grep --line-buffered -E '^(not )?ok [0-9]+ |^HMMP2P-|^hmmp2p: (plan|run_tap|kmemleak)|Kernel panic|qemu-system'
+		else
+			cat
+		fi
+	status=${PIPESTATUS[0]}
+	kill "$watch" 2>/dev/null
+	wait "$watch" 2>/dev/null
+	set -e
+	[ -f "$hung" ] || break
+	echo "vm-run: BOOT HANG: boot $boots: no \"plan $plan: start\" after ${boot_limit}s, guest killed; its last line: $(cat "$hung")" |
+		tee -a "$log"
+	[ "$boots" -lt 2 ] || { status=boot-hang; break; }
+	echo "vm-run: booting once more (the plan had not started: no module was loaded)" | tee -a "$log"
+done
+rm -f "$pidfile" "$hung"
 secs=$(( $(date +%s) - start ))
 
 case $status in
@@ -174,6 +215,7 @@ case $status in
 35) verdict=fail; why="guest verdict: fail" ;;
 124|137) verdict=fail; why="TIMEOUT: no verdict after ${timeout}s, guest killed" ;;
 0) verdict=fail; why="guest ended without a verdict (kernel panic, or init died)" ;;
+boot-hang) verdict=fail; why="the kernel hung while booting, twice (BOOT HANG above)" ;;
 *) verdict=fail; why="QEMU failed with exit status $status" ;;
 esac
 echo "vm-run: QEMU exit status $status ($why), ${secs}s" | tee -a "$log"

@@ -85,6 +85,21 @@ for d in 0 1 2 3; do
 	check "ours: no device pages left in use on dmirror$d" pages_in_use_zero "$d"
 done
 
+# hmm_p2p's fault_around parameter: pages one CPU fault brings back.
+FA=/sys/module/hmm_p2p/parameters/fault_around
+fa_is() { [ "$(cat "$FA")" = "$1" ]; }
+fa_refused() { ! sh -c "echo '$1' > $FA" 2>/dev/null && fa_is 16; }
+check "ours: fault_around is 16 by default" fa_is 16
+for _v in 0 3 32 -1 abc; do
+	check "ours: fault_around=$_v is refused, 16 stays" fa_refused "$_v"
+done
+for _v in 1 4; do
+	check "ours: fault_around=$_v" sh -c "echo $_v > $FA"
+	run_tap "hmm_p2p_tests-fault-around-$_v" "$BINDIR/hmm_p2p_tests" \
+		-r dm.private_4k.cpu_fault_window
+done
+check "ours: fault_around back to 16" sh -c "echo 16 > $FA"
+
 # The same devices, small (16 MiB each): use them up, get -ENOMEM, lose
 # nothing (hmm_p2p_test's private_mb and spm_size parameters).
 check "ours: unload both modules" unload_ours
