@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1256,6 +1257,45 @@ static double metric(const struct docset *ds, double mib, const char *mode,
 	return n ? median(v, n) : NAN;
 }
 
+/*
+ * ours/upstream for one figure. With as many rounds on both sides (the bench
+ * plan alternates the drivers), each of ours' samples is divided by
+ * upstream's median in the same round and the median of these ratios is
+ * taken: under TCG the host's speed drifts during a boot, and the two
+ * drivers of one round ran a minute apart, not a whole boot. Otherwise: the
+ * ratio of the pooled medians. NAN when either side has no sample.
+ */
+static double ratio_of(const struct docset *up, const struct docset *ours,
+		       double mib, const char *mode, const char *key)
+{
+	static double v[MAX_DOCS * MAX_RUNS];
+	int i, k, n = 0;
+
+	if (up->n < 2 || up->n != ours->n)
+		return metric(ours, mib, mode, key) / metric(up, mib, mode, key);
+	for (k = 0; k < up->n; k++) {
+		struct docset u1 = { .d = { up->d[k] }, .n = 1 };
+		const struct jv *r = find_result(ours->d[k], mib, mode);
+		double base = metric(&u1, mib, mode, key), s[MAX_RUNS];
+		int m = 0;
+
+		if (!r || isnan(base) || base <= 0)
+			continue;
+		add_samples(jget(r, key), s, &m, MAX_RUNS);
+		for (i = 0; i < m && n < (int)ARRAY_SIZE(v); i++)
+			v[n++] = s[i] / base;
+	}
+	return n ? median(v, n) : NAN;
+}
+
+static void ratio_fmt(char *b, size_t n, double r)
+{
+	if (isnan(r) || isinf(r) || r <= 0)
+		snprintf(b, n, "n/a");
+	else
+		snprintf(b, n, "%.2fx", r);
+}
+
 static double copy_limit_of(const struct docset *ds, double mib)
 {
 	static double v[MAX_DOCS * MAX_RUNS];
@@ -1358,11 +1398,100 @@ static void compare_variant(const struct docset *up, const struct docset *var)
 					continue;
 				fmtnum(c[0], 24, a, "%.3f");
 				fmtnum(c[1], 24, b, "%.3f");
-				ratio_str(c[2], 24, a, b);
+				ratio_fmt(c[2], 24, ratio_of(up, var, sizes[i], mode_name[mo],
+							     keys[j]));
 				printf("%5.0fM %4s %-16s %10s %10s %8s\n", sizes[i],
 				       mode_name[mo], keys[j], c[0], c[1], c[2]);
 			}
 		}
+	}
+}
+
+/* The summary figures: size 64 MiB, the metric, its mode. */
+static const struct {
+	const char *name, *mode, *key;
+	int lower;		/* a latency: lower is better */
+} summary[] = {
+	{ "s2d_4k", "4k", "s2d_gibps", 0 },
+	{ "d2s_4k", "4k", "d2s_gibps", 0 },
+	{ "s2d_thp", "thp", "s2d_gibps", 0 },
+	{ "d2s_thp", "thp", "d2s_gibps", 0 },
+	{ "fault_p50", "4k", "fault_p50_us", 1 },
+};
+
+/* The best sample of a figure over every round: NAN if none. */
+static double metric_best(const struct docset *ds, double mib, const char *mode,
+			  const char *key, int lower)
+{
+	static double v[MAX_DOCS * MAX_RUNS];
+	double best = NAN;
+	int i, n = 0;
+
+	for (i = 0; i < ds->n; i++) {
+		const struct jv *r = find_result(ds->d[i], mib, mode);
+
+		if (r)
+			add_samples(jget(r, key), v, &n, MAX_DOCS * MAX_RUNS);
+	}
+	for (i = 0; i < n; i++)
+		if (isnan(best) || (lower ? v[i] < best : v[i] > best))
+			best = v[i];
+	return best;
+}
+
+/*
+ * The summary figures from each side's best run. Under TCG a run lands in a
+ * fast or a slow mode of the host (about 1.6x apart, either driver); the
+ * best runs compare the two drivers in the fast mode.
+ */
+static void print_best(const struct docset *up, const struct docset *ours,
+		       const struct docset *var)
+{
+	int j;
+
+	printf("best runs (each side's fastest):");
+	for (j = 0; j < (int)ARRAY_SIZE(summary); j++) {
+		char b[16];
+
+		ratio_fmt(b, sizeof(b),
+			  metric_best(ours, 64, summary[j].mode, summary[j].key, summary[j].lower) /
+			  metric_best(up, 64, summary[j].mode, summary[j].key, summary[j].lower));
+		printf(" %s=%s", summary[j].name, b);
+	}
+	if (var && var->n) {
+		char b[16];
+
+		ratio_fmt(b, sizeof(b), metric_best(var, 64, "4k", "fault_p50_us", 1) /
+			  metric_best(up, 64, "4k", "fault_p50_us", 1));
+		printf(" fault_p50[%s]=%s", jstr(var->d[0], "label"), b);
+	}
+	printf("\n");
+}
+
+/*
+ * Each summary figure round by round (upstream's round k against ours'),
+ * so the spread behind the pooled medians shows; needs as many rounds on
+ * both sides.
+ */
+static void print_rounds(const struct docset *up, const struct docset *ours)
+{
+	int j, k;
+
+	if (up->n < 2 || up->n != ours->n)
+		return;
+	printf("\nper round (ours/upstream at 64 MiB, rounds 1..%d):\n", up->n);
+	for (j = 0; j < (int)ARRAY_SIZE(summary); j++) {
+		printf("  %-10s", summary[j].name);
+		for (k = 0; k < up->n; k++) {
+			struct docset u1 = { .d = { up->d[k] }, .n = 1 };
+			struct docset o1 = { .d = { ours->d[k] }, .n = 1 };
+			char b[16];
+
+			ratio_str(b, sizeof(b), metric(&u1, 64, summary[j].mode, summary[j].key),
+				  metric(&o1, 64, summary[j].mode, summary[j].key));
+			printf(" %7s", b);
+		}
+		printf("\n");
 	}
 }
 
@@ -1383,7 +1512,7 @@ static int do_compare(const char *upath, const char *opath, const char *vpath)
 	struct docset *up = &ups, *ours = &ourss;
 	const struct jv *u0, *o0;
 	double sizes[64];
-	char s2d4[16], d2s4[16], s2dt[16], d2st[16], f50[16];
+	char fig[ARRAY_SIZE(summary)][16];
 	int ns = 0, i, j, k, mo;
 
 	load_docs(up, upath);
@@ -1392,6 +1521,9 @@ static int do_compare(const char *upath, const char *opath, const char *vpath)
 	o0 = ours->n ? ours->d[0] : NULL;
 	printf("\nhmm-bench comparison (medians; ratio = ours/upstream; "
 	       "/lim = fraction of the kernel's page copy rate)\n");
+	if (up->n > 1 && up->n == ours->n)
+		printf("ratio: %s\n",
+		       "median over ours' runs of each run / upstream's median in the same round");
 	describe("upstream", upath, up);
 	describe("ours", opath, ours);
 	collect_sizes(up, sizes, &ns);
@@ -1426,7 +1558,8 @@ static int do_compare(const char *upath, const char *opath, const char *vpath)
 						 m[j].name, mo == MODE_THP ? "2M" : "4k");
 				fmtnum(c[0], 24, a, m[j].fmt);
 				fmtnum(c[1], 24, b, m[j].fmt);
-				ratio_str(c[2], 24, a, b);
+				ratio_fmt(c[2], 24, ratio_of(up, ours, sizes[i], mode_name[mo],
+							     m[j].key));
 				if (m[j].tput == 1) {
 					fmtnum(c[3], 24, a / lim, "%.2f");
 					fmtnum(c[4], 24, b / lim, "%.2f");
@@ -1475,18 +1608,14 @@ static int do_compare(const char *upath, const char *opath, const char *vpath)
 		load_docs(&vars, vpath);
 		compare_variant(up, &vars);
 	}
-	ratio_str(s2d4, sizeof(s2d4), metric(up, 64, "4k", "s2d_gibps"),
-		  metric(ours, 64, "4k", "s2d_gibps"));
-	ratio_str(d2s4, sizeof(d2s4), metric(up, 64, "4k", "d2s_gibps"),
-		  metric(ours, 64, "4k", "d2s_gibps"));
-	ratio_str(s2dt, sizeof(s2dt), metric(up, 64, "thp", "s2d_gibps"),
-		  metric(ours, 64, "thp", "s2d_gibps"));
-	ratio_str(d2st, sizeof(d2st), metric(up, 64, "thp", "d2s_gibps"),
-		  metric(ours, 64, "thp", "d2s_gibps"));
-	ratio_str(f50, sizeof(f50), metric(up, 64, "4k", "fault_p50_us"),
-		  metric(ours, 64, "4k", "fault_p50_us"));
-	printf("ratio vs upstream: s2d_4k=%s d2s_4k=%s s2d_thp=%s d2s_thp=%s fault_p50=%s\n",
-	       s2d4, d2s4, s2dt, d2st, f50);
+	print_rounds(up, ours);
+	print_best(up, ours, vpath ? &vars : NULL);
+	for (j = 0; j < (int)ARRAY_SIZE(summary); j++)
+		ratio_fmt(fig[j], sizeof(fig[j]),
+			  ratio_of(up, ours, 64, summary[j].mode, summary[j].key));
+	printf("ratio vs upstream: %s=%s %s=%s %s=%s %s=%s %s=%s\n",
+	       summary[0].name, fig[0], summary[1].name, fig[1], summary[2].name, fig[2],
+	       summary[3].name, fig[3], summary[4].name, fig[4]);
 	fflush(stdout);
 	return up->n && ours->n && !up->bad && !ours->bad ? 0 : 1;
 }
@@ -1520,6 +1649,8 @@ static void print_usage(FILE *o)
 		"                    variant of ours (e.g. another module setting), whose\n"
 		"                    fault-back figures are shown against A\n"
 		"  --variant TEXT    what this run's driver setting is (recorded in the JSON)\n"
+		"  --cpu N           run on CPU N only (the process's mm then never runs\n"
+		"                    elsewhere: no TLB shootdown IPIs, less noise under TCG)\n"
 		"Every measured case migrates a pattern to the device and back and checks\n"
 		"it; a driver that loses data fails rather than looks fast.\n", MAX_RUNS);
 }
@@ -1614,16 +1745,18 @@ int main(int argc, char **argv)
 		{ "compare", no_argument, NULL, 'c' },
 		{ "peer", required_argument, NULL, 'P' },
 		{ "variant", required_argument, NULL, 'V' },
+		{ "cpu", required_argument, NULL, 'C' },
 		{ "peer-sizes", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, i, mo, fd, compare = 0, failed = 0, sizes_given = 0, runs_given = 0;
+	int cpu = -1;
 	unsigned long v;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	parse_sizes("2,8,64,256");
-	while ((c = getopt_long(argc, argv, "d:s:r:m:l:j:qWvchP:S:V:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:s:r:m:l:j:qWvchP:S:V:C:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			opt.dev = optarg;
@@ -1670,6 +1803,13 @@ int main(int argc, char **argv)
 		case 'c':
 			compare = 1;
 			break;
+		case 'C':
+			if (parse_uint(optarg, CPU_SETSIZE - 1, &v) && strcmp(optarg, "0")) {
+				note("bad --cpu '%s'", optarg);
+				return 2;
+			}
+			cpu = strcmp(optarg, "0") ? (int)v : 0;
+			break;
 		case 'V':
 			opt.variant = optarg;
 			break;
@@ -1704,6 +1844,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set)) {
+			note("--cpu %d: %s", cpu, strerror(errno));
+			return 2;
+		}
+	}
 	fd = open(opt.dev, O_RDWR);
 	if (fd < 0) {
 		set_error(fatal_error, sizeof(fatal_error),
