@@ -239,6 +239,34 @@ static unsigned long hp_count_moved(struct hmm_p2p_devmem *dm, const unsigned lo
 }
 
 /*
+ * Charge the pages of peers (devmems sharing @dm's owner) that moved back to
+ * system memory to their owners' counters; call between migrate_vma_pages()
+ * and finalize, while the sources are still ours to look at.
+ *
+ * Return: how many of the moved pages were peers'.
+ */
+static unsigned long hp_account_peers(struct hmm_p2p_devmem *dm, const unsigned long *src,
+				      const unsigned long *dst, unsigned long npages)
+{
+	unsigned long i, nr, peers = 0;
+
+	for (i = 0; i < npages; i++) {
+		struct page *spage = migrate_pfn_to_page(src[i]);
+		struct hmm_p2p_devmem *pdm;
+
+		if (!(src[i] & MIGRATE_PFN_MIGRATE) || !spage || !migrate_pfn_to_page(dst[i]))
+			continue;
+		pdm = hmm_p2p_page_devmem(spage);
+		if (!pdm || pdm == dm)
+			continue;
+		nr = (dst[i] & HP_PFN_COMPOUND) ? HP_PMD_NR : 1;
+		atomic64_add(nr, &pdm->st_to_sys);
+		peers += nr;
+	}
+	return peers;
+}
+
+/*
  * Hand the caller a reference to each destination page that now holds a
  * moved page's data; call between migrate_vma_pages() and finalize, while
  * the destinations are still locked and referenced by us.
@@ -415,7 +443,7 @@ long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 {
 	bool fail_alloc = flags & HMM_P2P_MIG_FAIL_ALLOC;
 	struct migrate_vma args = { };
-	unsigned long addr, next;
+	unsigned long addr, next, n, own = 0;
 	long moved = 0;
 	int ret = 0;
 
@@ -431,14 +459,18 @@ long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			continue;
 		ret = hp_alloc_copy_to_sys(dm, &args, &fail_alloc, flags & HMM_P2P_MIG_PEERS);
 		migrate_vma_pages(&args);
-		moved += hp_count_moved(dm, args.src, args.dst, args.npages);
+		n = hp_count_moved(dm, args.src, args.dst, args.npages);
+		moved += n;
+		if (flags & HMM_P2P_MIG_PEERS)
+			n -= hp_account_peers(dm, args.src, args.dst, args.npages);
+		own += n;
 		migrate_vma_finalize(&args);
 		if (ret)
 			break;
 		cond_resched();
 	}
 	mmap_read_unlock(mm);
-	atomic64_add(moved, &dm->st_to_sys);
+	atomic64_add(own, &dm->st_to_sys);
 	kfree(args.src);
 	return ret ? ret : moved;
 }

@@ -490,6 +490,9 @@ TEST_F(p2p, peer_without_p2p_memory)
 	EXPECT_EQ(NPAGES, si.p2p_fallback_no_path);
 	EXPECT_EQ(0, si.p2p_mappings);
 	EXPECT_EQ(0, se.pages_in_use);
+	/* the exporter's pages moved: its counter, not the importer's */
+	EXPECT_EQ(NPAGES, se.migrated_to_sys);
+	EXPECT_EQ(0, si.migrated_to_sys);
 	ASSERT_EQ(0, classify(self->fd[self->a], self->buf, NPAGES, HMM_P2P_CLASSIFY_NOFAULT,
 			      info));
 	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_SYSTEM, HMM_P2P_PAGE_DMA_MAPPED,
