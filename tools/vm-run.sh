@@ -175,11 +175,15 @@ boot_watch() {
 	while [ "$_w" -lt "$boot_limit" ]; do
 		sleep 5
 		_w=$((_w + 5))
-		tail -n +"$1" "$log" | grep -aq "^hmmp2p: plan $plan: start" && return 0
+		# awk reads the whole file: no early-exit pipe (pipefail, SIGPIPE)
+		awk -v from="$1" -v want="hmmp2p: plan $plan: start" \
+			'NR >= from && index($0, want) == 1 { found = 1; exit }
+			 END { exit !found }' "$log" && return 0
 	done
 	[ -s "$pidfile" ] || return 0
-	tail -n +"$1" "$log" | grep -av '^$' | tail -n 1 > "$hung"
-	kill "$(cat "$pidfile")" 2>/dev/null
+	# (no line yet is no error: set -e and pipefail hold in here too)
+	{ tail -n +"$1" "$log" | grep -av '^$' | tail -n 1 || true; } > "$hung"
+	kill "$(cat "$pidfile")" 2>/dev/null || true
 }
 
 start=$(date +%s)
@@ -202,7 +206,7 @@ while :; do
 	wait "$watch" 2>/dev/null
 	set -e
 	[ -f "$hung" ] || break
-	echo "vm-run: BOOT HANG: boot $boots: no \"plan $plan: start\" after ${boot_limit}s, guest killed; its last line: $(cat "$hung")" |
+	echo "vm-run: BOOT HANG: boot $boots: no \"plan $plan: start\" after ${boot_limit}s, guest killed; its last line: $(if [ -s "$hung" ]; then cat "$hung"; else echo "(none yet)"; fi)" |
 		tee -a "$log"
 	[ "$boots" -lt 2 ] || { status=boot-hang; break; }
 	echo "vm-run: booting once more (the plan had not started: no module was loaded)" | tee -a "$log"
