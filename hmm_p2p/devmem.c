@@ -517,6 +517,31 @@ long hmm_p2p_devmem_evict(struct hmm_p2p_devmem *dm)
 EXPORT_SYMBOL_GPL(hmm_p2p_devmem_evict);
 
 /**
+ * hmm_p2p_devmem_shutdown() - stop allocating and move every page home
+ * @dm: device memory
+ *
+ * The first half of hmm_p2p_devmem_destroy(), for drivers whose teardown
+ * must evict while their mirrors still exist (eviction walks the mirrored
+ * address spaces): no device page is allocated after this, injections are
+ * disarmed, peers' P2P mappings of @dm's pages count as "peer gone" when
+ * they are dropped, and every page is moved to system memory.
+ *
+ * Return: as hmm_p2p_devmem_evict().
+ */
+long hmm_p2p_devmem_shutdown(struct hmm_p2p_devmem *dm)
+{
+	unsigned int i;
+
+	mutex_lock(&dm->grow_lock);
+	WRITE_ONCE(dm->dying, true);
+	mutex_unlock(&dm->grow_lock);
+	for (i = 0; i < HMM_P2P_INJ_NR; i++)
+		hmm_p2p_devmem_inject(dm, i, 0, 0);
+	return hmm_p2p_devmem_evict(dm);
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_devmem_shutdown);
+
+/**
  * hmm_p2p_devmem_destroy() - evict everything and unregister the memory
  * @dm: device memory, or NULL
  *
@@ -530,11 +555,7 @@ void hmm_p2p_devmem_destroy(struct hmm_p2p_devmem *dm)
 
 	if (!dm)
 		return;
-	mutex_lock(&dm->grow_lock);
-	WRITE_ONCE(dm->dying, true);
-	mutex_unlock(&dm->grow_lock);
-	for (i = 0; i < HMM_P2P_INJ_NR; i++)
-		hmm_p2p_devmem_inject(dm, i, 0, 0);
+	hmm_p2p_devmem_shutdown(dm);
 
 	while (hmm_p2p_devmem_evict(dm) < 0)
 		pr_warn_ratelimited("hmm_p2p: %s: %lld pages still busy, retrying\n",

@@ -91,23 +91,34 @@ static int hp_alloc_copy_to_dev(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 			continue;
 		}
 
-		/* No 2 MiB device folio: move the THP as 4 KiB pages. */
-		for (j = 0; j < nr; j++) {
+		/*
+		 * No 2 MiB device folio: move the THP (or fill the 2 MiB hole)
+		 * as 4 KiB pages. All or nothing: for a compound source,
+		 * __migrate_device_pages() inserts a page for every one of its
+		 * 512 destinations without looking for holes, so one missing
+		 * destination must leave the whole entry behind.
+		 */
+		err = 0;
+		for (j = 0; j < nr && !err; j++) {
 			struct page *sp = spage ? spage + j : NULL;
 
 			dpage = hp_alloc_device_page(dm, 0);
 			if (!dpage) {
-				ret = ret ?: -ENOMEM;
+				err = -ENOMEM;
 				break;
 			}
 			err = ops->copy_to_dev(dm, dpage, sp, 1);
 			if (err) {
 				unlock_page(dpage);
 				put_page(dpage);
-				ret = ret ?: err;
-				continue;
+				break;
 			}
 			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage)) | write;
+		}
+		if (err) {
+			while (j)
+				hp_put_dst(&args->dst[i + --j]);
+			ret = ret ?: err;
 		}
 		i += nr;
 	}
@@ -290,10 +301,53 @@ static void hp_ref_moved(const unsigned long *src, const unsigned long *dst,
 	}
 }
 
+/*
+ * Start one batch of a user-sized migration: a range may be as large as the
+ * caller's address space, so the mmap lock is taken per batch (each batch's
+ * migration is finished, setup to finalize, under one hold of it), mmap
+ * writers get in between, and a fatal signal ends the walk.
+ *
+ * Return: 0 with the mmap read lock held, or -EINTR without it.
+ */
+static int hp_batch_lock(struct mm_struct *mm, bool excl)
+{
+	cond_resched();
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	return excl ? mmap_write_lock_killable(mm) : mmap_read_lock_killable(mm);
+}
+
+static void hp_batch_unlock(struct mm_struct *mm, bool excl)
+{
+	if (excl)
+		mmap_write_unlock(mm);
+	else
+		mmap_read_unlock(mm);
+}
+
+/*
+ * Moving a PMD-mapped device-private folio back leaves a PMD migration
+ * entry that names the device-private folio until the move is done. 7.3's
+ * zap_huge_pmd() (MADV_DONTNEED, which needs only the VMA's read lock, or
+ * the OOM reaper) takes such an entry for a device-private mapping, by the
+ * folio: it removes a mapcount and drops a reference the entry never held;
+ * the folio is freed under the migration, reused, and freed again
+ * (pages_in_use underflows, "Bad rss-counter state", VM_BUG_ON_PAGE in
+ * __migrate_device_finalize). patches/ has the kernel fix. Until it is in,
+ * such moves exclude zaps: the mmap lock is taken for writing and the VMA
+ * write-locked for the batch. A CPU fault on a PMD-mapped device folio
+ * cannot do that (the fault holds the mmap lock for reading) and stays
+ * exposed; see the README.
+ */
+static bool hp_to_sys_excl(struct hmm_p2p_devmem *dm)
+{
+	return HP_DEVICE_THP && dm->thp;
+}
+
 /* The src and dst arrays of a batch, in one allocation: kfree(args->src). */
 static int hp_alloc_batch(struct migrate_vma *args)
 {
-	args->src = kcalloc(2 * HP_BATCH, sizeof(*args->src), GFP_KERNEL);
+	args->src = kcalloc(2 * HP_BATCH, sizeof(*args->src), GFP_KERNEL_ACCOUNT);
 	if (!args->src)
 		return -ENOMEM;
 	args->dst = args->src + HP_BATCH;
@@ -304,19 +358,26 @@ static int hp_alloc_batch(struct migrate_vma *args)
  * Set up the migration of one batch of [@addr, @end): from @addr to the end
  * of its PMD, its VMA or the range, whichever comes first (*@next), taking
  * the pages that @select chooses, into args->src (the caller allocated
- * args->src and args->dst). The mmap lock is held.
+ * args->src and args->dst). The mmap lock is held; with @excl for writing,
+ * and the VMA is write-locked too (hp_to_sys_excl()).
  *
  * Return: 0 (args->cpages pages collected), -EINVAL if @addr is not mapped
  * readable, or migrate_vma_setup()'s error.
  */
 static int hp_setup_batch(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			  struct migrate_vma *args, unsigned long addr, unsigned long end,
-			  unsigned long select, unsigned long *next)
+			  unsigned long select, unsigned long *next, bool excl)
 {
-	struct vm_area_struct *vma = vma_lookup(mm, addr);
+	struct vm_area_struct *vma;
 
+	mmap_assert_locked(mm);
+	vma = vma_lookup(mm, addr);
 	if (!vma || !(vma->vm_flags & VM_READ))
 		return -EINVAL;
+	if (excl) {
+		mmap_assert_write_locked(mm);
+		vma_start_write(vma);
+	}
 	*next = min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
 
 	args->vma = vma;
@@ -343,12 +404,14 @@ static int hp_setup_batch(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
  *	holding them (the pages cannot migrate back until they are dropped).
  *
  * Anonymous private memory moves; what cannot (shared or file pages, pinned
- * pages, pages on another device) stays. The mmap lock is taken inside.
+ * pages, pages on another device) stays. The mmap lock is taken inside, one
+ * batch (at most 2 MiB) at a time, and a fatal signal stops the walk.
  * When device memory runs out or a copy fails, those pages stay in system
  * memory and the whole range is still walked.
  *
  * Return: pages moved; -EINVAL if part of the range is not mapped readable
- * (pages before it may have moved); -ENOMEM if device memory ran out, or the
+ * (pages before it may have moved); -EINTR on a fatal signal (likewise);
+ * -ENOMEM if device memory ran out, or the
  * copy operation's error (the other pages moved). @pages is filled in either
  * case.
  */
@@ -368,28 +431,33 @@ long hmm_p2p_migrate_to_device_pages(struct hmm_p2p_devmem *dm, struct mm_struct
 	if (hp_alloc_batch(&args))
 		return -ENOMEM;
 
-	mmap_read_lock(mm);
 	for (addr = start; addr < end; addr = next) {
 		int setup;
 
-		setup = hp_setup_batch(dm, mm, &args, addr, end, select, &next);
+		err = hp_batch_lock(mm, false);
+		if (err) {
+			ret = err;
+			break;
+		}
+		setup = hp_setup_batch(dm, mm, &args, addr, end, select, &next, false);
 		if (setup) {
+			mmap_read_unlock(mm);
 			ret = setup;
 			break;
 		}
-		if (!args.cpages)
-			continue;
-		err = hp_alloc_copy_to_dev(dm, &args, &fail_alloc);
-		migrate_vma_pages(&args);
-		moved += hp_count_moved(dm, args.src, args.dst, args.npages);
-		if (pages)
-			hp_ref_moved(args.src, args.dst, args.npages,
-				     pages + ((addr - start) >> PAGE_SHIFT));
-		migrate_vma_finalize(&args);
+		err = 0;
+		if (args.cpages) {
+			err = hp_alloc_copy_to_dev(dm, &args, &fail_alloc);
+			migrate_vma_pages(&args);
+			moved += hp_count_moved(dm, args.src, args.dst, args.npages);
+			if (pages)
+				hp_ref_moved(args.src, args.dst, args.npages,
+					     pages + ((addr - start) >> PAGE_SHIFT));
+			migrate_vma_finalize(&args);
+		}
+		mmap_read_unlock(mm);
 		ret = ret ?: err;
-		cond_resched();
 	}
-	mmap_read_unlock(mm);
 	atomic64_add(moved, &dm->st_to_dev);
 	kfree(args.src);
 	return ret ? ret : moved;
@@ -434,13 +502,18 @@ static unsigned long hp_select_device(struct hmm_p2p_devmem *dm)
  * sharing its owner, each copied by its own devmem). A 2 MiB device folio
  * moves as a THP, or as 4 KiB pages when no THP can be allocated.
  *
+ * The mmap lock is taken one batch at a time; a fatal signal stops the walk.
+ *
  * Return: pages moved, -EINVAL if part of the range is not mapped readable,
- * -ENOMEM if system memory ran out (those pages stay on the device).
+ * -EINTR on a fatal signal, -ENOMEM if system memory ran out (those pages
+ * stay on the device).
  */
 long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			       unsigned long start, unsigned long end,
 			       unsigned int flags)
 {
+	/* a peer's folios may be large even if ours are not */
+	bool excl = hp_to_sys_excl(dm) || (HP_DEVICE_THP && (flags & HMM_P2P_MIG_PEERS));
 	bool fail_alloc = flags & HMM_P2P_MIG_FAIL_ALLOC;
 	struct migrate_vma args = { };
 	unsigned long addr, next, n, own = 0;
@@ -450,26 +523,27 @@ long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 	if (hp_alloc_batch(&args))
 		return -ENOMEM;
 
-	mmap_read_lock(mm);
 	for (addr = start; addr < end; addr = next) {
-		ret = hp_setup_batch(dm, mm, &args, addr, end, hp_select_device(dm), &next);
+		ret = hp_batch_lock(mm, excl);
 		if (ret)
 			break;
-		if (!args.cpages)
-			continue;
-		ret = hp_alloc_copy_to_sys(dm, &args, &fail_alloc, flags & HMM_P2P_MIG_PEERS);
-		migrate_vma_pages(&args);
-		n = hp_count_moved(dm, args.src, args.dst, args.npages);
-		moved += n;
-		if (flags & HMM_P2P_MIG_PEERS)
-			n -= hp_account_peers(dm, args.src, args.dst, args.npages);
-		own += n;
-		migrate_vma_finalize(&args);
+		ret = hp_setup_batch(dm, mm, &args, addr, end, hp_select_device(dm), &next,
+				     excl);
+		if (!ret && args.cpages) {
+			ret = hp_alloc_copy_to_sys(dm, &args, &fail_alloc,
+						   flags & HMM_P2P_MIG_PEERS);
+			migrate_vma_pages(&args);
+			n = hp_count_moved(dm, args.src, args.dst, args.npages);
+			moved += n;
+			if (flags & HMM_P2P_MIG_PEERS)
+				n -= hp_account_peers(dm, args.src, args.dst, args.npages);
+			own += n;
+			migrate_vma_finalize(&args);
+		}
+		hp_batch_unlock(mm, excl);
 		if (ret)
 			break;
-		cond_resched();
 	}
-	mmap_read_unlock(mm);
 	atomic64_add(own, &dm->st_to_sys);
 	kfree(args.src);
 	return ret ? ret : moved;
@@ -589,7 +663,17 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 		args.start = vmf->address & PAGE_MASK;
 		args.end = args.start + PAGE_SIZE;
 	}
-	if (!order && hp_fault_around(vmf, dm))
+	/*
+	 * Fault-around only from a 4 KiB folio. Collecting a window splits
+	 * every PTE-mapped large folio in it with a blocking folio_lock() while
+	 * the kernel holds the faulting folio's lock: two faults on pieces of
+	 * two large folios mapped side by side (mremap) would each wait for
+	 * the other's. A piece of a large folio moves alone (the kernel splits
+	 * its own folio without a second lock); a fault on a 4 KiB folio may
+	 * wait for a large neighbour, whose holder never waits on a 4 KiB
+	 * folio's lock but with trylock.
+	 */
+	if (!order && !folio_test_large(page_folio(page)) && hp_fault_around(vmf, dm))
 		return 0;
 	if (order) {
 		args.src = kcalloc(1UL << order, sizeof(*args.src), GFP_KERNEL);

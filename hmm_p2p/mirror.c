@@ -43,12 +43,38 @@ static void hp_unpack(void *x, struct hmm_p2p_entry *e)
 	e->dma = 0;
 }
 
-/* Drop one entry (and its DMA mapping). Mirror lock held. */
-static void hp_mirror_erase(struct hmm_p2p_mirror *mirror, unsigned long idx, void *x)
+/*
+ * A writable entry may have been written by the device, and nothing else
+ * tells core mm: hmm_range_fault() reports a clean writable PTE as writable,
+ * so a page the device wrote may still look clean (after MADV_FREE, a clean
+ * lazyfree folio is discarded by reclaim). So, as RDMA ODP does when it
+ * unmaps, a writable entry dirties its folio when it is dropped. The page is
+ * still mapped here: entries are dropped from the notifier before the page
+ * is unmapped, or replaced while their sequence is still valid. Dirtying an
+ * anon folio is a flag operation; a file folio is dirtied without its lock,
+ * as set_page_dirty() in ODP does, which is safe while it is still mapped.
+ */
+static void hp_entry_dirty(const struct hmm_p2p_entry *e)
+{
+	if (!(e->flags & HMM_P2P_E_WRITE) ||
+	    (e->class != HMM_P2P_PC_SYSTEM && e->class != HMM_P2P_PC_COHERENT))
+		return;
+	folio_mark_dirty(page_folio(pfn_to_page(e->pfn)));
+}
+
+/*
+ * Drop one entry (and its DMA mapping); with @live, the page it names is
+ * still mapped and is dirtied if the device could write it. Mirror lock held.
+ */
+static void hp_mirror_erase(struct hmm_p2p_mirror *mirror, unsigned long idx, void *x,
+			    bool live)
 {
 	struct hmm_p2p_entry e;
 
+	lockdep_assert_held(&mirror->lock);
 	hp_unpack(x, &e);
+	if (live)
+		hp_entry_dirty(&e);
 	if (e.flags & HMM_P2P_E_DMA) {
 		void *d = xa_erase(&mirror->dma, idx);
 
@@ -62,14 +88,14 @@ static void hp_mirror_erase(struct hmm_p2p_mirror *mirror, unsigned long idx, vo
 }
 
 static void hp_mirror_drop(struct hmm_p2p_mirror *mirror, unsigned long start,
-			   unsigned long end)
+			   unsigned long end, bool live)
 {
 	unsigned long idx;
 	void *entry;
 
 	xa_for_each_range(&mirror->pt, idx, entry, start >> PAGE_SHIFT,
 			  (end - 1) >> PAGE_SHIFT)
-		hp_mirror_erase(mirror, idx, entry);
+		hp_mirror_erase(mirror, idx, entry, live);
 }
 
 /* Pages the device reaches by DMA (its own private memory it reaches locally). */
@@ -92,7 +118,7 @@ static int hp_mirror_store(struct hmm_p2p_mirror *mirror, unsigned long idx,
 
 	old = xa_load(&mirror->pt, idx);
 	if (old)
-		hp_mirror_erase(mirror, idx, old);
+		hp_mirror_erase(mirror, idx, old, true);
 	if (e->class == HMM_P2P_PC_NONE || e->class == HMM_P2P_PC_ERROR)
 		return 0;
 
@@ -112,6 +138,21 @@ static int hp_mirror_store(struct hmm_p2p_mirror *mirror, unsigned long idx,
 		dma = hp_dma_map_page(mirror->dma_dev, e->pfn);
 		if (dma_mapping_error(mirror->dma_dev, dma))
 			return -EIO;
+		/*
+		 * A mirror mapping lives while the CPU keeps using the page
+		 * through its PTE, with no sync in between. Where the mapping
+		 * needs syncs (a bounce buffer: swiotlb=force, a confidential
+		 * guest, a DMA mask that cannot reach the page; or a device
+		 * that is not DMA coherent) the device would see the copy taken
+		 * now, and the unmap would copy it back over newer CPU writes.
+		 * hmm_dma_map_alloc() refuses this case; so do we.
+		 */
+		if (dma_need_sync(mirror->dma_dev, dma)) {
+			hp_dma_unmap_page_nosync(mirror->dma_dev, dma);
+			dev_warn_once(mirror->dma_dev,
+				      "hmm_p2p: DMA to this device needs syncs (bounce buffering): mirror mappings refused\n");
+			return -EOPNOTSUPP;
+		}
 		if (offset_in_page(dma)) {
 			hp_dma_unmap_page(mirror->dma_dev, dma);
 			return -EIO;
@@ -154,7 +195,7 @@ static bool hp_mirror_invalidate(struct mmu_interval_notifier *mni,
 	else if (!mutex_trylock(&mirror->lock))
 		return false;
 	mmu_interval_set_seq(mni, cur_seq);
-	hp_mirror_drop(mirror, range->start, range->end);
+	hp_mirror_drop(mirror, range->start, range->end, true);
 	mutex_unlock(&mirror->lock);
 	atomic64_inc(&mirror->dm->st_invalidations);
 	return true;
@@ -211,9 +252,18 @@ EXPORT_SYMBOL_GPL(hmm_p2p_mirror_init);
  */
 void hmm_p2p_mirror_fini(struct hmm_p2p_mirror *mirror)
 {
+	/*
+	 * While the notifier is registered every entry names a mapped page:
+	 * drop them (dirtying what the device may have written) first. Once
+	 * it is gone, entries stored meanwhile may name freed pages: those
+	 * are only unmapped for DMA.
+	 */
+	mutex_lock(&mirror->lock);
+	hp_mirror_drop(mirror, 0, ULONG_MAX, true);
+	mutex_unlock(&mirror->lock);
 	mmu_interval_notifier_remove(&mirror->notifier);
 	mutex_lock(&mirror->lock);
-	hp_mirror_drop(mirror, 0, ULONG_MAX);
+	hp_mirror_drop(mirror, 0, ULONG_MAX, false);
 	mutex_unlock(&mirror->lock);
 	xa_destroy(&mirror->pt);
 	xa_destroy(&mirror->dma);
@@ -366,6 +416,44 @@ static int hp_peer_to_system(struct hmm_p2p_mirror *mirror, unsigned long addr,
 	return 0;
 }
 
+static bool hp_pmd_workaround = true;
+module_param_named(hmm_pmd_workaround, hp_pmd_workaround, bool, 0644);
+MODULE_PARM_DESC(hmm_pmd_workaround,
+		 "Correct the pfns hmm_range_fault() reports inside a device-private PMD (default Y; N shows the kernel bug)");
+
+/*
+ * Work around a kernel bug (7.3.4 and every kernel with device-private PMDs
+ * since they came, none fixed yet; patches/ has the fix): for a range that
+ * starts inside a PMD-mapped device-private folio, hmm_vma_handle_absent_pmd()
+ * reports the folio's pfns counted from its head at the range's start, not
+ * at the PMD's start, so page k of the range gets the pfn of page k of the
+ * folio. A reported pfn stays inside the right folio, so the right one is
+ * the folio's head plus the address's offset in its PMD; for a correct
+ * report that is what it already is. Mirror lock held, sequence valid: the
+ * PMD still maps the folio.
+ */
+static void hp_fix_private_pmd_pfns(struct hmm_range *range)
+{
+	unsigned long i, n = (range->end - range->start) >> PAGE_SHIFT;
+
+	if (!HP_DEVICE_THP || !READ_ONCE(hp_pmd_workaround))
+		return;
+	for (i = 0; i < n; i++) {
+		unsigned long p = range->hmm_pfns[i], addr, pfn;
+		struct page *page;
+
+		if (!(p & HMM_PFN_VALID) ||
+		    hmm_pfn_to_map_order(p) != PMD_SHIFT - PAGE_SHIFT)
+			continue;
+		page = hmm_pfn_to_page(p);
+		if (!is_device_private_page(page))
+			continue;
+		addr = range->start + (i << PAGE_SHIFT);
+		pfn = folio_pfn(page_folio(page)) + ((addr & ~PMD_MASK) >> PAGE_SHIFT);
+		range->hmm_pfns[i] = (p & HMM_PFN_FLAGS) | pfn;
+	}
+}
+
 /*
  * One hmm_range_fault() round with the retry protocol. On success the
  * mirror lock is held and range->hmm_pfns is current.
@@ -417,8 +505,10 @@ static int hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *rang
 		}
 
 		mutex_lock(&mirror->lock);
-		if (!mmu_interval_read_retry(range->notifier, range->notifier_seq))
+		if (!mmu_interval_read_retry(range->notifier, range->notifier_seq)) {
+			hp_fix_private_pmd_pfns(range);
 			return 0;
+		}
 		mutex_unlock(&mirror->lock);
 	}
 }
@@ -436,7 +526,10 @@ static int hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *rang
  * the way; our own stay where they are.
  *
  * Return: 0, or hmm_range_fault()'s error: -EFAULT (no access), -EPERM
- * (write to read-only memory), -EBUSY (kept being invalidated), -ENOMEM.
+ * (write to read-only memory), -EBUSY (kept being invalidated), -ENOMEM;
+ * -EINTR on a fatal signal; -EOPNOTSUPP when the mirror's DMA device would
+ * need bounce buffers or syncs for a page (a long-lived mapping cannot
+ * honour them).
  */
 int hmm_p2p_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
 			 unsigned long end, unsigned int flags)
@@ -564,16 +657,34 @@ int hmm_p2p_mirror_exclusive(struct hmm_p2p_mirror *mirror, unsigned long start,
 	for (addr = start; addr < end && !ret; addr += PAGE_SIZE) {
 		int tries;
 
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
 		for (tries = 0; ; tries++) {
 			unsigned long seq = mmu_interval_read_begin(&mirror->notifier);
 			struct hmm_p2p_entry e = { };
 			struct folio *folio;
 			struct page *page;
+			bool have;
 
 			if (tries > HP_RETRY_LIMIT) {
 				ret = -EBUSY;
 				break;
 			}
+			/*
+			 * Already ours exclusively (an earlier call that failed
+			 * later, say): the entry lives until an invalidation,
+			 * so the page is still exclusive; asking again would
+			 * fail with -EBUSY.
+			 */
+			mutex_lock(&mirror->lock);
+			have = hmm_p2p_mirror_lookup(mirror, addr, &e) &&
+			       (e.flags & HMM_P2P_E_EXCLUSIVE);
+			mutex_unlock(&mirror->lock);
+			if (have)
+				break;
+			memset(&e, 0, sizeof(e));
 			page = hp_make_exclusive(mm, addr, mirror, &folio);
 			if (IS_ERR(page)) {
 				ret = PTR_ERR(page);

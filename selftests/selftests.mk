@@ -21,7 +21,8 @@ SELFTESTS_BINS := $(patsubst $(TOP)/selftests/%.c,$(OUT)/selftests/%,$(SELFTESTS
 
 selftests: $(SELFTESTS_BINS)
 
-$(OUT)/selftests/%: $(TOP)/selftests/%.c $(TOP)/uapi/hmm_p2p_test.h $(TOP)/selftests/selftests.mk
+$(OUT)/selftests/%: $(TOP)/selftests/%.c $(TOP)/uapi/hmm_p2p_test.h $(wildcard $(TOP)/selftests/*.h) \
+		$(TOP)/selftests/selftests.mk
 	@mkdir -p $(@D)
 	@ksft="$(KSFT_DIR)"; [ -f "$$ksft/kselftest_harness.h" ] || \
 		{ echo "selftests: no kselftest_harness.h in '$$ksft'" >&2; exit 1; }; \

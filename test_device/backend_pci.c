@@ -446,7 +446,7 @@ static int td_pci_activate(struct td_pci *tp)
 	td->misc.name = td->name;
 	td->misc.fops = &td_pci_fops;
 	td->misc.parent = &tp->pdev->dev;
-	td->misc.mode = 0666;
+	td->misc.mode = td_node_mode;
 	ret = misc_register(&td->misc);
 	if (ret) {
 		hmm_p2p_devmem_destroy(td->dm);
@@ -579,23 +579,35 @@ static void td_pci_remove(struct pci_dev *pdev)
 	struct td_pci_file *pf;
 
 	if (tp->ready) {
-		WRITE_ONCE(td_pci_windows[tp->slot].live, false);
 		misc_deregister(&tp->td.misc);
 		/* wait for file operations in flight; no new ones after this */
 		down_write(&tp->rw);
 		tp->gone = true;
+		up_write(&tp->rw);
+		td_inject_arm(&tp->td.inj_copy_to_sys, 0, 0);
+		td_inject_arm(&tp->td.inj_copy_to_dev, 0, 0);
+		/*
+		 * Every page home first (peers' mirrors invalidated on the
+		 * way), while our own mirrors still hold their address spaces:
+		 * eviction walks the mappings of each page it moves.
+		 */
+		if (hmm_p2p_devmem_shutdown(tp->td.dm) < 0)
+			pci_warn(pdev, "%s: pages busy at removal, retried by the destroy\n",
+				 tp->td.name);
 		mutex_lock(&tp->files_lock);
 		list_for_each_entry(pf, &tp->files, link) {
 			hmm_p2p_mirror_fini(&pf->tf.mirror);
 			pf->dead = true;
 		}
 		mutex_unlock(&tp->files_lock);
-		up_write(&tp->rw);
-		td_inject_arm(&tp->td.inj_copy_to_sys, 0, 0);
-		td_inject_arm(&tp->td.inj_copy_to_dev, 0, 0);
-		/* every page home (peers' mirrors invalidated on the way) */
 		hmm_p2p_devmem_destroy(tp->td.dm);
 		tp->td.dm = NULL;
+		/*
+		 * Only now is the BAR window dead for the engines' decoding:
+		 * until the destroy revoked every peer's P2P mapping, a peer
+		 * may still read through one and must find the memory.
+		 */
+		WRITE_ONCE(td_pci_windows[tp->slot].live, false);
 		pci_info(pdev, "%s: removed, its memory moved to system memory\n", tp->td.name);
 	}
 	pci_p2pmem_publish(pdev, false);

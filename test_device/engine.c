@@ -381,7 +381,7 @@ int td_engine_rw(struct td_file *tf, u64 start, u64 npages, void __user *ubuf,
 	void *bounce;
 	int ret = 0;
 
-	bounce = kvmalloc(min_t(u64, npages, TD_WINDOW) << PAGE_SHIFT, GFP_KERNEL);
+	bounce = kvmalloc(min_t(u64, npages, TD_WINDOW) << PAGE_SHIFT, GFP_KERNEL_ACCOUNT);
 	if (!bounce)
 		return -ENOMEM;
 

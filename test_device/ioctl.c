@@ -17,6 +17,7 @@
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/sched/signal.h>
+#include "hmm_p2p_compat.h"
 #include "testdev.h"
 
 #define TD_BENCH_MAX_PAGES	65536ULL
@@ -26,7 +27,7 @@
 /* A user range of @npages pages at @addr: aligned, non-empty, in user space. */
 static int td_check_range(u64 addr, u64 npages)
 {
-	if (!npages || (addr & ~PAGE_MASK))
+	if (!npages || (addr & ~PAGE_MASK) || npages > HMM_P2P_MAX_NPAGES)
 		return -EINVAL;
 	if (npages > (TASK_SIZE >> PAGE_SHIFT) || addr >= TASK_SIZE ||
 	    npages > ((TASK_SIZE - addr) >> PAGE_SHIFT))
@@ -88,8 +89,8 @@ static int td_walk_batches(struct td_file *tf, unsigned long addr, u64 npages, b
 	void *out;
 	int ret = 0;
 
-	e = kmalloc_array(TD_SNAP_BATCH, sizeof(*e), GFP_KERNEL);
-	out = kmalloc_array(TD_SNAP_BATCH, size, GFP_KERNEL);
+	e = kmalloc_array(TD_SNAP_BATCH, sizeof(*e), GFP_KERNEL_ACCOUNT);
+	out = kmalloc_array(TD_SNAP_BATCH, size, GFP_KERNEL_ACCOUNT);
 	if (!e || !out) {
 		ret = -ENOMEM;
 		goto out;
@@ -164,7 +165,8 @@ static int td_migrate_to_dev(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
 	 * them); otherwise through its mirror.
 	 */
 	if (cmd->ptr <= U64_MAX - size && (cmd->ptr + size <= cmd->addr || cmd->ptr >= end))
-		pages = kvmalloc_array(cmd->npages, sizeof(*pages), GFP_KERNEL | __GFP_NOWARN);
+		pages = kvmalloc_array(cmd->npages, sizeof(*pages),
+				       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	moved = hmm_p2p_migrate_to_device_pages(tf->dev->dm, tf->mirror.mm, cmd->addr, end,
 						td_take_fail_alloc(tf), pages);
 	if (pages) {
@@ -197,6 +199,10 @@ static int td_migrate_to_sys(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
 static int td_exclusive(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
 {
 	int ret;
+
+	/* the data goes to cmd->ptr: a buffer it cannot reach changes nothing */
+	if (!access_ok(u64_to_user_ptr(cmd->ptr), cmd->npages << PAGE_SHIFT))
+		return -EFAULT;
 
 	ret = hmm_p2p_mirror_exclusive(&tf->mirror, cmd->addr,
 				       cmd->addr + (cmd->npages << PAGE_SHIFT));
@@ -298,9 +304,21 @@ static void td_page_info(struct td_file *tf, unsigned long addr, const struct hm
 						    HMM_DMIRROR_PROT_READ;
 	if (e->class == HMM_P2P_PC_P2PDMA) {
 		info->owner = td_pci_bar_index(PFN_PHYS(e->pfn));
+	} else if (e->class == HMM_P2P_PC_SYSTEM || e->class == HMM_P2P_PC_ZERO) {
+		info->owner = -1;
 	} else {
-		owner = td_page_device(pfn_to_page(e->pfn));
+		/*
+		 * Device memory, seen by a snapshot taken before the lock:
+		 * its pagemap (and struct pages) may be gone since, with a
+		 * device unbound. Look at the page only while its pagemap
+		 * is pinned.
+		 */
+		struct dev_pagemap *pgmap = hp_get_dev_pagemap(e->pfn);
+
+		owner = pgmap ? td_page_device(pfn_to_page(e->pfn)) : NULL;
 		info->owner = owner ? owner->index : -1;
+		if (pgmap)
+			put_dev_pagemap(pgmap);
 	}
 	if (hmm_p2p_mirror_lookup(&tf->mirror, addr, &m) && m.pfn == e->pfn &&
 	    (m.flags & HMM_P2P_E_DMA)) {
@@ -392,6 +410,9 @@ static int td_fault_inject(struct td_file *tf, void __user *uarg)
 	struct hmm_p2p_fault_cmd cmd;
 	struct td_device *td = tf->dev;
 
+	/* an armed point fails every user of the device, not just the caller */
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
 	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
 		return -EFAULT;
 	if (cmd.pad)
@@ -488,20 +509,23 @@ static int td_copy_bench(void __user *uarg)
 	ktime_t t0;
 	int ret = 0;
 
+	/* it holds up to 512 MiB of memory and a CPU for a long time */
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
 	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
 		return -EFAULT;
 	if (!cmd.npages || cmd.npages > TD_BENCH_MAX_PAGES ||
 	    !cmd.passes || cmd.passes > TD_BENCH_MAX_PASSES)
 		return -EINVAL;
-	src = kvcalloc(cmd.npages, sizeof(*src), GFP_KERNEL);
-	dst = kvcalloc(cmd.npages, sizeof(*dst), GFP_KERNEL);
+	src = kvcalloc(cmd.npages, sizeof(*src), GFP_KERNEL_ACCOUNT);
+	dst = kvcalloc(cmd.npages, sizeof(*dst), GFP_KERNEL_ACCOUNT);
 	if (!src || !dst) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < cmd.npages; i++) {
-		src[i] = alloc_page(GFP_HIGHUSER | __GFP_NOWARN);
-		dst[i] = alloc_page(GFP_HIGHUSER | __GFP_NOWARN);
+		src[i] = alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT | __GFP_NOWARN);
+		dst[i] = alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT | __GFP_NOWARN);
 		if (!src[i] || !dst[i]) {
 			ret = -ENOMEM;
 			goto out;

@@ -13,7 +13,8 @@
  *                    (default 0x1a0000000; 0 disables device 3)
  *   spm_size=        bytes of each coherent range (default 512 MiB)
  *   private_mb=      MiB of device-private memory per private device
- *                    (default 1024; grown 256 MiB at a time)
+ *                    (default 1024; grown 256 MiB at a time; at least 2)
+ *   node_mode=       mode of the device nodes (default 0600, as upstream's)
  *   thp=             use 2 MiB device folios where the kernel can (default Y;
  *                    device-private only)
  * The defaults match the VM runner: -m 6G with memmap=1G$0x180000000.
@@ -53,6 +54,37 @@ MODULE_PARM_DESC(private_mb, "MiB of device-private memory per private device");
 static bool thp = true;
 module_param(thp, bool, 0444);
 MODULE_PARM_DESC(thp, "Use 2 MiB device folios where the kernel supports them");
+
+/*
+ * The nodes are the root's alone by default, as upstream's are: an open
+ * file can move any of the device's pages (eviction at close acts on every
+ * process's). node_mode=0666 opens them to everybody (a test machine).
+ */
+umode_t td_node_mode = 0600;
+static int td_node_mode_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int mode;
+	int ret = kstrtouint(val, 8, &mode);
+
+	if (ret)
+		return ret;
+	if (mode & ~0666U)
+		return -EINVAL;
+	td_node_mode = mode;
+	return 0;
+}
+
+static int td_node_mode_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "0%o\n", td_node_mode);
+}
+
+static const struct kernel_param_ops td_node_mode_ops = {
+	.set = td_node_mode_set,
+	.get = td_node_mode_get,
+};
+module_param_cb(node_mode, &td_node_mode_ops, NULL, 0444);
+MODULE_PARM_DESC(node_mode, "Mode of the device nodes, octal, at most 0666 (default 0600)");
 
 #define TD_PRIVATE_CHUNK	SZ_256M
 #define TD_COHERENT_CHUNK	SZ_128M
@@ -168,9 +200,11 @@ static int td_device_create(int index, enum hmm_p2p_mem_type type, phys_addr_t b
 		td->backend = HMM_P2P_BACKEND_SOFT;
 		td->page_ops = &td_soft_page_ops;
 		desc.ops = &td_soft_ops;
-		desc.chunk_size = TD_PRIVATE_CHUNK;
-		desc.max_chunks = max_t(unsigned int, 1,
-					DIV_ROUND_UP((u64)private_mb * SZ_1M, TD_PRIVATE_CHUNK));
+		/* small devices (a few MiB, for exhaustion tests): one chunk */
+		desc.chunk_size = min_t(u64, TD_PRIVATE_CHUNK,
+					ALIGN(max(private_mb, 2U) * (u64)SZ_1M, SZ_2M));
+		desc.max_chunks = DIV_ROUND_UP((u64)max(private_mb, 2U) * SZ_1M,
+					       desc.chunk_size);
 	} else {
 		td->backend = HMM_P2P_BACKEND_SPM;
 		td->page_ops = &td_spm_page_ops;
@@ -192,7 +226,7 @@ static int td_device_create(int index, enum hmm_p2p_mem_type type, phys_addr_t b
 	td->misc.name = td->name;
 	td->misc.fops = &td_fops;
 	td->misc.parent = &td->pdev->dev;
-	td->misc.mode = 0666;
+	td->misc.mode = td_node_mode;
 	ret = misc_register(&td->misc);
 	if (ret)
 		goto err_dm;

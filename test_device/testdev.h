@@ -128,6 +128,9 @@ int td_copy_to_sys(struct hmm_p2p_devmem *dm, struct page *dst, struct page *src
 void td_inject_arm(struct td_inject *inj, unsigned int count, unsigned int skip);
 struct td_device *td_page_device(struct page *page);
 
+/* main.c */
+extern umode_t td_node_mode;
+
 /* ioctl.c */
 long td_ioctl(struct file *filp, unsigned int cmd, unsigned long arg);
 int td_mmap(struct file *filp, struct vm_area_struct *vma);

@@ -33,6 +33,14 @@ struct hmm_dmirror_cmd {
 	__u64 faults;
 };
 
+/*
+ * The largest range one command takes (cmd.npages): 1 GiB of 4 KiB pages,
+ * the capacity of one private device and four times the largest range the
+ * kernel's hmm-tests use. Larger ranges get -EINVAL. Every command that walks
+ * a range is ended by a fatal signal (-EINTR) within one 2 MiB batch.
+ */
+#define HMM_P2P_MAX_NPAGES		(1ULL << 18)
+
 #define HMM_DMIRROR_READ		_IOWR('H', 0x00, struct hmm_dmirror_cmd)
 #define HMM_DMIRROR_WRITE		_IOWR('H', 0x01, struct hmm_dmirror_cmd)
 #define HMM_DMIRROR_MIGRATE_TO_DEV	_IOWR('H', 0x02, struct hmm_dmirror_cmd)

@@ -94,6 +94,12 @@ static inline void hp_dma_unmap_page(struct device *dev, dma_addr_t addr)
 	dma_unmap_phys(dev, addr, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
 }
 
+/* Undo a mapping nobody used: no copy back from a bounce buffer. */
+static inline void hp_dma_unmap_page_nosync(struct device *dev, dma_addr_t addr)
+{
+	dma_unmap_phys(dev, addr, PAGE_SIZE, DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+}
+
 /* A live reference to the pagemap of a ZONE_DEVICE pfn, or NULL. */
 static inline struct dev_pagemap *hp_get_dev_pagemap(unsigned long pfn)
 {
@@ -182,6 +188,11 @@ static inline dma_addr_t hp_dma_map_page(struct device *dev, unsigned long pfn)
 static inline void hp_dma_unmap_page(struct device *dev, dma_addr_t addr)
 {
 	dma_unmap_page(dev, addr, PAGE_SIZE, DMA_BIDIRECTIONAL);
+}
+
+static inline void hp_dma_unmap_page_nosync(struct device *dev, dma_addr_t addr)
+{
+	dma_unmap_page_attrs(dev, addr, PAGE_SIZE, DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
 }
 
 static inline struct dev_pagemap *hp_get_dev_pagemap(unsigned long pfn)
