@@ -3,7 +3,12 @@
  * hmm_p2p module entry points.
  */
 #include <linux/module.h>
+#include <linux/workqueue.h>
 #include "hmm_p2p.h"
+#include "internal.h"
+
+/* Unregisters orphaned devmems (devmem.c); module exit waits for it. */
+struct workqueue_struct *hp_wq;
 
 /**
  * hmm_p2p_version() - version string of the hmm_p2p library
@@ -18,12 +23,17 @@ EXPORT_SYMBOL_GPL(hmm_p2p_version);
 
 static int __init hmm_p2p_init(void)
 {
+	hp_wq = alloc_workqueue("hmm_p2p", WQ_UNBOUND, 0);
+	if (!hp_wq)
+		return -ENOMEM;
 	pr_info("hmm_p2p: library %s loaded\n", hmm_p2p_version());
 	return 0;
 }
 
 static void __exit hmm_p2p_exit(void)
 {
+	/* an orphan's reaper drops its module reference last thing */
+	destroy_workqueue(hp_wq);
 }
 
 module_init(hmm_p2p_init);

@@ -24,6 +24,7 @@
 #include "internal.h"
 
 static void hp_folio_free(struct folio *folio);
+static void hp_devmem_reap(struct work_struct *work);
 HP_DEFINE_PGMAP_OPS(hp_pgmap_ops, hp_folio_free, hp_migrate_to_ram);
 
 /**
@@ -241,7 +242,8 @@ static void hp_chunk_release(struct hp_chunk *chunk)
 {
 	struct hmm_p2p_devmem *dm = chunk->dm;
 
-	if (dm->desc.ops->chunk_fini && chunk->backend)
+	/* an orphan's backing is gone, and so may be the driver's ops */
+	if (chunk->backend && dm->desc.ops->chunk_fini)
 		dm->desc.ops->chunk_fini(dm, chunk->backend, chunk->npages);
 	if (chunk->res)
 		release_mem_region(chunk->res->start, resource_size(chunk->res));
@@ -421,12 +423,15 @@ static void hp_folio_free(struct folio *folio)
 	if (WARN_ON_ONCE(!chunk))
 		return;
 	dm = chunk->dm;
-	if (dm->desc.ops->free_backing)
+	read_lock(&dm->backing_lock);
+	if (!dm->orphaned && dm->desc.ops->free_backing)
 		dm->desc.ops->free_backing(dm, chunk->backend,
 					   page_to_pfn(page) - chunk->pfn_first, order);
+	read_unlock(&dm->backing_lock);
 	hp_chunk_put(chunk, page, order);
 	atomic_long_sub(1L << order, &chunk->in_use);
-	atomic64_sub(1UL << order, &dm->in_use);
+	if (!atomic64_sub_return(1UL << order, &dm->in_use) && READ_ONCE(dm->orphaned))
+		queue_work(hp_wq, &dm->reap);
 }
 
 /**
@@ -477,6 +482,11 @@ struct hmm_p2p_devmem *hmm_p2p_devmem_create(const struct hmm_p2p_devmem_desc *d
 	dm->desc.name = dm->name;
 	dm->thp = desc->thp && HP_DEVICE_THP && thp_migration_supported();
 	mutex_init(&dm->grow_lock);
+	mutex_init(&dm->mirrors_lock);
+	INIT_LIST_HEAD(&dm->mirrors);
+	init_rwsem(&dm->evict_sem);
+	rwlock_init(&dm->backing_lock);
+	INIT_WORK(&dm->reap, hp_devmem_reap);
 	return dm;
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_devmem_create);
@@ -485,9 +495,14 @@ EXPORT_SYMBOL_GPL(hmm_p2p_devmem_create);
  * hmm_p2p_devmem_evict() - move every page of @dm back to system memory
  * @dm: device memory
  *
- * Pages of every process are moved, wherever they are mapped. Pages that are
- * busy (locked by a migration in flight) are retried for a while. Must not
- * be called with a mirror lock or an mmap lock held.
+ * Pages of every process are moved, wherever they are mapped: those of the
+ * address spaces @dm's mirrors mirror through those address spaces (their
+ * mmap lock held, so the VMAs stay), the rest through the pagemap
+ * (migrate_device_range(), which pins no anon_vma: a process that is not
+ * mirrored, a forked child, must not munmap the pages while they move; a
+ * kernel gap, see the README). No page moves to @dm meanwhile. Pages that
+ * are busy (locked by a migration in flight, pinned) are retried for about a
+ * second. Must not be called with a mirror lock or an mmap lock held.
  *
  * Return: the number of pages moved, or -EBUSY if some stayed on the device.
  */
@@ -498,23 +513,103 @@ long hmm_p2p_devmem_evict(struct hmm_p2p_devmem *dm)
 	unsigned int i;
 	int pass;
 
-	for (pass = 0; pass < 100; pass++) {
-		for (i = 0; i < n; i++) {
+	/* no new device page while this runs (a bounded wait for movers) */
+	down_write(&dm->evict_sem);
+	for (pass = 0; pass < 100 && atomic64_read(&dm->in_use) > 0; pass++) {
+		/* through the mirrored address spaces first: their VMAs are held */
+		moved += hp_evict_mirrored(dm);
+		/* then pages no mirrored mm maps (a forked child's, say) */
+		for (i = 0; i < n && atomic64_read(&dm->in_use) > 0; i++) {
 			ret = hp_evict_chunk(dm->chunks[i]);
 			if (ret > 0)
 				moved += ret;
 		}
-		if (!atomic64_read(&dm->in_use))
-			return moved;
+		if (atomic64_read(&dm->in_use) <= 0)
+			break;
 		/* pages in flight (locked) or freed concurrently: look again */
 		if (pass > 2)
 			msleep(pass < 10 ? 1 : 10);
 		else
 			cond_resched();
 	}
+	up_write(&dm->evict_sem);
 	return atomic64_read(&dm->in_use) ? -EBUSY : moved;
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_devmem_evict);
+
+#define HP_DESTROY_TRIES	3	/* evictions (about a second each) before orphaning */
+
+/* Unregister the pagemaps and free @dm: no page of it is in use. */
+static void hp_devmem_free(struct hmm_p2p_devmem *dm)
+{
+	unsigned int i;
+
+	for (i = 0; i < dm->nr_chunks; i++) {
+		memunmap_pages(&dm->chunks[i]->pgmap);
+		hp_chunk_release(dm->chunks[i]);
+	}
+	kfree(dm->chunks);
+	kfree(dm);
+}
+
+static void hp_devmem_reap(struct work_struct *work)
+{
+	struct hmm_p2p_devmem *dm = container_of(work, struct hmm_p2p_devmem, reap);
+
+	pr_info("hmm_p2p: %s: the last pinned page was freed; its memory is unregistered\n",
+		dm->name);
+	hp_devmem_free(dm);
+	module_put(THIS_MODULE);
+}
+
+/* The first pinned page of @dm, for the log. */
+static unsigned long hp_first_busy_pfn(struct hmm_p2p_devmem *dm, int *refs)
+{
+	unsigned long pfn;
+	unsigned int i;
+
+	for (i = 0; i < dm->nr_chunks; i++) {
+		struct hp_chunk *chunk = dm->chunks[i];
+
+		for (pfn = chunk->pfn_first; pfn < chunk->pfn_first + chunk->npages; pfn++) {
+			*refs = page_ref_count(pfn_to_page(pfn));
+			if (*refs)
+				return pfn;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Leave @dm to its pinned pages: see hmm_p2p_devmem_destroy(). The driver
+ * is still there while this runs, so its backing can be released here.
+ */
+static void hp_devmem_orphan(struct hmm_p2p_devmem *dm)
+{
+	unsigned int i;
+	unsigned long pfn;
+	int refs = 0;
+
+	/* a bias on in_use: the reaper runs only after this is done */
+	atomic64_inc(&dm->in_use);
+	pfn = hp_first_busy_pfn(dm, &refs);
+	pr_warn("hmm_p2p: %s: %lld pages stay pinned (first pfn %#lx, %d references): its memory stays registered, and hmm_p2p loaded, until they are freed\n",
+		dm->name, (long long)atomic64_read(&dm->in_use) - 1, pfn, refs);
+	__module_get(THIS_MODULE);
+	write_lock(&dm->backing_lock);
+	WRITE_ONCE(dm->orphaned, true);
+	write_unlock(&dm->backing_lock);
+	for (i = 0; i < dm->nr_chunks; i++) {
+		struct hp_chunk *chunk = dm->chunks[i];
+
+		if (dm->desc.ops->chunk_fini && chunk->backend)
+			dm->desc.ops->chunk_fini(dm, chunk->backend, chunk->npages);
+		chunk->backend = NULL;
+	}
+	/* whoever takes in_use to zero (the bias, or the last page) reaps */
+	if (!atomic64_dec_return(&dm->in_use))
+		queue_work(hp_wq, &dm->reap);
+}
 
 /**
  * hmm_p2p_devmem_shutdown() - stop allocating and move every page home
@@ -536,7 +631,8 @@ long hmm_p2p_devmem_shutdown(struct hmm_p2p_devmem *dm)
 	WRITE_ONCE(dm->dying, true);
 	mutex_unlock(&dm->grow_lock);
 	for (i = 0; i < HMM_P2P_INJ_NR; i++)
-		hmm_p2p_devmem_inject(dm, i, 0, 0);
+		if (i != HMM_P2P_INJ_ALLOC_SYS_THP)
+			hmm_p2p_devmem_inject(dm, i, 0, 0);
 	return hmm_p2p_devmem_evict(dm);
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_devmem_shutdown);
@@ -545,28 +641,33 @@ EXPORT_SYMBOL_GPL(hmm_p2p_devmem_shutdown);
  * hmm_p2p_devmem_destroy() - evict everything and unregister the memory
  * @dm: device memory, or NULL
  *
- * Blocks until every device page is back in system memory and freed, then
- * removes the pagemaps and releases the physical ranges. No mirror of @dm
- * may exist any more.
+ * Moves every device page back to system memory, then removes the pagemaps
+ * and releases the physical ranges. No mirror of @dm may exist any more.
+ *
+ * Bounded: pages that stay busy for a few seconds are pinned (a coherent page
+ * spliced into a pipe, say) and cannot come home until their holder lets go.
+ * Then @dm is orphaned: the driver's ops are never called again (its chunk
+ * backing is released now; a CPU fault on a device-private page still there
+ * gets SIGBUS), the pagemaps stay registered and hold a reference to
+ * hmm_p2p.ko (whose rmmod fails with -EBUSY meanwhile), the log says what is
+ * pinned, and a worker unregisters them when the last page is freed. The
+ * driver may go away at once.
  */
 void hmm_p2p_devmem_destroy(struct hmm_p2p_devmem *dm)
 {
-	unsigned int i;
+	int tries;
 
 	if (!dm)
 		return;
 	hmm_p2p_devmem_shutdown(dm);
-
-	while (hmm_p2p_devmem_evict(dm) < 0)
+	for (tries = 0; tries < HP_DESTROY_TRIES && hmm_p2p_devmem_evict(dm) < 0; tries++)
 		pr_warn_ratelimited("hmm_p2p: %s: %lld pages still busy, retrying\n",
 				    dm->name, (long long)atomic64_read(&dm->in_use));
-
-	for (i = 0; i < dm->nr_chunks; i++) {
-		memunmap_pages(&dm->chunks[i]->pgmap);
-		hp_chunk_release(dm->chunks[i]);
+	if (atomic64_read(&dm->in_use) > 0) {
+		hp_devmem_orphan(dm);
+		return;
 	}
-	kfree(dm->chunks);
-	kfree(dm);
+	hp_devmem_free(dm);
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_devmem_destroy);
 

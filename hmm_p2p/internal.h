@@ -9,6 +9,8 @@
 #include <linux/atomic.h>
 #include <linux/memremap.h>
 #include <linux/list.h>
+#include <linux/rwsem.h>
+#include <linux/workqueue.h>
 #include "hmm_p2p.h"
 
 #define HP_PMD_ORDER	(PMD_SHIFT - PAGE_SHIFT)
@@ -77,7 +79,29 @@ struct hmm_p2p_devmem {
 	atomic64_t st_p2p_gone;
 
 	struct hp_inject inject[HMM_P2P_INJ_NR];
+
+	struct mutex mirrors_lock;	/* protects mirrors */
+	struct list_head mirrors;	/* struct hmm_p2p_mirror.dm_link */
+	/*
+	 * Held for reading while pages move to the device, for writing by
+	 * an eviction: no new device page appears while one runs.
+	 */
+	struct rw_semaphore evict_sem;
+
+	/*
+	 * Destroyed with pages still pinned: the driver is gone, the pagemap
+	 * stays (with a reference to this module) until the last page is
+	 * freed, then @reap unregisters it. @backing_lock (taken for reading
+	 * by the free callback) keeps the driver's backing ops from running
+	 * once @orphaned is set.
+	 */
+	rwlock_t backing_lock;
+	bool orphaned;
+	struct work_struct reap;
 };
+
+/* core.c */
+extern struct workqueue_struct *hp_wq;
 
 /* devmem.c */
 struct page *hp_alloc_device_page(struct hmm_p2p_devmem *dm, unsigned int order);
@@ -102,5 +126,9 @@ void hp_p2p_remote_fault(struct hmm_p2p_devmem *dm, unsigned long nr);
 /* migrate.c */
 vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf);
 long hp_evict_chunk(struct hp_chunk *chunk);
+long hp_evict_mm(struct hmm_p2p_devmem *dm, struct mm_struct *mm);
+
+/* mirror.c */
+long hp_evict_mirrored(struct hmm_p2p_devmem *dm);
 
 #endif /* _HMM_P2P_INTERNAL_H */

@@ -170,6 +170,8 @@ static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 
 		if (order && *fail_alloc) {
 			*fail_alloc = false;
+		} else if (order && hp_inject_fail(dm, HMM_P2P_INJ_ALLOC_SYS_THP)) {
+			/* no THP in system memory: the 4 KiB fallback below */
 		} else if (!hp_inject_fail(dm, HMM_P2P_INJ_ALLOC_SYS_PAGE)) {
 			if (order)
 				dfolio = hp_vma_alloc_folio(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN,
@@ -309,9 +311,17 @@ static void hp_ref_moved(const unsigned long *src, const unsigned long *dst,
  *
  * Return: 0 with the mmap read lock held, or -EINTR without it.
  */
-static int hp_batch_lock(struct mm_struct *mm, bool excl)
+static int hp_batch_lock(struct mm_struct *mm, bool excl, bool evict)
 {
 	cond_resched();
+	if (evict) {
+		/* an eviction must not fail: not even a killed caller stops it */
+		if (excl)
+			mmap_write_lock(mm);
+		else
+			mmap_read_lock(mm);
+		return 0;
+	}
 	if (fatal_signal_pending(current))
 		return -EINTR;
 	return excl ? mmap_write_lock_killable(mm) : mmap_read_lock_killable(mm);
@@ -359,20 +369,22 @@ static int hp_alloc_batch(struct migrate_vma *args)
  * of its PMD, its VMA or the range, whichever comes first (*@next), taking
  * the pages that @select chooses, into args->src (the caller allocated
  * args->src and args->dst). The mmap lock is held; with @excl for writing,
- * and the VMA is write-locked too (hp_to_sys_excl()).
+ * and the VMA is write-locked too (hp_to_sys_excl()). With @evict the VMA
+ * need not be readable.
  *
  * Return: 0 (args->cpages pages collected), -EINVAL if @addr is not mapped
  * readable, or migrate_vma_setup()'s error.
  */
 static int hp_setup_batch(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			  struct migrate_vma *args, unsigned long addr, unsigned long end,
-			  unsigned long select, unsigned long *next, bool excl)
+			  unsigned long select, unsigned long *next, bool excl, bool evict)
 {
 	struct vm_area_struct *vma;
 
 	mmap_assert_locked(mm);
 	vma = vma_lookup(mm, addr);
-	if (!vma || !(vma->vm_flags & VM_READ))
+	/* an eviction takes pages home from PROT_NONE mappings too */
+	if (!vma || (!(vma->vm_flags & VM_READ) && !evict))
 		return -EINVAL;
 	if (excl) {
 		mmap_assert_write_locked(mm);
@@ -434,14 +446,22 @@ long hmm_p2p_migrate_to_device_pages(struct hmm_p2p_devmem *dm, struct mm_struct
 	for (addr = start; addr < end; addr = next) {
 		int setup;
 
-		err = hp_batch_lock(mm, false);
+		/* no new device page while an eviction runs */
+		err = down_read_killable(&dm->evict_sem);
 		if (err) {
 			ret = err;
 			break;
 		}
-		setup = hp_setup_batch(dm, mm, &args, addr, end, select, &next, false);
+		err = hp_batch_lock(mm, false, false);
+		if (err) {
+			up_read(&dm->evict_sem);
+			ret = err;
+			break;
+		}
+		setup = hp_setup_batch(dm, mm, &args, addr, end, select, &next, false, false);
 		if (setup) {
 			mmap_read_unlock(mm);
+			up_read(&dm->evict_sem);
 			ret = setup;
 			break;
 		}
@@ -456,6 +476,7 @@ long hmm_p2p_migrate_to_device_pages(struct hmm_p2p_devmem *dm, struct mm_struct
 			migrate_vma_finalize(&args);
 		}
 		mmap_read_unlock(mm);
+		up_read(&dm->evict_sem);
 		ret = ret ?: err;
 	}
 	atomic64_add(moved, &dm->st_to_dev);
@@ -490,6 +511,52 @@ static unsigned long hp_select_device(struct hmm_p2p_devmem *dm)
 		MIGRATE_VMA_SELECT_DEVICE_COHERENT) | (dm->thp ? HP_SELECT_COMPOUND : 0);
 }
 
+static long hp_migrate_to_sys(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
+			      unsigned long start, unsigned long end,
+			      unsigned int flags, bool evict)
+{
+	/* a peer's folios may be large even if ours are not */
+	bool excl = hp_to_sys_excl(dm) || (HP_DEVICE_THP && (flags & HMM_P2P_MIG_PEERS));
+	bool fail_alloc = flags & HMM_P2P_MIG_FAIL_ALLOC;
+	struct migrate_vma args = { };
+	unsigned long addr, next, n, own = 0;
+	long moved = 0;
+	int ret = 0;
+
+	if (hp_alloc_batch(&args))
+		return -ENOMEM;
+
+	for (addr = start; addr < end; addr = next) {
+		ret = hp_batch_lock(mm, excl, evict);
+		if (ret)
+			break;
+		ret = hp_setup_batch(dm, mm, &args, addr, end, hp_select_device(dm), &next,
+				     excl, evict);
+		if (!ret && args.cpages) {
+			ret = hp_alloc_copy_to_sys(dm, &args, &fail_alloc,
+						   flags & HMM_P2P_MIG_PEERS);
+			migrate_vma_pages(&args);
+			n = hp_count_moved(dm, args.src, args.dst, args.npages);
+			moved += n;
+			if (flags & HMM_P2P_MIG_PEERS)
+				n -= hp_account_peers(dm, args.src, args.dst, args.npages);
+			own += n;
+			migrate_vma_finalize(&args);
+		}
+		hp_batch_unlock(mm, excl);
+		/* an eviction goes on past pages that stay (they are retried) */
+		if (ret == -ENOMEM && evict)
+			ret = 0;
+		if (ret)
+			break;
+	}
+	atomic64_add(own, &dm->st_to_sys);
+	if (evict)
+		atomic64_add(own, &dm->st_evicted);
+	kfree(args.src);
+	return ret ? ret : moved;
+}
+
 /**
  * hmm_p2p_migrate_to_system() - move @dm's pages in a range back to RAM
  * @dm: device memory
@@ -512,41 +579,7 @@ long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			       unsigned long start, unsigned long end,
 			       unsigned int flags)
 {
-	/* a peer's folios may be large even if ours are not */
-	bool excl = hp_to_sys_excl(dm) || (HP_DEVICE_THP && (flags & HMM_P2P_MIG_PEERS));
-	bool fail_alloc = flags & HMM_P2P_MIG_FAIL_ALLOC;
-	struct migrate_vma args = { };
-	unsigned long addr, next, n, own = 0;
-	long moved = 0;
-	int ret = 0;
-
-	if (hp_alloc_batch(&args))
-		return -ENOMEM;
-
-	for (addr = start; addr < end; addr = next) {
-		ret = hp_batch_lock(mm, excl);
-		if (ret)
-			break;
-		ret = hp_setup_batch(dm, mm, &args, addr, end, hp_select_device(dm), &next,
-				     excl);
-		if (!ret && args.cpages) {
-			ret = hp_alloc_copy_to_sys(dm, &args, &fail_alloc,
-						   flags & HMM_P2P_MIG_PEERS);
-			migrate_vma_pages(&args);
-			n = hp_count_moved(dm, args.src, args.dst, args.npages);
-			moved += n;
-			if (flags & HMM_P2P_MIG_PEERS)
-				n -= hp_account_peers(dm, args.src, args.dst, args.npages);
-			own += n;
-			migrate_vma_finalize(&args);
-		}
-		hp_batch_unlock(mm, excl);
-		if (ret)
-			break;
-	}
-	atomic64_add(own, &dm->st_to_sys);
-	kfree(args.src);
-	return ret ? ret : moved;
+	return hp_migrate_to_sys(dm, mm, start, end, flags, false);
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_system);
 
@@ -652,6 +685,12 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 	if (WARN_ON_ONCE(!chunk))
 		return VM_FAULT_SIGBUS;
 	dm = chunk->dm;
+	/* destroyed with pinned pages: the driver that held the data is gone */
+	if (READ_ONCE(dm->orphaned)) {
+		pr_warn_ratelimited("hmm_p2p: %s: CPU fault on a page of removed device memory\n",
+				    dm->name);
+		return VM_FAULT_SIGBUS;
+	}
 
 	/* a PTE-mapped piece of a large folio moves alone */
 	if (HP_DEVICE_THP && !vmf->pte)
@@ -720,6 +759,47 @@ out:
 	return ret;
 }
 
+/**
+ * hp_evict_mm() - move @dm's pages mapped by @mm to system memory
+ * @dm: device memory
+ * @mm: an address space; the caller holds a reference to its users
+ *
+ * Walks every anonymous VMA with migrate_vma, batch by batch under the mmap
+ * lock, so the VMA (and its anon_vma) cannot go while a page moves, and a
+ * 2 MiB device folio that finds no THP in system memory moves as 4 KiB
+ * pages. Pages that cannot move stay; the caller retries.
+ *
+ * Return: pages moved.
+ */
+long hp_evict_mm(struct hmm_p2p_devmem *dm, struct mm_struct *mm)
+{
+	unsigned long addr = 0, start, end;
+	struct vm_area_struct *vma;
+	long moved = 0, ret;
+	bool anon;
+
+	for (;;) {
+		mmap_read_lock(mm);
+		vma = find_vma(mm, addr);
+		if (vma) {
+			start = max(addr, vma->vm_start);
+			end = vma->vm_end;
+			anon = vma_is_anonymous(vma);
+		}
+		mmap_read_unlock(mm);
+		if (!vma || !atomic64_read(&dm->in_use))
+			break;
+		if (anon) {
+			ret = hp_migrate_to_sys(dm, mm, start, end, 0, true);
+			if (ret > 0)
+				moved += ret;
+		}
+		addr = end;
+		cond_resched();
+	}
+	return moved;
+}
+
 /* Does any page of a window hold a reference (is any of it allocated)? */
 static bool hp_window_in_use(unsigned long pfn, unsigned long n)
 {
@@ -777,7 +857,8 @@ long hp_evict_chunk(struct hp_chunk *chunk)
 				continue;
 			if (src[i] & HP_PFN_COMPOUND)
 				order = folio_order(page_folio(spage));
-			if (hp_inject_fail(dm, HMM_P2P_INJ_ALLOC_SYS_PAGE))
+			if (hp_inject_fail(dm, HMM_P2P_INJ_ALLOC_SYS_PAGE) ||
+			    (order && hp_inject_fail(dm, HMM_P2P_INJ_ALLOC_SYS_THP)))
 				continue;
 			gfp |= order ? __GFP_NOWARN | __GFP_RETRY_MAYFAIL : __GFP_NOFAIL;
 			dfolio = folio_alloc(gfp, order);

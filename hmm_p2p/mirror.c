@@ -215,9 +215,16 @@ static const struct mmu_interval_notifier_ops hp_mirror_ops = {
  *	mirror maps each such page for it while the page's entry lives
  *	(&hmm_p2p_entry.dma). NULL: entries carry no DMA address.
  *
- * The mirror holds a reference to @mm's users until hmm_p2p_mirror_fini(),
- * so the address space (its VMAs and anon_vmas) outlives every use the
- * device makes of it, eviction included, even when its process is killed.
+ * The mirror holds the mm_struct (mmgrab()), not its address space: as
+ * upstream's mirrors do, every operation takes a reference to the users
+ * for its own duration (the mirror operations below do it themselves; a
+ * driver calling hmm_p2p_migrate_to_device() or _to_system() does it
+ * around the call, with mmget_not_zero()). So an open file of the device
+ * never keeps an exited process's memory (and device pages) alive: with
+ * the file held elsewhere (an io_uring fixed file, a child that inherited
+ * it), the address space is torn down at exit as usual, and the release
+ * notification drops every entry. Eviction finds the mirrored address
+ * spaces through the devmem's list of mirrors.
  *
  * Return: 0, -EINVAL if @mm is exiting, or the notifier's error.
  */
@@ -229,6 +236,7 @@ int hmm_p2p_mirror_init(struct hmm_p2p_mirror *mirror, struct hmm_p2p_devmem *dm
 	mutex_init(&mirror->lock);
 	xa_init(&mirror->pt);
 	xa_init(&mirror->dma);
+	INIT_LIST_HEAD(&mirror->dm_link);
 	mirror->dma_dev = dma_dev;
 	mirror->dm = dm;
 	mirror->owner = dm->desc.owner;
@@ -237,8 +245,13 @@ int hmm_p2p_mirror_init(struct hmm_p2p_mirror *mirror, struct hmm_p2p_devmem *dm
 		return -EINVAL;
 	ret = mmu_interval_notifier_insert(&mirror->notifier, mm, 0, ULONG_MAX & PAGE_MASK,
 					   &hp_mirror_ops);
-	if (ret)
-		mmput(mm);
+	if (!ret) {
+		mmgrab(mm);
+		mutex_lock(&dm->mirrors_lock);
+		list_add_tail(&mirror->dm_link, &dm->mirrors);
+		mutex_unlock(&dm->mirrors_lock);
+	}
+	mmput(mm);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_mirror_init);
@@ -247,11 +260,14 @@ EXPORT_SYMBOL_GPL(hmm_p2p_mirror_init);
  * hmm_p2p_mirror_fini() - stop mirroring
  * @mirror: an initialised mirror
  *
- * Removes the notifier, drops all entries and the reference to the mm (which
- * may tear the address space down). May sleep.
+ * Drops all entries, removes the notifier and the mirror's hold on the
+ * mm_struct. May sleep.
  */
 void hmm_p2p_mirror_fini(struct hmm_p2p_mirror *mirror)
 {
+	mutex_lock(&mirror->dm->mirrors_lock);
+	list_del_init(&mirror->dm_link);
+	mutex_unlock(&mirror->dm->mirrors_lock);
 	/*
 	 * While the notifier is registered every entry names a mapped page:
 	 * drop them (dirtying what the device may have written) first. Once
@@ -267,9 +283,53 @@ void hmm_p2p_mirror_fini(struct hmm_p2p_mirror *mirror)
 	mutex_unlock(&mirror->lock);
 	xa_destroy(&mirror->pt);
 	xa_destroy(&mirror->dma);
-	mmput(mirror->mm);
+	mmdrop(mirror->mm);
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_mirror_fini);
+
+/**
+ * hp_evict_mirrored() - move @dm's pages home from every mirrored mm
+ * @dm: device memory; its evict_sem held for writing
+ *
+ * Each address space a mirror of @dm mirrors is walked with its users
+ * pinned and its mmap lock held per batch, so its VMAs and anon_vmas stay
+ * alive while its pages move (migrate_device_range() takes no anon_vma
+ * reference: the chunk walk is left for pages no mirrored mm maps).
+ *
+ * Return: pages moved.
+ */
+long hp_evict_mirrored(struct hmm_p2p_devmem *dm)
+{
+	struct hmm_p2p_mirror *mirror;
+	struct mm_struct **mms;
+	unsigned int n = 0, i, j;
+	long moved = 0, ret;
+
+	lockdep_assert_held_write(&dm->evict_sem);
+	mutex_lock(&dm->mirrors_lock);
+	list_for_each_entry(mirror, &dm->mirrors, dm_link)
+		n++;
+	mms = n ? kmalloc_array(n, sizeof(*mms), GFP_KERNEL) : NULL;
+	n = 0;
+	if (mms) {
+		list_for_each_entry(mirror, &dm->mirrors, dm_link) {
+			for (j = 0; j < n && mms[j] != mirror->mm; j++)
+				;
+			if (j == n && mmget_not_zero(mirror->mm))
+				mms[n++] = mirror->mm;
+		}
+	}
+	mutex_unlock(&dm->mirrors_lock);
+
+	for (i = 0; i < n; i++) {
+		ret = hp_evict_mm(dm, mms[i]);
+		if (ret > 0)
+			moved += ret;
+		mmput(mms[i]);
+	}
+	kfree(mms);
+	return moved;
+}
 
 /**
  * hmm_p2p_mirror_lock() - hold the mirror's entries stable
@@ -513,6 +573,9 @@ static int hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *rang
 	}
 }
 
+static int hp_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
+			   unsigned long end, unsigned int flags);
+
 /**
  * hmm_p2p_mirror_fault() - fault a range in and fill the mirror
  * @mirror: the mirror
@@ -533,6 +596,19 @@ static int hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *rang
  */
 int hmm_p2p_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
 			 unsigned long end, unsigned int flags)
+{
+	int ret;
+
+	if (!mmget_not_zero(mirror->mm))
+		return -ESRCH;
+	ret = hp_mirror_fault(mirror, start, end, flags);
+	mmput(mirror->mm);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_mirror_fault);
+
+static int hp_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
+			   unsigned long end, unsigned int flags)
 {
 	struct hmm_range range = {
 		.notifier = &mirror->notifier,
@@ -587,7 +663,6 @@ int hmm_p2p_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
 	kfree(range.hmm_pfns);
 	return ret;
 }
-EXPORT_SYMBOL_GPL(hmm_p2p_mirror_fault);
 
 /**
  * hmm_p2p_mirror_snapshot() - look at a range without faulting anything in
@@ -614,6 +689,10 @@ int hmm_p2p_mirror_snapshot(struct hmm_p2p_mirror *mirror, unsigned long start,
 	range.hmm_pfns = kcalloc(HP_FAULT_BATCH, sizeof(*range.hmm_pfns), GFP_KERNEL);
 	if (!range.hmm_pfns)
 		return -ENOMEM;
+	if (!mmget_not_zero(mirror->mm)) {
+		kfree(range.hmm_pfns);
+		return -ESRCH;
+	}
 
 	for (addr = start; addr < end; addr = range.end) {
 		range.start = addr;
@@ -629,6 +708,7 @@ int hmm_p2p_mirror_snapshot(struct hmm_p2p_mirror *mirror, unsigned long start,
 					 entries++);
 		mutex_unlock(&mirror->lock);
 	}
+	mmput(mirror->mm);
 	kfree(range.hmm_pfns);
 	return ret;
 }
@@ -653,6 +733,8 @@ int hmm_p2p_mirror_exclusive(struct hmm_p2p_mirror *mirror, unsigned long start,
 	unsigned long addr;
 	int ret = 0;
 
+	if (!mmget_not_zero(mm))
+		return -ESRCH;
 	mmap_read_lock(mm);
 	for (addr = start; addr < end && !ret; addr += PAGE_SIZE) {
 		int tries;
@@ -708,6 +790,7 @@ int hmm_p2p_mirror_exclusive(struct hmm_p2p_mirror *mirror, unsigned long start,
 		}
 	}
 	mmap_read_unlock(mm);
+	mmput(mm);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_mirror_exclusive);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/types.h>
@@ -764,6 +765,165 @@ TEST_F(p2p, unbind_importer)
 	ASSERT_EQ(0, stats(self->fd[self->a], &st, false));
 	EXPECT_EQ(NPAGES, st.p2p_mappings);
 	EXPECT_EQ(-1, check(self->buf, NPAGES, 13));
+}
+
+/* A thread that keeps the importer busy on the buffer until told to stop. */
+struct p2p_racer {
+	int fd;
+	void *buf;
+	void *out;
+	unsigned long seed;
+	bool classify;
+	volatile int stop;
+	unsigned long calls, bad, efault, errors;
+};
+
+static void *p2p_racer_fn(void *arg)
+{
+	struct hmm_p2p_page_info info[NPAGES];
+	struct p2p_racer *r = arg;
+	__u64 cpages;
+	int ret;
+
+	while (!r->stop) {
+		if (r->classify) {
+			ret = classify(r->fd, r->buf, NPAGES, (r->calls & 1) ?
+				       HMM_P2P_CLASSIFY_NOFAULT : 0, info);
+		} else {
+			memset(r->out, 0, NPAGES * PAGE_SZ);
+			ret = dmc(r->fd, HMM_DMIRROR_READ, r->buf, r->out, NPAGES, &cpages);
+			if (!ret && check(r->out, NPAGES, r->seed) != -1)
+				r->bad++;
+		}
+		if (ret == -EFAULT)
+			r->efault++;
+		else if (ret)
+			r->errors++;
+		r->calls++;
+	}
+	return NULL;
+}
+
+/*
+ * CLASSIFY (and the DMA ioctl behind the same page info) on an importer
+ * while the exporter is unbound and bound again, three times. Before: the
+ * page info dereferenced the snapshot's pfn after the exporter's vmemmap
+ * could be gone. Now: the pagemap is pinned first, or the owner is -1.
+ */
+TEST_F(p2p, unbind_classify_race)
+{
+	struct p2p_racer r = { .classify = true };
+	pthread_t t;
+	char bdf[64];
+	int i;
+
+	ASSERT_EQ(0, node_bdf(self->b, bdf, sizeof(bdf)));
+	r.fd = self->fd[self->a];
+	r.buf = self->buf;
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, to_device(self, self->b, 30 + i));
+		r.stop = 0;
+		ASSERT_EQ(0, pthread_create(&t, NULL, p2p_racer_fn, &r));
+		usleep(100000);
+		ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/unbind", bdf));
+		usleep(100000);
+		close(self->fd[self->b]);
+		self->fd[self->b] = rebind(self->b, bdf);
+		r.stop = 1;
+		pthread_join(t, NULL);
+		ASSERT_GE(self->fd[self->b], 0);
+		EXPECT_EQ(-1, check(self->buf, NPAGES, 30 + i));
+	}
+	printf("# %lu CLASSIFY calls across 3 unbinds, %lu errors\n", r.calls, r.errors);
+	EXPECT_GT(r.calls, 0);
+}
+
+/*
+ * Reads through the importer racing the exporter's unbind get the data
+ * (by P2P, or after the "peer gone" fallback), never -EFAULT. Before: the
+ * exporter's BAR window was marked dead before peers' mappings were
+ * revoked, so with an IOMMU a read in that window decoded a still-mapped
+ * address to nothing and failed with -EFAULT. The importer is the one
+ * reaching the exporter through the IOMMU where there is one (the lone
+ * device on EPYC), else the switch peer.
+ */
+TEST_F(p2p, unbind_read_race)
+{
+	struct p2p_racer r = { .classify = false };
+	int imp = self->c >= 0 && self->host_bridge ? self->c : self->a;
+	pthread_t t;
+	char bdf[64];
+	int i;
+
+	ASSERT_EQ(0, node_bdf(self->b, bdf, sizeof(bdf)));
+	r.fd = self->fd[imp];
+	r.buf = self->buf;
+	r.out = map_anon(NPAGES);
+	ASSERT_NE(NULL, r.out);
+	for (i = 0; i < 3; i++) {
+		r.seed = 40 + i;
+		ASSERT_EQ(0, to_device(self, self->b, r.seed));
+		r.stop = 0;
+		ASSERT_EQ(0, pthread_create(&t, NULL, p2p_racer_fn, &r));
+		usleep(100000);
+		ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/unbind", bdf));
+		usleep(50000);
+		r.stop = 1;
+		pthread_join(t, NULL);
+		close(self->fd[self->b]);
+		self->fd[self->b] = rebind(self->b, bdf);
+		ASSERT_GE(self->fd[self->b], 0);
+	}
+	printf("# importer hmm_p2p%d: %lu reads across 3 unbinds: %lu -EFAULT, %lu other errors, %lu with wrong data\n",
+	       imp, r.calls, r.efault, r.errors, r.bad);
+	EXPECT_GT(r.calls, 0);
+	EXPECT_EQ(0, r.efault);
+	EXPECT_EQ(0, r.errors);
+	EXPECT_EQ(0, r.bad);
+}
+
+/*
+ * Unbinding an exporter whose 2 MiB device folio finds no 2 MiB system
+ * folio (injected, and left armed through the removal): the eviction moves
+ * it as 4 KiB pages through the mirrored address space, and the unbind
+ * finishes with nothing lost. Before: eviction had no 4 KiB fallback for a
+ * 2 MiB folio and device removal retried for ever, unkillable.
+ */
+TEST_F(p2p, unbind_without_sys_thp)
+{
+	struct hmm_p2p_fault_cmd f = { .point = HMM_P2P_FAULT_ALLOC_SYS_THP,
+				       .count = 1U << 30 };
+	struct hmm_p2p_info info;
+	struct timespec t0, t1;
+	char bdf[64], *map, *p, *out;
+	__u64 cpages;
+
+	ASSERT_EQ(0, ioctl(self->fd[self->b], HMM_P2P_IOC_INFO, &info));
+	if (!(info.flags & HMM_P2P_INFO_THP))
+		SKIP(return, "no 2 MiB device folios on this kernel");
+	ASSERT_EQ(0, node_bdf(self->b, bdf, sizeof(bdf)));
+	map = mmap(NULL, 4UL << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	p = (char *)(((uintptr_t)map + (2UL << 20) - 1) & ~((2UL << 20) - 1));
+	ASSERT_EQ(0, madvise(p, 2UL << 20, MADV_HUGEPAGE));
+	fill(p, 512, 50);
+	out = map_anon(512);
+	ASSERT_NE(NULL, out);
+	ASSERT_EQ(0, dmc(self->fd[self->b], HMM_DMIRROR_MIGRATE_TO_DEV, p, out, 512, &cpages));
+	ASSERT_EQ(512, cpages);
+	ASSERT_EQ(0, ioctl(self->fd[self->b], HMM_P2P_IOC_FAULT_INJECT, &f));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/unbind", bdf));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("# unbind took %.2f s\n", t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	EXPECT_LT(t1.tv_sec - t0.tv_sec, 30);
+	/* every byte home, as 4 KiB pages */
+	EXPECT_EQ(-1, check(p, 512, 50));
+	close(self->fd[self->b]);
+	self->fd[self->b] = rebind(self->b, bdf);
+	ASSERT_GE(self->fd[self->b], 0);
+	munmap(map, 4UL << 20);
+	munmap(out, 512 * PAGE_SZ);
 }
 
 /* A 2 MiB THP on a peer (one device folio where the kernel has them). */

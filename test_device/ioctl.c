@@ -17,6 +17,7 @@
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/mm.h>
 #include "hmm_p2p_compat.h"
 #include "testdev.h"
 
@@ -425,6 +426,9 @@ static int td_fault_inject(struct td_file *tf, void __user *uarg)
 	case HMM_P2P_FAULT_ALLOC_SYS_PAGE:
 		return hmm_p2p_devmem_inject(td->dm, HMM_P2P_INJ_ALLOC_SYS_PAGE, cmd.count,
 					     cmd.skip);
+	case HMM_P2P_FAULT_ALLOC_SYS_THP:
+		return hmm_p2p_devmem_inject(td->dm, HMM_P2P_INJ_ALLOC_SYS_THP, cmd.count,
+					     cmd.skip);
 	case HMM_P2P_FAULT_COPY_TO_DEV:
 		td_inject_arm(&td->inj_copy_to_dev, cmd.count, cmd.skip);
 		return 0;
@@ -557,6 +561,8 @@ out:
 	return ret;
 }
 
+static long td_ioctl_mm(struct td_file *tf, unsigned int cmd, void __user *uarg);
+
 /**
  * td_ioctl() - the device file's ioctl
  * @filp: the open device
@@ -569,9 +575,26 @@ long td_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct td_file *tf = filp->private_data;
 	void __user *uarg = (void __user *)arg;
+	struct mm_struct *mm;
+	long ret;
 
 	if (!tf)
 		return -EINVAL;
+	/*
+	 * The file mirrors its opener's address space but holds only the
+	 * mm_struct: a command works on it while it has users (-ESRCH once
+	 * its process is gone, for a file that outlived it).
+	 */
+	mm = tf->mirror.mm;
+	if (!mmget_not_zero(mm))
+		return -ESRCH;
+	ret = td_ioctl_mm(tf, cmd, uarg);
+	mmput(mm);
+	return ret;
+}
+
+static long td_ioctl_mm(struct td_file *tf, unsigned int cmd, void __user *uarg)
+{
 	switch (cmd) {
 	case HMM_DMIRROR_READ:
 	case HMM_DMIRROR_WRITE:
@@ -611,8 +634,8 @@ static const struct file_operations td_mmap_fops = {
  *
  * Like upstream, each page of the mapping is a fresh zeroed kernel page,
  * inserted with vm_insert_page(). The mapping refers to an anonymous inode
- * file instead of the device file: an open device file holds a reference to
- * its opener's mm, and a VMA of that mm must not hold the file in turn.
+ * file instead of the device file, so that the VMA does not keep the device
+ * file (and its mirror and module) alive.
  *
  * Return: 0 or -errno.
  */

@@ -21,9 +21,11 @@
  *
  * Every open file mirrors the opener's address space. Closing it (like
  * HMM_DMIRROR_RELEASE) moves all pages of the device back to system memory,
- * those of other processes included, as upstream does. The open file holds a
- * reference to its mm's users, so a killed opener's address space stays
- * intact until that eviction is done.
+ * those of other processes included, as upstream does. The open file holds
+ * its opener's mm_struct, not its address space: an exited opener's memory
+ * and device pages are freed at its exit even while the file lives on (an
+ * io_uring fixed file, an inherited descriptor); the file's commands then
+ * fail with -ESRCH.
  */
 #include <linux/module.h>
 #include <linux/fs.h>

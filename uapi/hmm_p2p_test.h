@@ -164,7 +164,9 @@ struct hmm_p2p_stats {
 
 /*
  * Fault injection points (HMM_P2P_IOC_FAULT_INJECT). @count failures are
- * injected at @point after @skip successful passes; count 0 disarms it.
+ * injected at @point after @skip successful passes; count 0 disarms it. An
+ * armed point fails every user of the device: the command needs
+ * CAP_SYS_ADMIN (-EPERM otherwise), as HMM_P2P_IOC_COPY_BENCH does.
  */
 enum hmm_p2p_fault_point {
 	HMM_P2P_FAULT_ALLOC_PAGE = 0,	/* device page allocation */
@@ -172,6 +174,7 @@ enum hmm_p2p_fault_point {
 	HMM_P2P_FAULT_COPY_TO_DEV,	/* engine copy system -> device */
 	HMM_P2P_FAULT_COPY_TO_SYS,	/* engine copy device -> system */
 	HMM_P2P_FAULT_ALLOC_SYS_PAGE,	/* system page for migrate back */
+	HMM_P2P_FAULT_ALLOC_SYS_THP,	/* only 2 MiB system folios (4 KiB fallback) */
 	HMM_P2P_FAULT_NR,
 };
 

@@ -212,12 +212,17 @@ struct hmm_p2p_devmem_stats {
  * @HMM_P2P_INJ_ALLOC_PAGE: device page allocation
  * @HMM_P2P_INJ_CHUNK_GROW: registering a new chunk
  * @HMM_P2P_INJ_ALLOC_SYS_PAGE: system page allocation for migration back
+ * @HMM_P2P_INJ_ALLOC_SYS_THP: only the 2 MiB system folio for a 2 MiB device
+ *	folio coming back (the move falls back to 4 KiB pages); unlike the
+ *	others it stays armed through hmm_p2p_devmem_shutdown(), since no THP
+ *	is a condition an eviction must survive
  * @HMM_P2P_INJ_NR: number of points
  */
 enum hmm_p2p_inject_point {
 	HMM_P2P_INJ_ALLOC_PAGE = 0,
 	HMM_P2P_INJ_CHUNK_GROW,
 	HMM_P2P_INJ_ALLOC_SYS_PAGE,
+	HMM_P2P_INJ_ALLOC_SYS_THP,
 	HMM_P2P_INJ_NR,
 };
 
@@ -268,6 +273,7 @@ struct hmm_p2p_mirror {
 	struct mmu_interval_notifier notifier;
 	struct mm_struct *mm;
 	struct hmm_p2p_devmem *dm;
+	struct list_head dm_link;	/* on the devmem's list of mirrors */
 	void *owner;
 	struct device *dma_dev;
 	struct mutex lock;	/* protects pt and dma */

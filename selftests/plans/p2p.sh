@@ -25,8 +25,10 @@ check "p2p: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours
 check "p2p: /dev/hmm_p2p0..2 exist" p2p_nodes
 dmesg | grep -E 'hmm_p2p[0-9]|peer-to-peer' | sed 's/^/    /'
 
-run_tap p2p_tests "$P2P" -T unbind_peer -T unbind_importer
-run_tap p2p_tests-unbind "$P2P" -t unbind_peer -t unbind_importer
+run_tap p2p_tests "$P2P" -T unbind_peer -T unbind_importer -T unbind_classify_race \
+	-T unbind_read_race -T unbind_without_sys_thp
+run_tap p2p_tests-unbind "$P2P" -t unbind_peer -t unbind_importer -t unbind_classify_race \
+	-t unbind_read_race -t unbind_without_sys_thp
 
 check "p2p: unload" unload_ours
 check "p2p: /dev/hmm_p2p* gone" p2p_nodes_gone
