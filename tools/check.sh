@@ -7,7 +7,8 @@
 #   --configs  kernel-flavor pairs (default: all three; with $KDIR set, only
 #              $KERNEL-$FLAVOR, since one tree is one kernel)
 #   --plans    plans to run (default: ours, or smoke while selftests/plans/ours.sh
-#              does not exist, compat, and p2p). The debug flavor skips compat:
+#              does not exist, compat, p2p, defects, iouring, and swiotlb, which
+#              boots with swiotlb=force). The debug flavor skips compat:
 #              hmm-tests' compiled-in per-test timeouts do not fit a debug
 #              kernel under TCG; there our own plans run and splats count.
 #              p2p runs once per P2P topology: on 7.3-normal with the default
@@ -32,7 +33,7 @@ if [ -n "${KDIR:-}" ]; then
 else
 	configs=${CONFIGS:-7.3-normal 7.3-debug 6.12-normal}
 fi
-plans=${PLANS:-$ours compat p2p}
+plans=${PLANS:-$ours compat p2p defects iouring swiotlb}
 
 # VM variants of a plan on a config: "-" is the default machine, else
 # CPU[+iommu]. Only p2p depends on the topology.
@@ -69,6 +70,8 @@ for c in $configs; do
 				[ "${v%+iommu}" = "$v" ] || vmargs+=(--iommu)
 				name=$plan-${v/+/-}
 			fi
+			# plans that need a kernel argument of their own
+			[ "$plan" = swiotlb ] && vmargs+=(--append swiotlb=force)
 			echo "check: ==== $c: plan $plan${vmargs[*]:+ (${vmargs[*]})} ===="
 			rc=0
 			"$here/vm-run.sh" --quiet --kernel "$kernel" --flavor "$flavor" --plan "$plan" \

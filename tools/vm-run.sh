@@ -126,7 +126,11 @@ initrd=$out_dir/initramfs/$kernel-$flavor.cpio.gz
 
 # 2. The machine. Coherent memory: memmap reserves 1 GiB at 6 GiB of guest
 # RAM; upstream test_hmm's coherent devices (and ours) take 512 MiB each.
+# watchdog_thresh=20: a soft lockup is reported after 40 s (twice the
+# threshold), well past what a loaded 2-core TCG host stalls a CPU for; the
+# hung-task timeout (180 s) is in tools/configs/base.config.
 cmdline="console=ttyS0 transparent_hugepage=madvise hugepages=16 memmap=1G\$0x180000000"
+cmdline+=" watchdog_thresh=20"
 cmdline+=" oops=panic panic=-1 hmmp2p.plan=$plan hmmp2p.series=$kernel hmmp2p.flavor=$flavor"
 qemu=(qemu-system-x86_64 -M q35 -accel "$accel" -cpu "$cpu" -smp 2 -m 6G
 	-display none -monitor none -serial stdio -no-reboot
