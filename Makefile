@@ -71,4 +71,5 @@ clean:
 
 -include selftests/selftests.mk
 -include tools/harness.mk
+-include tools/patched-kernel.mk
 -include tools/hmm-bench/bench.mk

@@ -20,6 +20,7 @@
 #include <linux/mm.h>
 #include <linux/delay.h>
 #include <linux/sizes.h>
+#include <linux/wait_bit.h>
 #include "hmm_p2p_compat.h"
 #include "internal.h"
 
@@ -633,6 +634,9 @@ long hmm_p2p_devmem_shutdown(struct hmm_p2p_devmem *dm)
 	for (i = 0; i < HMM_P2P_INJ_NR; i++)
 		if (i != HMM_P2P_INJ_ALLOC_SYS_THP)
 			hmm_p2p_devmem_inject(dm, i, 0, 0);
+	/* CPU faults handed to workers (migrate.c) finish before we go on */
+	smp_mb();
+	wait_var_event(&dm->fault_works, !atomic_read(&dm->fault_works));
 	return hmm_p2p_devmem_evict(dm);
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_devmem_shutdown);

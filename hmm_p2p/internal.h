@@ -98,6 +98,8 @@ struct hmm_p2p_devmem {
 	rwlock_t backing_lock;
 	bool orphaned;
 	struct work_struct reap;
+
+	atomic_t fault_works;		/* CPU faults handed to workers (migrate.c) */
 };
 
 /* core.c */

@@ -20,6 +20,7 @@
 #include <linux/mm.h>
 #include <linux/highmem.h>
 #include <linux/sched/mm.h>
+#include <linux/wait_bit.h>
 #include "hmm_p2p_compat.h"
 #include "internal.h"
 
@@ -346,12 +347,18 @@ static void hp_batch_unlock(struct mm_struct *mm, bool excl)
  * __migrate_device_finalize). patches/ has the kernel fix. Until it is in,
  * such moves exclude zaps: the mmap lock is taken for writing and the VMA
  * write-locked for the batch. A CPU fault on a PMD-mapped device folio
- * cannot do that (the fault holds the mmap lock for reading) and stays
- * exposed; see the README.
+ * holds the mmap lock for reading: it hands the move to a worker
+ * (hp_fault_defer()); a remote fault (hmm_range_fault() of a peer's mirror),
+ * which cannot be retried, stays exposed.
  */
+static bool hp_zap_workaround = true;
+module_param_named(zap_workaround, hp_zap_workaround, bool, 0644);
+MODULE_PARM_DESC(zap_workaround,
+		 "Move 2 MiB device folios back under the mmap write lock (default Y; N only on a kernel with the zap_huge_pmd() fix)");
+
 static bool hp_to_sys_excl(struct hmm_p2p_devmem *dm)
 {
-	return HP_DEVICE_THP && dm->thp;
+	return HP_DEVICE_THP && dm->thp && READ_ONCE(hp_zap_workaround);
 }
 
 /* The src and dst arrays of a batch, in one allocation: kfree(args->src). */
@@ -658,6 +665,75 @@ static bool hp_fault_around(struct vm_fault *vmf, struct hmm_p2p_devmem *dm)
 	return moved;
 }
 
+/* A PMD-mapped device folio a CPU fault asked to have moved back. */
+struct hp_fault_work {
+	struct work_struct work;
+	struct hmm_p2p_devmem *dm;
+	struct mm_struct *mm;
+	unsigned long start;
+};
+
+static void hp_fault_work_fn(struct work_struct *work)
+{
+	struct hp_fault_work *w = container_of(work, struct hp_fault_work, work);
+	long moved;
+
+	moved = hp_migrate_to_sys(w->dm, w->mm, w->start, w->start + PMD_SIZE, 0, false);
+	if (moved > 0)
+		atomic64_inc(&w->dm->st_cpu_faults);
+	mmput(w->mm);
+	if (atomic_dec_and_test(&w->dm->fault_works))
+		wake_up_var(&w->dm->fault_works);
+	kfree(w);
+}
+
+/*
+ * A CPU fault on a PMD-mapped device folio holds the mmap lock for reading,
+ * so it cannot exclude the zap that hp_to_sys_excl() guards against. Where
+ * the fault may be retried, hand the move to a worker that takes the mmap
+ * lock for writing, drop the lock and have the fault retried: the retry
+ * waits for the worker's write lock and then finds the THP in system
+ * memory (or comes here again, if the worker could not lock the folio yet:
+ * the faulting thread still holds it until this returns). Remote faults
+ * (hmm_range_fault()) cannot be retried and move the folio in place.
+ * hmm_p2p_devmem_shutdown() flushes the workers.
+ *
+ * Return: true when the lock was dropped and the fault must return
+ * VM_FAULT_RETRY.
+ */
+static bool hp_fault_defer(struct vm_fault *vmf, struct hmm_p2p_devmem *dm,
+			   unsigned long start)
+{
+	struct mm_struct *mm = vmf->vma->vm_mm;
+	struct hp_fault_work *w;
+
+	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY) || (vmf->flags & FAULT_FLAG_RETRY_NOWAIT))
+		return false;
+	/* counted before dying is read; pairs with hmm_p2p_devmem_shutdown() */
+	atomic_inc(&dm->fault_works);
+	smp_mb__after_atomic();
+	if (READ_ONCE(dm->dying))
+		goto undo;
+	w = kmalloc(sizeof(*w), GFP_KERNEL | __GFP_NOWARN);
+	if (!w)
+		goto undo;
+	if (!mmget_not_zero(mm)) {
+		kfree(w);
+		goto undo;
+	}
+	INIT_WORK(&w->work, hp_fault_work_fn);
+	w->dm = dm;
+	w->mm = mm;
+	w->start = start;
+	queue_work(hp_wq, &w->work);
+	release_fault_lock(vmf);
+	return true;
+undo:
+	if (atomic_dec_and_test(&dm->fault_works))
+		wake_up_var(&dm->fault_works);
+	return false;
+}
+
 /**
  * hp_migrate_to_ram() - the pagemap's CPU fault handler
  * @vmf: the fault on a device-private page of ours
@@ -666,7 +742,8 @@ static bool hp_fault_around(struct vm_fault *vmf, struct hmm_p2p_devmem *dm)
  * (the fault_around parameter: 64 KiB by default), or its whole 2 MiB folio
  * when it is mapped by a PMD, to system memory.
  *
- * Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
+ * Return: 0, VM_FAULT_RETRY (the mmap lock dropped: hp_fault_defer()),
+ * VM_FAULT_OOM or VM_FAULT_SIGBUS.
  */
 vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 {
@@ -714,6 +791,8 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 	 */
 	if (!order && !folio_test_large(page_folio(page)) && hp_fault_around(vmf, dm))
 		return 0;
+	if (order && hp_to_sys_excl(dm) && hp_fault_defer(vmf, dm, args.start))
+		return VM_FAULT_RETRY;
 	if (order) {
 		args.src = kcalloc(1UL << order, sizeof(*args.src), GFP_KERNEL);
 		args.dst = kcalloc(1UL << order, sizeof(*args.dst), GFP_KERNEL);

@@ -134,22 +134,16 @@ TEST_F(hole, thp_hole_alloc_fail_injected)
 	ASSERT_TRUE(ret == 0 || ret == -ENOMEM);
 	/* all or nothing for the one compound entry: nothing moved */
 	ASSERT_EQ(pagemap_resident(p, NPAGES_THP, NULL), 0);
-	if (variant->touched) {
-		ASSERT_EQ(check(p, PMD_SZ, 91), -1);
-	} else {
-		ASSERT_EQ(check_zero(p, PMD_SZ), -1);
-	}
+	ASSERT_EQ(variant->touched ? check(p, PMD_SZ, 91) :
+		  check_zero(p, PMD_SZ), -1);
 	/* and nothing leaked: the discarded 4 KiB pages went back */
 	ASSERT_EQ(get_stats(self->fd, &st), 0);
 	ASSERT_EQ(st.pages_in_use, 0);
 	/* the next try, without injection, moves it */
 	ASSERT_EQ(dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, b.mirror, NPAGES_THP, &cp), 0);
 	ASSERT_EQ(pagemap_resident(p, NPAGES_THP, NULL), NPAGES_THP);
-	if (variant->touched) {
-		ASSERT_EQ(check(p, PMD_SZ, 91), -1);
-	} else {
-		ASSERT_EQ(check_zero(p, PMD_SZ), -1);
-	}
+	ASSERT_EQ(variant->touched ? check(p, PMD_SZ, 91) :
+		  check_zero(p, PMD_SZ), -1);
 	buf_free(&b);
 }
 
@@ -184,11 +178,8 @@ TEST_F(hole, thp_hole_device_full)
 	ASSERT_EQ(pagemap_resident(b.ptr, NPAGES_THP, NULL), 0);
 	ASSERT_EQ(get_stats(self->fd, &st), 0);
 	ASSERT_EQ(st.pages_in_use, 513);
-	if (variant->touched) {
-		ASSERT_EQ(check(b.ptr, PMD_SZ, 93), -1);
-	} else {
-		ASSERT_EQ(check_zero(b.ptr, PMD_SZ), -1);
-	}
+	ASSERT_EQ(variant->touched ? check(b.ptr, PMD_SZ, 93) :
+		  check_zero(b.ptr, PMD_SZ), -1);
 	ASSERT_EQ(check(a.ptr, a.size, 92), -1);
 	buf_free(&a);
 	buf_free(&b);
@@ -293,7 +284,7 @@ TEST(thp_subrange_read)
 		SKIP(goto out, "the THP is not PMD-mapped on the device (prot %#x)", prot[0]);
 	out = malloc(n * PAGE_SZ);
 	ASSERT_NE(out, NULL);
-	for (i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(off); i++) {
 		ASSERT_EQ(dm(fd, HMM_DMIRROR_READ, b.ptr + off[i] * PAGE_SZ, out, n, &cp), 0);
 		for (j = 0; j < n; j++) {
 			long s = stamp_of(out + j * PAGE_SZ, 3);
@@ -449,16 +440,18 @@ TEST(exclusive_bad_pointer)
  * fix). Before the library's workaround: the debug kernel hit
  * VM_BUG_ON_PAGE(page_ref_count(page) == 0) in __migrate_device_finalize;
  * the normal kernel freed the device folio twice (pages_in_use underflowed,
- * "Bad rss-counter state"), and ioctls hung. Thread A moves piece 0 to the
- * device and back, thread B zaps exactly piece 0, thread C moves piece 1 to
- * the device and back and checks its data (only C touches it), so that a
- * block freed too early is reused at once.
+ * "Bad rss-counter state"), and ioctls hung (a soft lockup in
+ * __migrate_device_finalize, 3 runs of 3). Thread A moves piece 0 to the
+ * device and back, thread B zaps exactly piece 0, thread D reads it with the
+ * CPU (the fault path moves it back), thread C moves piece 1 to the device
+ * and back and checks its data (only C touches it), so that a block freed
+ * too early is reused at once.
  */
 struct race {
 	int fd;
 	char *p;
-	volatile int stop;
-	unsigned long ops[3];
+	int stop;
+	unsigned long ops[4];
 	unsigned long bad;
 	unsigned long over;
 	__u64 total;
@@ -468,7 +461,7 @@ static void *race_a(void *arg)
 {
 	struct race *r = arg;
 
-	while (!r->stop) {
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		dm(r->fd, HMM_DMIRROR_MIGRATE_TO_DEV, r->p, NULL, NPAGES_THP, NULL);
 		dm(r->fd, HMM_DMIRROR_MIGRATE_TO_SYS, r->p, NULL, NPAGES_THP, NULL);
 		r->ops[0]++;
@@ -480,11 +473,24 @@ static void *race_b(void *arg)
 {
 	struct race *r = arg;
 
-	while (!r->stop) {
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		madvise(r->p, PMD_SZ, MADV_DONTNEED);
 		r->ops[1]++;
 	}
 	return NULL;
+}
+
+/* CPU reads of piece 0: the fault path moving a PMD-mapped device folio */
+static void *race_d(void *arg)
+{
+	struct race *r = arg;
+	unsigned long sum = 0;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+		sum += __atomic_load_n(r->p + 300 * PAGE_SZ, __ATOMIC_RELAXED);
+		r->ops[3]++;
+	}
+	return (void *)sum;
 }
 
 static void *race_c(void *arg)
@@ -494,7 +500,7 @@ static void *race_c(void *arg)
 	struct hmm_p2p_stats st;
 	__u64 round = 1;
 
-	while (!r->stop) {
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		stamp(q, NPAGES_THP, round);
 		dm(r->fd, HMM_DMIRROR_MIGRATE_TO_DEV, q, NULL, NPAGES_THP, NULL);
 		dm(r->fd, HMM_DMIRROR_MIGRATE_TO_SYS, q, NULL, NPAGES_THP, NULL);
@@ -522,7 +528,7 @@ TEST_F_TIMEOUT(priv, thp_zap_race, 300)
 	struct hmm_p2p_stats st;
 	struct race r = { 0 };
 	__u64 thp0;
-	pthread_t t[3];
+	pthread_t t[4];
 	unsigned long last = 0;
 	int secs = stress_secs(15), i, idle = 0;
 	struct buf b;
@@ -538,6 +544,7 @@ TEST_F_TIMEOUT(priv, thp_zap_race, 300)
 	ASSERT_EQ(pthread_create(&t[0], NULL, race_a, &r), 0);
 	ASSERT_EQ(pthread_create(&t[1], NULL, race_b, &r), 0);
 	ASSERT_EQ(pthread_create(&t[2], NULL, race_c, &r), 0);
+	ASSERT_EQ(pthread_create(&t[3], NULL, race_d, &r), 0);
 	for (i = 0; i < secs || (idle && idle < 60); i++) {
 		unsigned long n;
 
@@ -546,21 +553,22 @@ TEST_F_TIMEOUT(priv, thp_zap_race, 300)
 		idle = n == last ? idle + 1 : 0;
 		last = n;
 		if (i >= secs)
-			r.stop = 1;
+			__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
 		if (idle >= 60)
 			break;
 	}
-	r.stop = 1;
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
 	if (idle >= 60) {
 		TH_LOG("no progress for 60 s: the migrations hang");
 		_exit(1);
 	}
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
-	TH_LOG("%d s: %lu move rounds on piece 0, %lu zaps, %lu checked rounds on piece 1",
-	       secs, r.ops[0], r.ops[1], r.ops[2]);
+	TH_LOG("%d s: %lu move rounds on piece 0, %lu zaps, %lu CPU reads, %lu checked rounds on piece 1",
+	       secs, r.ops[0], r.ops[1], r.ops[3], r.ops[2]);
 	ASSERT_EQ(get_stats(self->fd, &st), 0);
-	TH_LOG("thp_migrated %llu, pages_in_use %llu", (unsigned long long)st.thp_migrated,
+	TH_LOG("thp_migrated %llu, cpu_faults %llu, pages_in_use %llu",
+	       (unsigned long long)st.thp_migrated, (unsigned long long)st.cpu_faults,
 	       (unsigned long long)st.pages_in_use);
 	ASSERT_GT(r.ops[0], 0);
 	ASSERT_GT(r.ops[2], 0);
@@ -583,7 +591,7 @@ TEST_F_TIMEOUT(priv, thp_zap_race, 300)
  * fails the test (the guest's hung-task detector reports it too).
  */
 struct fa_arg {
-	volatile char *p;
+	char *p;
 	pthread_barrier_t *bar;
 	char got;
 };
@@ -593,7 +601,7 @@ static void *fa_touch(void *arg)
 	struct fa_arg *a = arg;
 
 	pthread_barrier_wait(a->bar);
-	a->got = a->p[0];
+	a->got = __atomic_load_n(a->p, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -744,6 +752,55 @@ out:
 	ASSERT_EQ(check(b.ptr, b.size, ret == -EOPNOTSUPP ? 98 : 99), -1);
 	buf_free(&b);
 	close(fd);
+}
+
+/*
+ * Defect 5. Eviction (HMM_DMIRROR_RELEASE, close, device removal) moved
+ * pages with migrate_device_range(), which pins no anon_vma, while their
+ * process was free to munmap them: remove_migration_ptes() then walked a
+ * freed anon_vma (KASAN: slab-use-after-free in rmap_walk_anon, seen on the
+ * debug kernel). Now eviction goes through each mirrored address space with
+ * its mmap lock held. Process A loops {mmap 2 MiB, fill, MIGRATE_TO_DEV,
+ * munmap}, process B loops RELEASE on the same device; the judge is the
+ * debug kernel's KASAN (any report fails the run).
+ */
+TEST_F_TIMEOUT(priv, release_vs_munmap, 300)
+{
+	int secs = stress_secs(10), st, releases = 0;
+	double until;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int fd = dev_open(DEV_PRIV0), rounds = 0;
+		double end = now_s() + secs;
+
+		CCHECK(fd >= 0, "open");
+		while (now_s() < end) {
+			struct buf b;
+
+			CCHECK(!buf_alloc(&b, NPAGES_THP, rounds & 1), "buf");
+			fill(b.ptr, b.size, rounds);
+			dm(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror, NPAGES_THP, NULL);
+			CCHECK(check(b.ptr, b.size, rounds) == -1, "data, round %d", rounds);
+			buf_free(&b);
+			rounds++;
+		}
+		fprintf(stderr, "# A: %d rounds\n", rounds);
+		_exit(0);
+	}
+	until = now_s() + secs;
+	while (now_s() < until) {
+		int ret = dm_cmd(self->fd, HMM_DMIRROR_RELEASE, 0, 0, 0, NULL);
+
+		ASSERT_TRUE(ret == 0 || ret == -EBUSY);
+		releases++;
+	}
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	TH_LOG("B: %d releases", releases);
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ASSERT_EQ(wait_in_use(self->fd, 0, 5000), 0);
 }
 
 TEST_HARNESS_MAIN

@@ -53,7 +53,7 @@ static int exists(const char *dir, const char *name)
 	return !stat(path, &sb);
 }
 
-static long bad_word(const uint64_t *w, unsigned long n)
+static long bad_word(const __u64 *w, unsigned long n)
 {
 	unsigned long i;
 
@@ -71,7 +71,7 @@ int main(int argc, char **argv)
 	struct iovec iov;
 	unsigned long i;
 	char path[64];
-	uint64_t *buf;
+	__u64 *buf;
 	char *mirror;
 	int fd, p[2];
 	long bad;

@@ -39,7 +39,7 @@ static inline int dev_open(int dev)
 
 /* One device command; returns 0 or -errno. @out gets the command back. */
 static inline int dm_cmd(int fd, unsigned long req, __u64 addr, __u64 ptr,
-		  __u64 npages, struct hmm_dmirror_cmd *out)
+			 __u64 npages, struct hmm_dmirror_cmd *out)
 {
 	struct hmm_dmirror_cmd cmd = {
 		.addr = addr, .ptr = ptr, .npages = npages,
@@ -58,7 +58,7 @@ static inline int dm_cmd(int fd, unsigned long req, __u64 addr, __u64 ptr,
 
 /* READ/WRITE/MIGRATE_* on a buffer; returns 0 or -errno, @cpages out. */
 static inline int dm(int fd, unsigned long req, const void *addr, void *ptr,
-	      unsigned long npages, __u64 *cpages)
+		     unsigned long npages, __u64 *cpages)
 {
 	struct hmm_dmirror_cmd cmd = { 0 };
 	int ret;
@@ -101,7 +101,7 @@ static inline void inject_disarm_all(int fd)
 
 /* CLASSIFY; returns 0 or -errno. */
 static inline int classify(int fd, const void *addr, unsigned long npages,
-		    __u64 flags, struct hmm_p2p_page_info *info)
+			   __u64 flags, struct hmm_p2p_page_info *info)
 {
 	struct hmm_p2p_classify_cmd c = {
 		.addr = U64(addr), .ptr = U64(info), .npages = npages,
@@ -119,7 +119,7 @@ static inline int classify(int fd, const void *addr, unsigned long npages,
 }
 
 static inline unsigned long count_class(const struct hmm_p2p_page_info *info,
-				 unsigned long n, int class)
+					unsigned long n, int class)
 {
 	unsigned long i, c = 0;
 
@@ -130,7 +130,7 @@ static inline unsigned long count_class(const struct hmm_p2p_page_info *info,
 
 /* Pages at @addr that are non-present swap-type entries (device-private). */
 static inline long pagemap_resident(const void *addr, unsigned long npages,
-			     unsigned long *present)
+				    unsigned long *present)
 {
 	unsigned long i, dev = 0, pres = 0;
 	__u64 *e;

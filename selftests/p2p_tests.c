@@ -774,7 +774,7 @@ struct p2p_racer {
 	void *out;
 	unsigned long seed;
 	bool classify;
-	volatile int stop;
+	int stop;
 	unsigned long calls, bad, efault, errors;
 };
 
@@ -785,7 +785,7 @@ static void *p2p_racer_fn(void *arg)
 	__u64 cpages;
 	int ret;
 
-	while (!r->stop) {
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		if (r->classify) {
 			ret = classify(r->fd, r->buf, NPAGES, (r->calls & 1) ?
 				       HMM_P2P_CLASSIFY_NOFAULT : 0, info);
@@ -822,14 +822,14 @@ TEST_F(p2p, unbind_classify_race)
 	r.buf = self->buf;
 	for (i = 0; i < 3; i++) {
 		ASSERT_EQ(0, to_device(self, self->b, 30 + i));
-		r.stop = 0;
+		__atomic_store_n(&r.stop, 0, __ATOMIC_RELAXED);
 		ASSERT_EQ(0, pthread_create(&t, NULL, p2p_racer_fn, &r));
 		usleep(100000);
 		ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/unbind", bdf));
 		usleep(100000);
 		close(self->fd[self->b]);
 		self->fd[self->b] = rebind(self->b, bdf);
-		r.stop = 1;
+		__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
 		pthread_join(t, NULL);
 		ASSERT_GE(self->fd[self->b], 0);
 		EXPECT_EQ(-1, check(self->buf, NPAGES, 30 + i));
@@ -863,19 +863,20 @@ TEST_F(p2p, unbind_read_race)
 	for (i = 0; i < 3; i++) {
 		r.seed = 40 + i;
 		ASSERT_EQ(0, to_device(self, self->b, r.seed));
-		r.stop = 0;
+		__atomic_store_n(&r.stop, 0, __ATOMIC_RELAXED);
 		ASSERT_EQ(0, pthread_create(&t, NULL, p2p_racer_fn, &r));
 		usleep(100000);
 		ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/unbind", bdf));
 		usleep(50000);
-		r.stop = 1;
+		__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
 		pthread_join(t, NULL);
 		close(self->fd[self->b]);
 		self->fd[self->b] = rebind(self->b, bdf);
 		ASSERT_GE(self->fd[self->b], 0);
 	}
-	printf("# importer hmm_p2p%d: %lu reads across 3 unbinds: %lu -EFAULT, %lu other errors, %lu with wrong data\n",
-	       imp, r.calls, r.efault, r.errors, r.bad);
+	printf("# importer hmm_p2p%d: %lu reads across 3 unbinds: %lu -EFAULT,", imp, r.calls,
+	       r.efault);
+	printf(" %lu other errors, %lu with wrong data\n", r.errors, r.bad);
 	EXPECT_GT(r.calls, 0);
 	EXPECT_EQ(0, r.efault);
 	EXPECT_EQ(0, r.errors);
@@ -924,6 +925,59 @@ TEST_F(p2p, unbind_without_sys_thp)
 	ASSERT_GE(self->fd[self->b], 0);
 	munmap(map, 4UL << 20);
 	munmap(out, 512 * PAGE_SZ);
+}
+
+/*
+ * The exporter unbound while its opener is being killed: a child puts
+ * pages (a THP among them) on the device and is SIGKILLed as the unbind
+ * starts. Before: removal ran mirror_fini (and so mmput) before the destroy
+ * that evicts, and eviction walked the dying process's anon_vmas (KASAN on
+ * the debug kernel). Now: gone, evict through the mirrors, fini, destroy.
+ */
+TEST_F(p2p, unbind_while_opener_killed)
+{
+	char bdf[64], path[32];
+	int go[2], st;
+	pid_t pid;
+
+	ASSERT_EQ(0, node_bdf(self->b, bdf, sizeof(bdf)));
+	snprintf(path, sizeof(path), "/dev/hmm_p2p%d", self->b);
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		char *map = mmap(NULL, 6UL << 20, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *p = (char *)(((uintptr_t)map + (2UL << 20) - 1) & ~((2UL << 20) - 1));
+		char *out = map_anon(1024);
+		int fd = open(path, O_RDWR);
+		__u64 cpages;
+		char c = 1;
+
+		if (map == MAP_FAILED || !out || fd < 0)
+			_exit(1);
+		madvise(p, 2UL << 20, MADV_HUGEPAGE);
+		fill(p, 1024, 60);
+		dmc(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, out, 1024, &cpages);
+		if (write(go[1], &c, 1) != 1)
+			_exit(1);
+		for (;;)
+			dmc(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, out, 1024, &cpages);
+	}
+	{
+		char c;
+
+		ASSERT_EQ(1, read(go[0], &c, 1));
+	}
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/unbind", bdf));
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_TRUE(WIFSIGNALED(st));
+	close(go[0]);
+	close(go[1]);
+	close(self->fd[self->b]);
+	self->fd[self->b] = rebind(self->b, bdf);
+	ASSERT_GE(self->fd[self->b], 0);
 }
 
 /* A 2 MiB THP on a peer (one device folio where the kernel has them). */

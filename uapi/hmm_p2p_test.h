@@ -39,7 +39,7 @@ struct hmm_dmirror_cmd {
  * kernel's hmm-tests use. Larger ranges get -EINVAL. Every command that walks
  * a range is ended by a fatal signal (-EINTR) within one 2 MiB batch.
  */
-#define HMM_P2P_MAX_NPAGES		(1ULL << 18)
+#define HMM_P2P_MAX_NPAGES		_BITULL(18)
 
 #define HMM_DMIRROR_READ		_IOWR('H', 0x00, struct hmm_dmirror_cmd)
 #define HMM_DMIRROR_WRITE		_IOWR('H', 0x01, struct hmm_dmirror_cmd)
