@@ -843,44 +843,55 @@ TEST_F(p2p, unbind_classify_race)
  * (by P2P, or after the "peer gone" fallback), never -EFAULT. Before: the
  * exporter's BAR window was marked dead before peers' mappings were
  * revoked, so with an IOMMU a read in that window decoded a still-mapped
- * address to nothing and failed with -EFAULT. The importer is the one
- * reaching the exporter through the IOMMU where there is one (the lone
- * device on EPYC), else the switch peer.
+ * address to nothing and failed with -EFAULT. Importers: the switch peer
+ * (whose bus addresses an engine decodes through the BAR windows first) and,
+ * on EPYC, the lone device (through the host bridge, an IOVA with the IOMMU).
  */
 TEST_F(p2p, unbind_read_race)
 {
-	struct p2p_racer r = { .classify = false };
-	int imp = self->c >= 0 && self->host_bridge ? self->c : self->a;
-	pthread_t t;
+	struct p2p_racer r[2] = { { .fd = -1 }, { .fd = -1 } };
+	pthread_t t[2];
 	char bdf[64];
-	int i;
+	int i, k, n;
 
 	ASSERT_EQ(0, node_bdf(self->b, bdf, sizeof(bdf)));
-	r.fd = self->fd[imp];
-	r.buf = self->buf;
-	r.out = map_anon(NPAGES);
-	ASSERT_NE(NULL, r.out);
+	/* the switch peer (bus addresses), and the host-bridge one (IOMMU) */
+	r[0].fd = self->fd[self->a];
+	n = 1;
+	if (self->c >= 0 && self->host_bridge)
+		r[n++].fd = self->fd[self->c];
+	for (k = 0; k < n; k++) {
+		r[k].buf = self->buf;
+		r[k].out = map_anon(NPAGES);
+		ASSERT_NE(NULL, r[k].out);
+	}
 	for (i = 0; i < 3; i++) {
-		r.seed = 40 + i;
-		ASSERT_EQ(0, to_device(self, self->b, r.seed));
-		__atomic_store_n(&r.stop, 0, __ATOMIC_RELAXED);
-		ASSERT_EQ(0, pthread_create(&t, NULL, p2p_racer_fn, &r));
+		ASSERT_EQ(0, to_device(self, self->b, 40 + i));
+		for (k = 0; k < n; k++) {
+			r[k].seed = 40 + i;
+			__atomic_store_n(&r[k].stop, 0, __ATOMIC_RELAXED);
+			ASSERT_EQ(0, pthread_create(&t[k], NULL, p2p_racer_fn, &r[k]));
+		}
 		usleep(100000);
 		ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/unbind", bdf));
 		usleep(50000);
-		__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
-		pthread_join(t, NULL);
+		for (k = 0; k < n; k++) {
+			__atomic_store_n(&r[k].stop, 1, __ATOMIC_RELAXED);
+			pthread_join(t[k], NULL);
+		}
 		close(self->fd[self->b]);
 		self->fd[self->b] = rebind(self->b, bdf);
 		ASSERT_GE(self->fd[self->b], 0);
 	}
-	printf("# importer hmm_p2p%d: %lu reads across 3 unbinds: %lu -EFAULT,", imp, r.calls,
-	       r.efault);
-	printf(" %lu other errors, %lu with wrong data\n", r.errors, r.bad);
-	EXPECT_GT(r.calls, 0);
-	EXPECT_EQ(0, r.efault);
-	EXPECT_EQ(0, r.errors);
-	EXPECT_EQ(0, r.bad);
+	for (k = 0; k < n; k++) {
+		printf("# importer %d: %lu reads across 3 unbinds: %lu -EFAULT,", k, r[k].calls,
+		       r[k].efault);
+		printf(" %lu other errors, %lu with wrong data\n", r[k].errors, r[k].bad);
+		EXPECT_GT(r[k].calls, 0);
+		EXPECT_EQ(0, r[k].efault);
+		EXPECT_EQ(0, r[k].errors);
+		EXPECT_EQ(0, r[k].bad);
+	}
 }
 
 /*
