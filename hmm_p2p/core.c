@@ -23,7 +23,7 @@ EXPORT_SYMBOL_GPL(hmm_p2p_version);
 
 static int __init hmm_p2p_init(void)
 {
-	hp_wq = alloc_workqueue("hmm_p2p", WQ_UNBOUND, 0);
+	hp_wq = alloc_workqueue("hmm_p2p", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
 	if (!hp_wq)
 		return -ENOMEM;
 	pr_info("hmm_p2p: library %s loaded\n", hmm_p2p_version());

@@ -50,13 +50,15 @@ struct hp_chunk *hp_page_chunk(struct page *page)
  * hmm_p2p_page_devmem() - the devmem a device page belongs to
  * @page: any page
  *
- * Return: the devmem, or NULL when @page is not hmm_p2p device memory.
+ * Return: the devmem, or NULL when @page is not hmm_p2p device memory (or
+ * belongs to device memory destroyed while pages stayed pinned).
  */
 struct hmm_p2p_devmem *hmm_p2p_page_devmem(struct page *page)
 {
 	struct hp_chunk *chunk = hp_page_chunk(page);
 
-	return chunk ? chunk->dm : NULL;
+	/* an orphan's driver (its priv) may be gone */
+	return chunk && !READ_ONCE(chunk->dm->orphaned) ? chunk->dm : NULL;
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_page_devmem);
 
@@ -420,15 +422,16 @@ static void hp_folio_free(struct folio *folio)
 	struct hp_chunk *chunk = hp_page_chunk(page);
 	unsigned int order = folio_order(folio);
 	struct hmm_p2p_devmem *dm;
+	int idx;
 
 	if (WARN_ON_ONCE(!chunk))
 		return;
 	dm = chunk->dm;
-	read_lock(&dm->backing_lock);
-	if (!dm->orphaned && dm->desc.ops->free_backing)
+	idx = srcu_read_lock(&dm->srcu);
+	if (!READ_ONCE(dm->orphaned) && dm->desc.ops->free_backing)
 		dm->desc.ops->free_backing(dm, chunk->backend,
 					   page_to_pfn(page) - chunk->pfn_first, order);
-	read_unlock(&dm->backing_lock);
+	srcu_read_unlock(&dm->srcu, idx);
 	hp_chunk_put(chunk, page, order);
 	atomic_long_sub(1L << order, &chunk->in_use);
 	if (!atomic64_sub_return(1UL << order, &dm->in_use) && READ_ONCE(dm->orphaned))
@@ -486,7 +489,11 @@ struct hmm_p2p_devmem *hmm_p2p_devmem_create(const struct hmm_p2p_devmem_desc *d
 	mutex_init(&dm->mirrors_lock);
 	INIT_LIST_HEAD(&dm->mirrors);
 	init_rwsem(&dm->evict_sem);
-	rwlock_init(&dm->backing_lock);
+	if (init_srcu_struct(&dm->srcu)) {
+		kfree(dm->chunks);
+		kfree(dm);
+		return ERR_PTR(-ENOMEM);
+	}
 	INIT_WORK(&dm->reap, hp_devmem_reap);
 	return dm;
 }
@@ -509,16 +516,21 @@ EXPORT_SYMBOL_GPL(hmm_p2p_devmem_create);
  */
 long hmm_p2p_devmem_evict(struct hmm_p2p_devmem *dm)
 {
-	unsigned int n = hp_nr_chunks(dm);
 	long moved = 0, ret;
-	unsigned int i;
+	unsigned int i, n;
 	int pass;
 
 	/* no new device page while this runs (a bounded wait for movers) */
 	down_write(&dm->evict_sem);
 	for (pass = 0; pass < 100 && atomic64_read(&dm->in_use) > 0; pass++) {
-		/* through the mirrored address spaces first: their VMAs are held */
-		moved += hp_evict_mirrored(dm);
+		/*
+		 * Through the mirrored address spaces first, their VMAs held;
+		 * a walk costs a batch per 2 MiB of each faulted-in anonymous
+		 * VMA, so only the first passes take it.
+		 */
+		if (pass < 2)
+			moved += hp_evict_mirrored(dm);
+		n = hp_nr_chunks(dm);
 		/* then pages no mirrored mm maps (a forked child's, say) */
 		for (i = 0; i < n && atomic64_read(&dm->in_use) > 0; i++) {
 			ret = hp_evict_chunk(dm->chunks[i]);
@@ -549,6 +561,7 @@ static void hp_devmem_free(struct hmm_p2p_devmem *dm)
 		memunmap_pages(&dm->chunks[i]->pgmap);
 		hp_chunk_release(dm->chunks[i]);
 	}
+	cleanup_srcu_struct(&dm->srcu);
 	kfree(dm->chunks);
 	kfree(dm);
 }
@@ -597,11 +610,14 @@ static void hp_devmem_orphan(struct hmm_p2p_devmem *dm)
 	pr_warn("hmm_p2p: %s: %lld pages stay pinned (first pfn %#lx, %d references): its memory stays registered, and hmm_p2p loaded, until they are freed\n",
 		dm->name, (long long)atomic64_read(&dm->in_use) - 1, pfn, refs);
 	__module_get(THIS_MODULE);
-	write_lock(&dm->backing_lock);
 	WRITE_ONCE(dm->orphaned, true);
-	write_unlock(&dm->backing_lock);
+	/* the driver's ops that were running when it was set are done */
+	synchronize_srcu(&dm->srcu);
 	for (i = 0; i < dm->nr_chunks; i++) {
 		struct hp_chunk *chunk = dm->chunks[i];
+
+		/* no mirror may take these pages for its own any more */
+		WRITE_ONCE(chunk->pgmap.owner, chunk);
 
 		if (dm->desc.ops->chunk_fini && chunk->backend)
 			dm->desc.ops->chunk_fini(dm, chunk->backend, chunk->npages);

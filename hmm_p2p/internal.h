@@ -11,6 +11,7 @@
 #include <linux/list.h>
 #include <linux/rwsem.h>
 #include <linux/workqueue.h>
+#include <linux/srcu.h>
 #include "hmm_p2p.h"
 
 #define HP_PMD_ORDER	(PMD_SHIFT - PAGE_SHIFT)
@@ -91,11 +92,12 @@ struct hmm_p2p_devmem {
 	/*
 	 * Destroyed with pages still pinned: the driver is gone, the pagemap
 	 * stays (with a reference to this module) until the last page is
-	 * freed, then @reap unregisters it. @backing_lock (taken for reading
-	 * by the free callback) keeps the driver's backing ops from running
-	 * once @orphaned is set.
+	 * freed, then @reap unregisters it. Every call of the driver's ops
+	 * that may come after the destroy (the free callback's free_backing, a
+	 * CPU fault's copy_to_sys) checks @orphaned inside an @srcu read
+	 * section; the orphaning waits for them before the driver goes.
 	 */
-	rwlock_t backing_lock;
+	struct srcu_struct srcu;
 	bool orphaned;
 	struct work_struct reap;
 

@@ -126,6 +126,23 @@ static int hp_alloc_copy_to_dev(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 	return ret;
 }
 
+/*
+ * The driver's copy to system memory, unless @dm was orphaned (destroyed
+ * with pinned pages: the driver may be gone). The SRCU read section lets
+ * hp_devmem_orphan() wait for copies in flight before the driver goes.
+ */
+static int hp_copy_to_sys(struct hmm_p2p_devmem *dm, struct page *dst, struct page *src,
+			  unsigned int nr)
+{
+	int idx, ret = -ENODEV;
+
+	idx = srcu_read_lock(&dm->srcu);
+	if (!READ_ONCE(dm->orphaned))
+		ret = dm->desc.ops->copy_to_sys(dm, dst, src, nr);
+	srcu_read_unlock(&dm->srcu, idx);
+	return ret;
+}
+
 static struct folio *hp_alloc_sys_page(struct vm_area_struct *vma, unsigned long addr)
 {
 	struct page *page = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma, addr);
@@ -183,7 +200,7 @@ static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 
 		if (dfolio) {
 			folio_lock(dfolio);
-			err = pdm->desc.ops->copy_to_sys(pdm, &dfolio->page, spage, nr);
+			err = hp_copy_to_sys(pdm, &dfolio->page, spage, nr);
 			if (err) {
 				folio_unlock(dfolio);
 				folio_put(dfolio);
@@ -214,7 +231,7 @@ static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 				break;
 			}
 			lock_page(dpage);
-			err = pdm->desc.ops->copy_to_sys(pdm, dpage, spage + j, 1);
+			err = hp_copy_to_sys(pdm, dpage, spage + j, 1);
 			if (err) {
 				unlock_page(dpage);
 				put_page(dpage);
@@ -348,8 +365,10 @@ static void hp_batch_unlock(struct mm_struct *mm, bool excl)
  * such moves exclude zaps: the mmap lock is taken for writing and the VMA
  * write-locked for the batch. A CPU fault on a PMD-mapped device folio
  * holds the mmap lock for reading: it hands the move to a worker
- * (hp_fault_defer()); a remote fault (hmm_range_fault() of a peer's mirror),
- * which cannot be retried, stays exposed.
+ * (hp_fault_defer()); a fault that cannot be retried (hmm_range_fault()
+ * with the caller's mmap lock held) stays exposed. An eviction moves 4 KiB
+ * pages only (hp_migrate_to_sys()); the pagemap walk for pages no mirrored
+ * mm maps (hp_evict_chunk()) stays exposed too.
  */
 static bool hp_zap_workaround = true;
 module_param_named(zap_workaround, hp_zap_workaround, bool, 0644);
@@ -522,8 +541,15 @@ static long hp_migrate_to_sys(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			      unsigned long start, unsigned long end,
 			      unsigned int flags, bool evict)
 {
-	/* a peer's folios may be large even if ours are not */
-	bool excl = hp_to_sys_excl(dm) || (HP_DEVICE_THP && (flags & HMM_P2P_MIG_PEERS));
+	/*
+	 * A peer's folios may be large even if ours are not. An eviction moves
+	 * 4 KiB pages only: the kernel splits a 2 MiB device folio (in every
+	 * mm mapping it, a forked child's too) before it moves, so no PMD
+	 * migration entry appears and the read lock is enough (hp_to_sys_excl()).
+	 */
+	bool excl = !evict &&
+		    (hp_to_sys_excl(dm) || (HP_DEVICE_THP && (flags & HMM_P2P_MIG_PEERS)));
+	unsigned long select = hp_select_device(dm) & (evict ? ~HP_SELECT_COMPOUND : ~0UL);
 	bool fail_alloc = flags & HMM_P2P_MIG_FAIL_ALLOC;
 	struct migrate_vma args = { };
 	unsigned long addr, next, n, own = 0;
@@ -537,8 +563,7 @@ static long hp_migrate_to_sys(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 		ret = hp_batch_lock(mm, excl, evict);
 		if (ret)
 			break;
-		ret = hp_setup_batch(dm, mm, &args, addr, end, hp_select_device(dm), &next,
-				     excl, evict);
+		ret = hp_setup_batch(dm, mm, &args, addr, end, select, &next, excl, evict);
 		if (!ret && args.cpages) {
 			ret = hp_alloc_copy_to_sys(dm, &args, &fail_alloc,
 						   flags & HMM_P2P_MIG_PEERS);
@@ -668,10 +693,21 @@ static bool hp_fault_around(struct vm_fault *vmf, struct hmm_p2p_devmem *dm)
 /* A PMD-mapped device folio a CPU fault asked to have moved back. */
 struct hp_fault_work {
 	struct work_struct work;
+	struct list_head link;		/* on hp_fault_works while pending */
 	struct hmm_p2p_devmem *dm;
 	struct mm_struct *mm;
 	unsigned long start;
+	bool remote;
 };
+
+/*
+ * Pending fault works, one per (mm, PMD) at most: a retried fault whose
+ * move is still pending waits for it instead of queueing another, which
+ * could run after the fault is done and take back a THP moved to the device
+ * since.
+ */
+static LIST_HEAD(hp_fault_works);
+static DEFINE_SPINLOCK(hp_fault_works_lock);
 
 static void hp_fault_work_fn(struct work_struct *work)
 {
@@ -679,9 +715,16 @@ static void hp_fault_work_fn(struct work_struct *work)
 	long moved;
 
 	moved = hp_migrate_to_sys(w->dm, w->mm, w->start, w->start + PMD_SIZE, 0, false);
-	if (moved > 0)
+	if (moved > 0) {
 		atomic64_inc(&w->dm->st_cpu_faults);
-	mmput(w->mm);
+		/* hmm_range_fault() of a mirror with another owner: no P2P path */
+		if (w->remote)
+			hp_p2p_remote_fault(w->dm, moved);
+	}
+	spin_lock(&hp_fault_works_lock);
+	list_del(&w->link);
+	spin_unlock(&hp_fault_works_lock);
+	mmput_async(w->mm);
 	if (atomic_dec_and_test(&w->dm->fault_works))
 		wake_up_var(&w->dm->fault_works);
 	kfree(w);
@@ -694,13 +737,32 @@ static void hp_fault_work_fn(struct work_struct *work)
  * lock for writing, drop the lock and have the fault retried: the retry
  * waits for the worker's write lock and then finds the THP in system
  * memory (or comes here again, if the worker could not lock the folio yet:
- * the faulting thread still holds it until this returns). Remote faults
- * (hmm_range_fault()) cannot be retried and move the folio in place.
- * hmm_p2p_devmem_shutdown() flushes the workers.
+ * the faulting thread still holds it until this returns). A fault that
+ * cannot be retried (hmm_range_fault() under the caller's mmap lock) moves
+ * the folio in place and stays exposed. If the worker cannot move the folio
+ * (no memory), the fault retries until it can, or until the faulting task is
+ * killed. hmm_p2p_devmem_shutdown() waits for the workers.
  *
  * Return: true when the lock was dropped and the fault must return
  * VM_FAULT_RETRY.
  */
+/* Add @w unless a work for the same PMD is pending. */
+static bool hp_fault_work_add(struct hp_fault_work *w)
+{
+	struct hp_fault_work *o;
+
+	spin_lock(&hp_fault_works_lock);
+	list_for_each_entry(o, &hp_fault_works, link) {
+		if (o->mm == w->mm && o->start == w->start) {
+			spin_unlock(&hp_fault_works_lock);
+			return false;
+		}
+	}
+	list_add(&w->link, &hp_fault_works);
+	spin_unlock(&hp_fault_works_lock);
+	return true;
+}
+
 static bool hp_fault_defer(struct vm_fault *vmf, struct hmm_p2p_devmem *dm,
 			   unsigned long start)
 {
@@ -717,16 +779,27 @@ static bool hp_fault_defer(struct vm_fault *vmf, struct hmm_p2p_devmem *dm,
 	w = kmalloc(sizeof(*w), GFP_KERNEL | __GFP_NOWARN);
 	if (!w)
 		goto undo;
-	if (!mmget_not_zero(mm)) {
-		kfree(w);
-		goto undo;
-	}
 	INIT_WORK(&w->work, hp_fault_work_fn);
 	w->dm = dm;
 	w->mm = mm;
 	w->start = start;
-	queue_work(hp_wq, &w->work);
+	w->remote = vmf->flags & FAULT_FLAG_REMOTE;
+	if (!hp_fault_work_add(w)) {
+		/* its move is pending: wait for it in the retry */
+		kfree(w);
+		if (atomic_dec_and_test(&dm->fault_works))
+			wake_up_var(&dm->fault_works);
+	} else if (!mmget_not_zero(mm)) {
+		spin_lock(&hp_fault_works_lock);
+		list_del(&w->link);
+		spin_unlock(&hp_fault_works_lock);
+		kfree(w);
+		goto undo;
+	} else {
+		queue_work(hp_wq, &w->work);
+	}
 	release_fault_lock(vmf);
+	cond_resched();
 	return true;
 undo:
 	if (atomic_dec_and_test(&dm->fault_works))
@@ -863,7 +936,13 @@ long hp_evict_mm(struct hmm_p2p_devmem *dm, struct mm_struct *mm)
 		if (vma) {
 			start = max(addr, vma->vm_start);
 			end = vma->vm_end;
-			anon = vma_is_anonymous(vma);
+			/*
+			 * Device pages are anonymous: only a VMA with an
+			 * anon_vma can hold one (a private file mapping's CoW
+			 * pages too); one never faulted costs nothing.
+			 */
+			anon = vma->anon_vma && !(vma->vm_flags & VM_SPECIAL) &&
+			       !is_vm_hugetlb_page(vma);
 		}
 		mmap_read_unlock(mm);
 		if (!vma || !atomic64_read(&dm->in_use))
