@@ -650,7 +650,10 @@ long hmm_p2p_devmem_shutdown(struct hmm_p2p_devmem *dm)
 	for (i = 0; i < HMM_P2P_INJ_NR; i++)
 		if (i != HMM_P2P_INJ_ALLOC_SYS_THP)
 			hmm_p2p_devmem_inject(dm, i, 0, 0);
-	/* CPU faults handed to workers (migrate.c) finish before we go on */
+	/*
+	 * CPU faults handed to workers (migrate.c) finish before we go on;
+	 * the barrier orders dying before the count (see hp_fault_defer()).
+	 */
 	smp_mb();
 	wait_var_event(&dm->fault_works, !atomic_read(&dm->fault_works));
 	return hmm_p2p_devmem_evict(dm);

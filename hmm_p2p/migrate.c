@@ -771,12 +771,15 @@ static bool hp_fault_defer(struct vm_fault *vmf, struct hmm_p2p_devmem *dm,
 
 	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY) || (vmf->flags & FAULT_FLAG_RETRY_NOWAIT))
 		return false;
-	/* counted before dying is read; pairs with hmm_p2p_devmem_shutdown() */
 	atomic_inc(&dm->fault_works);
+	/*
+	 * Counted before dying is read: pairs with the barrier between
+	 * setting dying and waiting for fault_works in shutdown.
+	 */
 	smp_mb__after_atomic();
 	if (READ_ONCE(dm->dying))
 		goto undo;
-	w = kmalloc(sizeof(*w), GFP_KERNEL | __GFP_NOWARN);
+	w = kmalloc_obj(*w, GFP_KERNEL | __GFP_NOWARN);
 	if (!w)
 		goto undo;
 	INIT_WORK(&w->work, hp_fault_work_fn);

@@ -35,6 +35,9 @@
 #ifndef kzalloc_obj
 #define kzalloc_obj(P, ...)	kzalloc(sizeof(P), GFP_KERNEL)
 #endif
+#ifndef kmalloc_obj
+#define kmalloc_obj(P, gfp)	kmalloc(sizeof(P), gfp)
+#endif
 
 #if HP_NEW_MM
 
