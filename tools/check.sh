@@ -8,7 +8,8 @@
 #              $KERNEL-$FLAVOR, since one tree is one kernel)
 #   --plans    plans to run (default: ours, or smoke while selftests/plans/ours.sh
 #              does not exist, compat, p2p, defects, iouring, and swiotlb, which
-#              boots with swiotlb=force). The debug flavor skips compat:
+#              boots with swiotlb=force). The debug flavor skips iouring and
+#              swiotlb (one-test boots) and compat:
 #              hmm-tests' compiled-in per-test timeouts do not fit a debug
 #              kernel under TCG; there our own plans run and splats count.
 #              p2p runs once per P2P topology: on 7.3-normal with the default
@@ -61,6 +62,13 @@ for c in $configs; do
 	for plan in $plans; do
 		if [ "$flavor" = debug ] && { [ "$plan" = compat ] || [ "$plan" = upstream ]; }; then
 			rows+=("$(printf '%-12s %-18s %s' "$c" "$plan" "not run: the kernel's suite is judged on non-debug kernels only")")
+			continue
+		fi
+		# one-test boots: what they check is lifetime and DMA policy, not
+		# memory safety; a debug boot costs a minute each (warm make check
+		# must stay under 15 minutes)
+		if [ "$flavor" = debug ] && { [ "$plan" = iouring ] || [ "$plan" = swiotlb ]; }; then
+			rows+=("$(printf '%-12s %-18s %s' "$c" "$plan" "not run: one-test boot, run on the non-debug kernels")")
 			continue
 		fi
 		for v in $(variants "$c" "$plan"); do
