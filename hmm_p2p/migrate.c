@@ -327,7 +327,9 @@ static void hp_ref_moved(const unsigned long *src, const unsigned long *dst,
  * migration is finished, setup to finalize, under one hold of it), mmap
  * writers get in between, and a fatal signal ends the walk.
  *
- * Return: 0 with the mmap read lock held, or -EINTR without it.
+ * Return: 0 with the mmap lock held (for writing with @excl), or -EINTR
+ * without it. With @evict, always 0: an eviction is neither killable nor
+ * interruptible.
  */
 static int hp_batch_lock(struct mm_struct *mm, bool excl, bool evict)
 {
@@ -730,22 +732,6 @@ static void hp_fault_work_fn(struct work_struct *work)
 	kfree(w);
 }
 
-/*
- * A CPU fault on a PMD-mapped device folio holds the mmap lock for reading,
- * so it cannot exclude the zap that hp_to_sys_excl() guards against. Where
- * the fault may be retried, hand the move to a worker that takes the mmap
- * lock for writing, drop the lock and have the fault retried: the retry
- * waits for the worker's write lock and then finds the THP in system
- * memory (or comes here again, if the worker could not lock the folio yet:
- * the faulting thread still holds it until this returns). A fault that
- * cannot be retried (hmm_range_fault() under the caller's mmap lock) moves
- * the folio in place and stays exposed. If the worker cannot move the folio
- * (no memory), the fault retries until it can, or until the faulting task is
- * killed. hmm_p2p_devmem_shutdown() waits for the workers.
- *
- * Return: true when the lock was dropped and the fault must return
- * VM_FAULT_RETRY.
- */
 /* Add @w unless a work for the same PMD is pending. */
 static bool hp_fault_work_add(struct hp_fault_work *w)
 {
@@ -763,6 +749,22 @@ static bool hp_fault_work_add(struct hp_fault_work *w)
 	return true;
 }
 
+/*
+ * A CPU fault on a PMD-mapped device folio holds the mmap lock for reading,
+ * so it cannot exclude the zap that hp_to_sys_excl() guards against. Where
+ * the fault may be retried, hand the move to a worker that takes the mmap
+ * lock for writing, drop the lock and have the fault retried: the retry
+ * waits for the worker's write lock and then finds the THP in system
+ * memory (or comes here again, if the worker could not lock the folio yet:
+ * the faulting thread still holds it until this returns). A fault that
+ * cannot be retried (hmm_range_fault() under the caller's mmap lock) moves
+ * the folio in place and stays exposed. If the worker cannot move the folio
+ * (no memory), the fault retries until it can, or until the faulting task is
+ * killed. hmm_p2p_devmem_shutdown() waits for the workers.
+ *
+ * Return: true when the lock was dropped and the fault must return
+ * VM_FAULT_RETRY.
+ */
 static bool hp_fault_defer(struct vm_fault *vmf, struct hmm_p2p_devmem *dm,
 			   unsigned long start)
 {
@@ -919,10 +921,11 @@ out:
  * @dm: device memory
  * @mm: an address space; the caller holds a reference to its users
  *
- * Walks every anonymous VMA with migrate_vma, batch by batch under the mmap
- * lock, so the VMA (and its anon_vma) cannot go while a page moves, and a
- * 2 MiB device folio that finds no THP in system memory moves as 4 KiB
- * pages. Pages that cannot move stay; the caller retries.
+ * Walks every VMA that can hold anonymous pages with migrate_vma, batch by
+ * batch under the mmap lock, so the VMA (and its anon_vma) cannot go while a
+ * page moves. Pages move as 4 KiB pages (hp_migrate_to_sys()), so a 2 MiB
+ * device folio needs no THP in system memory. Pages that cannot move stay;
+ * the caller retries.
  *
  * Return: pages moved.
  */

@@ -578,8 +578,9 @@ TEST_F_TIMEOUT(priv, thp_zap_race, 300)
 	}
 	for (i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
-	TH_LOG("%d s: %lu move rounds on piece 0, %lu zaps, %lu CPU reads, %lu checked rounds on piece 1",
-	       secs, r.ops[0], r.ops[1], r.ops[3], r.ops[2]);
+	TH_LOG("%d s: %lu move rounds on piece 0, %lu zaps, %lu CPU reads,", secs, r.ops[0],
+	       r.ops[1], r.ops[3]);
+	TH_LOG("%lu checked rounds on piece 1", r.ops[2]);
 	ASSERT_EQ(get_stats(self->fd, &st), 0);
 	TH_LOG("thp_migrated %llu, cpu_faults %llu, pages_in_use %llu",
 	       (unsigned long long)st.thp_migrated, (unsigned long long)st.cpu_faults,
@@ -687,7 +688,6 @@ TEST_F_TIMEOUT(priv, fault_around_two_thps, 300)
  */
 TEST(io_uring_fixed_file)
 {
-	struct hmm_p2p_stats st;
 	pid_t pid;
 	int fd;
 
@@ -724,7 +724,59 @@ TEST(io_uring_fixed_file)
 	ASSERT_EQ(wait_child(pid), 0);
 	/* its address space went at exit, and its 64 device pages with it */
 	ASSERT_EQ(wait_in_use(fd, 0, 20000), 0);
-	ASSERT_EQ(get_stats(fd, &st), 0);
+	close(fd);
+}
+
+/*
+ * Defect 6, the inherited descriptor: A opens the device, puts pages on it
+ * and forks B, which inherits the file; A exits. Before: the file held A's
+ * address space, so it outlived A with its device pages, and B's commands
+ * still acted on it (a READ of A's buffer succeeded). Now: A's memory goes
+ * at its exit and B's commands on the file fail with -ESRCH.
+ */
+TEST(fd_outlives_opener)
+{
+	int res[2], fd, c;
+	pid_t pid;
+
+	fd = dev_open(DEV_PRIV0);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(pipe(res), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		pid_t a = getpid(), b_pid;
+		int afd = dev_open(DEV_PRIV0);
+		struct buf b;
+		__u64 cp = 0;
+
+		CCHECK(afd >= 0 && !buf_alloc(&b, 16, false), "open, buf");
+		fill(b.ptr, b.size, 88);
+		CCHECK(!dm(afd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror, 16, &cp) && cp == 16,
+		       "migrate");
+		b_pid = fork();
+		CCHECK(b_pid >= 0, "fork");
+		if (!b_pid) {
+			int ret;
+
+			close(res[0]);
+			while (getppid() == a)	/* until A has exited */
+				usleep(10000);
+			ret = dm(afd, HMM_DMIRROR_READ, b.ptr, b.mirror, 16, NULL);
+			if (ret != -ESRCH)
+				fprintf(stderr, "# READ on the file of an exited opener: %d\n", ret);
+			pipe_put(res[1], ret == -ESRCH ? 'y' : 'n');
+			_exit(0);
+		}
+		_exit(0);
+	}
+	close(res[1]);
+	ASSERT_EQ(wait_child(pid), 0);
+	c = pipe_get(res[0]);
+	close(res[0]);
+	ASSERT_EQ(c, 'y');
+	/* A's device pages (and B's copies of them) went with both */
+	ASSERT_EQ(wait_in_use(fd, 0, 20000), 0);
 	close(fd);
 }
 
