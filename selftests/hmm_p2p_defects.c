@@ -764,7 +764,7 @@ TEST(fd_outlives_opener)
 				usleep(10000);
 			ret = dm(afd, HMM_DMIRROR_READ, b.ptr, b.mirror, 16, NULL);
 			if (ret != -ESRCH)
-				fprintf(stderr, "# READ on the file of an exited opener: %d\n", ret);
+				fprintf(stderr, "# READ, opener gone: %d\n", ret);
 			pipe_put(res[1], ret == -ESRCH ? 'y' : 'n');
 			_exit(0);
 		}
