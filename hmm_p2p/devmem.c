@@ -499,22 +499,11 @@ struct hmm_p2p_devmem *hmm_p2p_devmem_create(const struct hmm_p2p_devmem_desc *d
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_devmem_create);
 
-/**
- * hmm_p2p_devmem_evict() - move every page of @dm back to system memory
- * @dm: device memory
- *
- * Pages of every process are moved, wherever they are mapped: those of the
- * address spaces @dm's mirrors mirror through those address spaces (their
- * mmap lock held, so the VMAs stay), the rest through the pagemap
- * (migrate_device_range(), which pins no anon_vma: a process that is not
- * mirrored, a forked child, must not munmap the pages while they move; a
- * kernel gap, see the README). No page moves to @dm meanwhile. Pages that
- * are busy (locked by a migration in flight, pinned) are retried for about a
- * second. Must not be called with a mirror lock or an mmap lock held.
- *
- * Return: the number of pages moved, or -EBUSY if some stayed on the device.
+/*
+ * Move @dm's pages home in up to @passes passes: see hmm_p2p_devmem_evict().
+ * Return: pages moved, or -EBUSY if some stayed on the device.
  */
-long hmm_p2p_devmem_evict(struct hmm_p2p_devmem *dm)
+static long hp_devmem_evict(struct hmm_p2p_devmem *dm, int passes)
 {
 	long moved = 0, ret;
 	unsigned int i, n;
@@ -522,7 +511,7 @@ long hmm_p2p_devmem_evict(struct hmm_p2p_devmem *dm)
 
 	/* no new device page while this runs (a bounded wait for movers) */
 	down_write(&dm->evict_sem);
-	for (pass = 0; pass < 100 && atomic64_read(&dm->in_use) > 0; pass++) {
+	for (pass = 0; pass < passes && atomic64_read(&dm->in_use) > 0; pass++) {
 		/*
 		 * Through the mirrored address spaces first, their VMAs held;
 		 * a walk costs a batch per 2 MiB of each faulted-in anonymous
@@ -548,7 +537,47 @@ long hmm_p2p_devmem_evict(struct hmm_p2p_devmem *dm)
 	up_write(&dm->evict_sem);
 	return atomic64_read(&dm->in_use) ? -EBUSY : moved;
 }
+
+/**
+ * hmm_p2p_devmem_evict() - move every page of @dm back to system memory
+ * @dm: device memory
+ *
+ * Pages of every process are moved, wherever they are mapped: those of the
+ * address spaces @dm's mirrors mirror through those address spaces (their
+ * mmap lock held, so the VMAs stay), the rest through the pagemap
+ * (migrate_device_range(), which pins no anon_vma: a process that is not
+ * mirrored, a forked child, must not munmap the pages while they move; a
+ * kernel gap, see the README). No page moves to @dm meanwhile. Pages that
+ * are busy (locked by a migration in flight, pinned) are retried for about a
+ * second. Must not be called with a mirror lock or an mmap lock held.
+ *
+ * Return: the number of pages moved, or -EBUSY if some stayed on the device.
+ */
+long hmm_p2p_devmem_evict(struct hmm_p2p_devmem *dm)
+{
+	return hp_devmem_evict(dm, 100);
+}
 EXPORT_SYMBOL_GPL(hmm_p2p_devmem_evict);
+
+/**
+ * hmm_p2p_devmem_evict_idle() - move @dm's pages that are idle now home
+ * @dm: device memory
+ *
+ * As hmm_p2p_devmem_evict(), in one pass and without waiting for busy
+ * pages: a page locked by a migration in flight, or held by a command of
+ * another user of the device, stays where it is (it keeps its data, and is
+ * evicted by a later call, on a CPU access, or at hmm_p2p_devmem_destroy()).
+ * For a driver's release of one file while other users of the device are
+ * at work: one user's close must not stall every user for the retries.
+ * Must not be called with a mirror lock or an mmap lock held.
+ *
+ * Return: the number of pages moved, or -EBUSY if some stayed.
+ */
+long hmm_p2p_devmem_evict_idle(struct hmm_p2p_devmem *dm)
+{
+	return hp_devmem_evict(dm, 1);
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_devmem_evict_idle);
 
 #define HP_DESTROY_TRIES	3	/* evictions (about a second each) before orphaning */
 

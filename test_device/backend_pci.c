@@ -337,6 +337,7 @@ static int td_pci_open(struct inode *inode, struct file *filp)
 	mutex_lock(&tp->files_lock);
 	list_add(&pf->link, &tp->files);
 	mutex_unlock(&tp->files_lock);
+	atomic_inc(&tp->td.nr_files);
 	up_read(&tp->rw);
 	filp->private_data = &pf->tf;
 	return 0;
@@ -353,13 +354,17 @@ static int td_pci_release(struct inode *inode, struct file *filp)
 	long ret;
 
 	down_read(&tp->rw);
-	if (!tp->gone) {
+	if (!tp->gone && atomic_read(&tp->td.nr_files) > 1) {
+		/* others at work: what is idle (see td_release()) */
+		hmm_p2p_devmem_evict_idle(tp->td.dm);
+	} else if (!tp->gone) {
 		/* upstream's rule, as for /dev/hmm_dmirrorN: evict at close */
 		ret = hmm_p2p_devmem_evict(tp->td.dm);
 		if (ret < 0)
 			pci_warn(tp->pdev, "%s: eviction at close left pages (%ld)\n",
 				 tp->td.name, ret);
 	}
+	atomic_dec(&tp->td.nr_files);
 	mutex_lock(&tp->files_lock);
 	list_del(&pf->link);
 	if (!pf->dead)

@@ -150,34 +150,62 @@ static unsigned int td_take_fail_alloc(struct td_file *tf)
 	return HMM_P2P_MIG_FAIL_ALLOC;
 }
 
+/*
+ * Move one batch (at most one 2 MiB-aligned stretch) and read it back from
+ * the device pages it took in. The references last only for this batch: held
+ * across the next batch's wait for the devmem's evict_sem, they would make
+ * every concurrent eviction wait out its retries.
+ */
+static int td_migrate_batch(struct td_file *tf, u64 addr, u64 npages, unsigned int flags,
+			    struct page **pages, void __user *ubuf, struct hmm_dmirror_cmd *cmd)
+{
+	long moved;
+	int ret;
+
+	memset(pages, 0, npages * sizeof(*pages));
+	moved = hmm_p2p_migrate_to_device_pages(tf->dev->dm, tf->mirror.mm, addr,
+						addr + (npages << PAGE_SHIFT), flags, pages);
+	ret = moved < 0 ? moved :
+	      td_engine_read_moved(tf, addr, npages, pages, ubuf, &cmd->cpages, &cmd->faults);
+	td_put_pages(pages, npages);
+	return ret;
+}
+
 static int td_migrate_to_dev(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
 {
 	u64 size = cmd->npages << PAGE_SHIFT;
-	unsigned long end = cmd->addr + size;
+	unsigned long end = cmd->addr + size, addr, next;
 	void __user *ubuf = u64_to_user_ptr(cmd->ptr);
+	unsigned int flags = td_take_fail_alloc(tf);
 	struct page **pages = NULL;
 	long moved;
-	int ret;
+	int ret = 0;
 
 	/*
 	 * Return the data as the device now holds it: all of it must be ours.
 	 * When the user buffer lies apart from the range, the device reads the
 	 * pages it took in directly (the migration hands out references to
-	 * them); otherwise through its mirror.
+	 * them), a batch at a time; otherwise through its mirror.
 	 */
 	if (cmd->ptr <= U64_MAX - size && (cmd->ptr + size <= cmd->addr || cmd->ptr >= end))
-		pages = kvmalloc_array(cmd->npages, sizeof(*pages),
-				       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	moved = hmm_p2p_migrate_to_device_pages(tf->dev->dm, tf->mirror.mm, cmd->addr, end,
-						td_take_fail_alloc(tf), pages);
+		pages = kvmalloc_array(min_t(u64, cmd->npages, PMD_SIZE >> PAGE_SHIFT),
+				       sizeof(*pages), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (pages) {
-		ret = moved < 0 ? moved :
-		      td_engine_read_moved(tf, cmd->addr, cmd->npages, pages, ubuf,
-					   &cmd->cpages, &cmd->faults);
-		td_put_pages(pages, cmd->npages);
+		for (addr = cmd->addr; addr < end && !ret; addr = next) {
+			next = min(end, ALIGN(addr + 1, PMD_SIZE));
+			if (fatal_signal_pending(current)) {
+				ret = -EINTR;
+				break;
+			}
+			ret = td_migrate_batch(tf, addr, (next - addr) >> PAGE_SHIFT, flags, pages,
+					       ubuf + (addr - cmd->addr), cmd);
+			flags = 0;
+		}
 		kvfree(pages);
 		return ret;
 	}
+	moved = hmm_p2p_migrate_to_device_pages(tf->dev->dm, tf->mirror.mm, cmd->addr, end,
+						flags, NULL);
 	if (moved < 0)
 		return moved;
 	return td_engine_rw(tf, cmd->addr, cmd->npages, ubuf, false, TD_ACCESS_OWN, 0,

@@ -265,4 +265,79 @@ struct hmm_p2p_dma_cmd {
 
 #define HMM_P2P_IOC_DMA		_IOWR('H', 0x45, struct hmm_p2p_dma_cmd)
 
+/*
+ * Errors, per command: every errno a command of this interface returns
+ * (hmm_p2p_errno_table below has them as data). A return not in its
+ * command's list is a bug of the driver; the fuzzer
+ * (selftests/hmm_p2p_fuzz.c) holds every call to these lists. Every command
+ * may also return:
+ *   ESRCH   the file's opener has exited (its address space is gone)
+ *   EINTR   a fatal signal ended the command (it ends within one 2 MiB batch)
+ * and an unknown command number or size returns ENOTTY.
+ *
+ * Range commands (READ, READ_UNLOCKED, WRITE, MIGRATE_*, SNAPSHOT,
+ * EXCLUSIVE, CHECK_EXCLUSIVE, CLASSIFY) share:
+ *   EINVAL  npages 0 or above HMM_P2P_MAX_NPAGES, addr not page aligned, or
+ *           the range not inside user space (a byte count that overflows)
+ *   EFAULT  the command structure, the range (no mapping, a mapping the
+ *           mirror cannot use: VM_IO/PFNMAP, no read permission) or the
+ *           user buffer is not accessible
+ *   ENOMEM  no kernel memory for the command's bookkeeping
+ *   EBUSY   the range kept being invalidated (hmm_range_fault's retries ran
+ *           out); try again
+ * and each adds:
+ *   READ, READ_UNLOCKED: EPERM (hmm_range_fault: not allowed), EIO (a copy
+ *           failed: fault injection, a device error), ENODEV (the device or
+ *           the page's device is going away), EREMOTEIO (a peer's BAR page
+ *           with no P2P path), EOPNOTSUPP (a mapping that needs bounce
+ *           buffering: swiotlb)
+ *   WRITE:  as READ; EPERM also for a range without write permission
+ *   MIGRATE_TO_DEV: ENOENT (pages on another device, as upstream), ENODEV,
+ *           EIO, EPERM, EOPNOTSUPP, EREMOTEIO (the data read back)
+ *   MIGRATE_TO_SYS: ENODEV
+ *   SNAPSHOT: nothing more
+ *   CLASSIFY: EREMOTEIO, EOPNOTSUPP (its fault, as READ's)
+ *   EXCLUSIVE: EPERM, ENOENT, EIO, ENODEV, EOPNOTSUPP (not anonymous
+ *           memory), EREMOTEIO (the data read back, as READ)
+ *   CHECK_EXCLUSIVE: EPERM means "some page is still exclusive"
+ */
+#ifdef HMM_P2P_WANT_ERRNO_TABLE
+/*
+ * The lists above as data (a program that wants them defines
+ * HMM_P2P_WANT_ERRNO_TABLE and includes <errno.h> first): per command, its
+ * errnos besides ESRCH and EINTR, 0-terminated.
+ */
+struct hmm_p2p_errnos {
+	unsigned long cmd;
+	int errnos[16];
+};
+
+static const struct hmm_p2p_errnos hmm_p2p_errno_table[] = {
+	{ HMM_DMIRROR_READ,
+	  { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM, EIO, ENODEV, EREMOTEIO, EOPNOTSUPP } },
+	{ HMM_DMIRROR_READ_UNLOCKED,
+	  { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM, EIO, ENODEV, EREMOTEIO, EOPNOTSUPP } },
+	{ HMM_DMIRROR_WRITE,
+	  { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM, EIO, ENODEV, EREMOTEIO, EOPNOTSUPP } },
+	{ HMM_DMIRROR_MIGRATE_TO_DEV,
+	  { EINVAL, EFAULT, ENOMEM, EBUSY, ENOENT, ENODEV, EIO, EPERM, EOPNOTSUPP,
+	    EREMOTEIO } },
+	{ HMM_DMIRROR_MIGRATE_TO_SYS, { EINVAL, EFAULT, ENOMEM, EBUSY, ENODEV } },
+	{ HMM_DMIRROR_SNAPSHOT, { EINVAL, EFAULT, ENOMEM, EBUSY } },
+	{ HMM_DMIRROR_EXCLUSIVE,
+	  { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM, ENOENT, EIO, ENODEV, EOPNOTSUPP,
+	    EREMOTEIO } },
+	{ HMM_DMIRROR_CHECK_EXCLUSIVE, { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM } },
+	{ HMM_DMIRROR_RELEASE, { EFAULT, ENOMEM, EBUSY } },
+	{ HMM_DMIRROR_FLAGS, { EFAULT, EINVAL } },
+	{ HMM_P2P_IOC_CLASSIFY, { EINVAL, EFAULT, ENOMEM, EBUSY, EREMOTEIO, EOPNOTSUPP } },
+	{ HMM_P2P_IOC_STATS, { EFAULT, EINVAL } },
+	{ HMM_P2P_IOC_FAULT_INJECT, { EPERM, EFAULT, EINVAL } },
+	{ HMM_P2P_IOC_INFO, { EFAULT } },
+	{ HMM_P2P_IOC_COPY_BENCH, { EPERM, EFAULT, EINVAL, ENOMEM } },
+	{ HMM_P2P_IOC_DMA,
+	  { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM, EIO, ENODEV, EREMOTEIO, EOPNOTSUPP } },
+};
+#endif /* HMM_P2P_WANT_ERRNO_TABLE */
+
 #endif /* _UAPI_HMM_P2P_TEST_H */
