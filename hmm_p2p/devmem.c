@@ -500,26 +500,31 @@ struct hmm_p2p_devmem *hmm_p2p_devmem_create(const struct hmm_p2p_devmem_desc *d
 EXPORT_SYMBOL_GPL(hmm_p2p_devmem_create);
 
 /*
- * Move @dm's pages home in up to @passes passes: see hmm_p2p_devmem_evict().
- * Return: pages moved, or -EBUSY if some stayed on the device.
+ * Move @dm's pages home: through the mirrored address spaces (each pass),
+ * and with @chunks also through the pagemap (pages no mirrored mm maps).
+ * Passes go on while pages stay busy, up to @passes; without @chunks, also
+ * until two passes in a row moved nothing (what is left is not mirrored).
+ * Return: pages moved, or -EBUSY if some stayed on the device (@chunks).
  */
-static long hp_devmem_evict(struct hmm_p2p_devmem *dm, int passes)
+static long hp_devmem_evict(struct hmm_p2p_devmem *dm, int passes, bool chunks)
 {
-	long moved = 0, ret;
+	long moved = 0, ret, before;
 	unsigned int i, n;
-	int pass;
+	int pass, idle = 0;
 
 	/* no new device page while this runs (a bounded wait for movers) */
 	down_write(&dm->evict_sem);
 	for (pass = 0; pass < passes && atomic64_read(&dm->in_use) > 0; pass++) {
+		before = moved;
 		/*
 		 * Through the mirrored address spaces first, their VMAs held;
 		 * a walk costs a batch per 2 MiB of each faulted-in anonymous
-		 * VMA, so only the first passes take it.
+		 * VMA, so with the chunk walk behind it only the first passes
+		 * take it.
 		 */
-		if (pass < 2)
+		if (pass < 2 || !chunks)
 			moved += hp_evict_mirrored(dm);
-		n = hp_nr_chunks(dm);
+		n = chunks ? hp_nr_chunks(dm) : 0;
 		/* then pages no mirrored mm maps (a forked child's, say) */
 		for (i = 0; i < n && atomic64_read(&dm->in_use) > 0; i++) {
 			ret = hp_evict_chunk(dm->chunks[i]);
@@ -528,6 +533,10 @@ static long hp_devmem_evict(struct hmm_p2p_devmem *dm, int passes)
 		}
 		if (atomic64_read(&dm->in_use) <= 0)
 			break;
+		if (!chunks && moved == before && ++idle >= 2 && pass >= 3)
+			break;
+		if (moved != before)
+			idle = 0;
 		/* pages in flight (locked) or freed concurrently: look again */
 		if (pass > 2)
 			msleep(pass < 10 ? 1 : 10);
@@ -535,6 +544,8 @@ static long hp_devmem_evict(struct hmm_p2p_devmem *dm, int passes)
 			cond_resched();
 	}
 	up_write(&dm->evict_sem);
+	if (!chunks)
+		return moved;
 	return atomic64_read(&dm->in_use) ? -EBUSY : moved;
 }
 
@@ -555,29 +566,34 @@ static long hp_devmem_evict(struct hmm_p2p_devmem *dm, int passes)
  */
 long hmm_p2p_devmem_evict(struct hmm_p2p_devmem *dm)
 {
-	return hp_devmem_evict(dm, 100);
+	return hp_devmem_evict(dm, 100, true);
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_devmem_evict);
 
 /**
- * hmm_p2p_devmem_evict_idle() - move @dm's pages that are idle now home
+ * hmm_p2p_devmem_evict_mirrored() - move @dm's pages home from the address
+ *	spaces its mirrors mirror
  * @dm: device memory
  *
- * As hmm_p2p_devmem_evict(), in one pass and without waiting for busy
- * pages: a page locked by a migration in flight, or held by a command of
- * another user of the device, stays where it is (it keeps its data, and is
- * evicted by a later call, on a CPU access, or at hmm_p2p_devmem_destroy()).
- * For a driver's release of one file while other users of the device are
- * at work: one user's close must not stall every user for the retries.
- * Must not be called with a mirror lock or an mmap lock held.
+ * What a user of the device may ask for at any time (a release command, the
+ * close of a file): every page of @dm mapped in an address space one of
+ * @dm's mirrors mirrors moves back to system memory, through that address
+ * space (its users and mmap lock held, so its VMAs and anon_vmas stay while
+ * the pages move). Pages that only other processes map (a forked child that
+ * opened no file of the device) stay: moving them through the pagemap is
+ * hmm_p2p_devmem_evict()'s, which only the device's removal may use, since
+ * migrate_device_range() pins no anon_vma and such a process may exit while
+ * its pages move. Busy pages (a migration in flight) are retried for a few
+ * passes. No page moves to @dm meanwhile. Must not be called with a mirror
+ * lock or an mmap lock held.
  *
- * Return: the number of pages moved, or -EBUSY if some stayed.
+ * Return: the number of pages moved (pages may stay: see above).
  */
-long hmm_p2p_devmem_evict_idle(struct hmm_p2p_devmem *dm)
+long hmm_p2p_devmem_evict_mirrored(struct hmm_p2p_devmem *dm)
 {
-	return hp_devmem_evict(dm, 1);
+	return hp_devmem_evict(dm, 20, false);
 }
-EXPORT_SYMBOL_GPL(hmm_p2p_devmem_evict_idle);
+EXPORT_SYMBOL_GPL(hmm_p2p_devmem_evict_mirrored);
 
 #define HP_DESTROY_TRIES	3	/* evictions (about a second each) before orphaning */
 

@@ -337,7 +337,6 @@ static int td_pci_open(struct inode *inode, struct file *filp)
 	mutex_lock(&tp->files_lock);
 	list_add(&pf->link, &tp->files);
 	mutex_unlock(&tp->files_lock);
-	atomic_inc(&tp->td.nr_files);
 	up_read(&tp->rw);
 	filp->private_data = &pf->tf;
 	return 0;
@@ -351,20 +350,11 @@ static int td_pci_release(struct inode *inode, struct file *filp)
 {
 	struct td_pci_file *pf = container_of(filp->private_data, struct td_pci_file, tf);
 	struct td_pci *tp = pf->tp;
-	long ret;
 
 	down_read(&tp->rw);
-	if (!tp->gone && atomic_read(&tp->td.nr_files) > 1) {
-		/* others at work: what is idle (see td_release()) */
-		hmm_p2p_devmem_evict_idle(tp->td.dm);
-	} else if (!tp->gone) {
-		/* upstream's rule, as for /dev/hmm_dmirrorN: evict at close */
-		ret = hmm_p2p_devmem_evict(tp->td.dm);
-		if (ret < 0)
-			pci_warn(tp->pdev, "%s: eviction at close left pages (%ld)\n",
-				 tp->td.name, ret);
-	}
-	atomic_dec(&tp->td.nr_files);
+	/* upstream's rule, as for /dev/hmm_dmirrorN (see td_release()) */
+	if (!tp->gone)
+		hmm_p2p_devmem_evict_mirrored(tp->td.dm);
 	mutex_lock(&tp->files_lock);
 	list_del(&pf->link);
 	if (!pf->dead)

@@ -255,7 +255,8 @@ static long td_dmirror_cmd(struct td_file *tf, unsigned int command, void __user
 
 	switch (command) {
 	case HMM_DMIRROR_RELEASE:
-		ret = hmm_p2p_devmem_evict(tf->dev->dm);
+		/* every mirrored address space's pages; see td_release() */
+		ret = hmm_p2p_devmem_evict_mirrored(tf->dev->dm);
 		return ret < 0 ? ret : 0;
 	case HMM_DMIRROR_FLAGS:
 		if (cmd.npages & ~HMM_DMIRROR_FLAG_FAIL_ALLOC)

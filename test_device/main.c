@@ -110,30 +110,20 @@ static int td_open(struct inode *inode, struct file *filp)
 		return ret;
 	}
 	filp->private_data = tf;
-	atomic_inc(&td->nr_files);
 	return 0;
 }
 
 static int td_release(struct inode *inode, struct file *filp)
 {
 	struct td_file *tf = filp->private_data;
-	long ret;
 
 	/*
-	 * Upstream's rule: closing a device file evicts all of its memory.
-	 * While other files of the device are open, only what is idle: their
-	 * commands may hold pages, and must not wait out our retries.
-	 * Pages left with no other user are worth a warning.
+	 * Upstream's rule: closing a device file evicts the device's memory;
+	 * here, from every address space the device's files mirror (pages
+	 * only an unmirrored process maps, a forked child's, stay until the
+	 * device's removal: hmm_p2p_devmem_evict_mirrored()).
 	 */
-	if (atomic_read(&tf->dev->nr_files) > 1) {
-		hmm_p2p_devmem_evict_idle(tf->dev->dm);
-	} else {
-		ret = hmm_p2p_devmem_evict(tf->dev->dm);
-		if (ret < 0)
-			pr_warn_ratelimited("%s: eviction at close left pages on the device (%ld)\n",
-					    tf->dev->name, ret);
-	}
-	atomic_dec(&tf->dev->nr_files);
+	hmm_p2p_devmem_evict_mirrored(tf->dev->dm);
 	hmm_p2p_mirror_fini(&tf->mirror);
 	kfree(tf);
 	return 0;

@@ -72,7 +72,6 @@ struct td_device {
 	atomic64_t p2p_bytes;
 	struct td_inject inj_copy_to_dev;
 	struct td_inject inj_copy_to_sys;
-	atomic_t nr_files;
 };
 
 /**

@@ -300,6 +300,19 @@ struct hmm_p2p_dma_cmd {
  *   EXCLUSIVE: EPERM, ENOENT, EIO, ENODEV, EOPNOTSUPP (not anonymous
  *           memory), EREMOTEIO (the data read back, as READ)
  *   CHECK_EXCLUSIVE: EPERM means "some page is still exclusive"
+ * The others:
+ *   RELEASE: EFAULT (the command structure). It moves the device's pages
+ *           home from every address space a file of the device mirrors;
+ *           pages only an unmirrored process maps (a forked child that
+ *           opened no device file) stay until the device is removed.
+ *   FLAGS:  EFAULT, EINVAL (an unknown flag)
+ *   STATS:  EFAULT, EINVAL (size below the end of @reset)
+ *   FAULT_INJECT: EPERM (no CAP_SYS_ADMIN), EFAULT, EINVAL (bad point, pad)
+ *   INFO:   EFAULT
+ *   COPY_BENCH: EPERM (no CAP_SYS_ADMIN), EFAULT, EINVAL (beyond its
+ *           limits), ENOMEM
+ *   DMA:    as READ; READ needs CAP_SYS_RAWIO (EPERM), and an address the
+ *           IOMMU does not map for the device is EFAULT
  */
 #ifdef HMM_P2P_WANT_ERRNO_TABLE
 /*
@@ -328,7 +341,7 @@ static const struct hmm_p2p_errnos hmm_p2p_errno_table[] = {
 	  { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM, ENOENT, EIO, ENODEV, EOPNOTSUPP,
 	    EREMOTEIO } },
 	{ HMM_DMIRROR_CHECK_EXCLUSIVE, { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM } },
-	{ HMM_DMIRROR_RELEASE, { EFAULT, ENOMEM, EBUSY } },
+	{ HMM_DMIRROR_RELEASE, { EFAULT } },
 	{ HMM_DMIRROR_FLAGS, { EFAULT, EINVAL } },
 	{ HMM_P2P_IOC_CLASSIFY, { EINVAL, EFAULT, ENOMEM, EBUSY, EREMOTEIO, EOPNOTSUPP } },
 	{ HMM_P2P_IOC_STATS, { EFAULT, EINVAL } },

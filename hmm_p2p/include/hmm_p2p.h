@@ -229,7 +229,7 @@ enum hmm_p2p_inject_point {
 struct hmm_p2p_devmem *hmm_p2p_devmem_create(const struct hmm_p2p_devmem_desc *desc);
 void hmm_p2p_devmem_destroy(struct hmm_p2p_devmem *dm);
 long hmm_p2p_devmem_evict(struct hmm_p2p_devmem *dm);
-long hmm_p2p_devmem_evict_idle(struct hmm_p2p_devmem *dm);
+long hmm_p2p_devmem_evict_mirrored(struct hmm_p2p_devmem *dm);
 long hmm_p2p_devmem_shutdown(struct hmm_p2p_devmem *dm);
 void *hmm_p2p_devmem_priv(struct hmm_p2p_devmem *dm);
 void *hmm_p2p_devmem_owner(struct hmm_p2p_devmem *dm);
