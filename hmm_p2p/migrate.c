@@ -908,6 +908,17 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 	/* the page could not come back: retrying the fault would not help */
 	if (err)
 		ret = err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	/*
+	 * Collected but not moved (busy: the kernel's unmap or reference check
+	 * refused it). A fault that may retry returns and is retried with the
+	 * mmap lock dropped. One that may not (GUP with no lock to drop, as
+	 * make_device_exclusive() does while its caller holds the mmap lock)
+	 * would be retried at once, for as long as the page stays busy, with
+	 * every mmap writer and eviction waiting: it fails instead (GUP gets
+	 * -EFAULT, its caller an errno).
+	 */
+	else if (!moved && !(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
+		ret = VM_FAULT_SIGBUS;
 out:
 	if (order) {
 		kfree(args.src);
