@@ -275,7 +275,7 @@ while :; do
 	echo "vm-run: booting once more (the plan had not started: no module was loaded)" | tee -a "$log"
 done
 stacks=
-[ -f "$dumped" ] && stacks="; task stacks dumped above (sysrq w, l, t)"
+[ -f "$dumped" ] && stacks=", task stacks dumped above (sysrq w, l, t)"
 rm -f "$pidfile" "$hung" "$dumped" "$mon"
 secs=$(( $(date +%s) - start ))
 
