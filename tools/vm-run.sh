@@ -30,7 +30,7 @@
 # (QEMU's exit status via isa-debug-exit) is "pass", the guest printed its
 # HMMP2P-RESULT line and there is no splat. The last line is
 #   HMMP2P-RUN run=NAME result=PASS|FAIL passed=N failed=N skipped=N housekeeping=N seconds=N
-# (passed, failed, skipped: tests; housekeeping: setup steps that passed).
+# (passed, failed, skipped: tests; housekeeping: setup steps that passed),
 # and the same line is kept in out/logs/NAME.result. Exit status 0 on PASS.
 set -euo pipefail
 
