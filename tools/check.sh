@@ -19,7 +19,9 @@
 #
 # Every run is a tools/vm-run.sh; the counts are the guest's (a run that
 # fails without a failed test, e.g. a splat or a timeout, adds one failure).
-# Prints a table and, last, the plain line "N passed, N failed". Exit status
+# Prints a table (tests passed, failed and skipped; housekeeping: setup steps
+# such as loading the modules, not tests) and, last, the plain line
+# "N passed, N failed": tests passed, and failures of any kind. Exit status
 # 0 only when nothing failed.
 set -euo pipefail
 
@@ -53,7 +55,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-total_p=0 total_f=0 total_s=0
+total_p=0 total_f=0 total_s=0 total_h=0
 rows=()
 start=$(date +%s)
 for c in $configs; do
@@ -89,14 +91,16 @@ for c in $configs; do
 				line=$(cat "$res")
 			else
 				# vm-run could not even boot (build failure, missing tool).
-				line="HMMP2P-RUN run=$c-$name result=FAIL passed=0 failed=1 skipped=0 seconds=0"
+				line="HMMP2P-RUN run=$c-$name result=FAIL passed=0 failed=1 skipped=0 housekeeping=0 seconds=0"
 			fi
 			f() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
-			p=$(f passed) fl=$(f failed) s=$(f skipped)
+			p=$(f passed) fl=$(f failed) s=$(f skipped) h=$(f housekeeping)
+			h=${h:-0}
 			[ "$rc" = 0 ] || [ "$fl" != 0 ] || fl=1
 			total_p=$((total_p + p)) total_f=$((total_f + fl)) total_s=$((total_s + s))
-			rows+=("$(printf '%-12s %-18s %-4s %4d passed %4d failed %4d skipped %5ss' \
-				"$c" "$name" "$(f result)" "$p" "$fl" "$s" "$(f seconds)")")
+			total_h=$((total_h + h))
+			rows+=("$(printf '%-12s %-18s %-4s %4d passed %4d failed %4d skipped | %3d housekeeping %5ss' \
+				"$c" "$name" "$(f result)" "$p" "$fl" "$s" "$h" "$(f seconds)")")
 		done
 	done
 done
@@ -104,6 +108,6 @@ done
 echo
 echo "check: summary ($(( $(date +%s) - start )) s; logs in $logdir)"
 for r in "${rows[@]}"; do echo "  $r"; done
-[ "$total_s" = 0 ] || echo "check: $total_s skipped"
+echo "check: tests: $total_p passed, $total_f failed, $total_s skipped; housekeeping: $total_h setup steps passed (not tests)"
 echo "$total_p passed, $total_f failed"
 [ "$total_f" = 0 ]

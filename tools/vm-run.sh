@@ -12,7 +12,9 @@
 #   --cpu MODEL     guest CPU model (default qemu64: no P2P through the host
 #                   bridge; EPYC, an AMD family 0x17, allows it)
 #   --iommu         add an intel-iommu and boot with intel_iommu=on
-#   --timeout S     hard limit for the whole VM run (default: per plan)
+#   --timeout S     hard limit for the whole VM run (default: per plan; at
+#                   most 900 s on the debug kernel). Shortly before it the
+#                   guest's task stacks are dumped with sysrq (w, l, t)
 #   --append ARGS   more kernel command line arguments
 #   --variant NAME  suffix of the log name (default from --cpu/--iommu)
 #   --accel         tcg (default; a KVM guest hangs on the project's machines)
@@ -23,10 +25,12 @@
 # modules), our selftests (make selftests) and the initramfs exist, boots
 # q35 with the project's device topology, keeps the console in
 # out/logs/<kernel>-<flavor>-<plan>[-<variant>].log, and checks it for kernel
-# splats (tools/splat-check.sh). The run passes only if the guest's verdict
-# (QEMU's exit status via isa-debug-exit) is "pass" and there is no splat.
-# The last line is
-#   HMMP2P-RUN run=NAME result=PASS|FAIL passed=N failed=N skipped=N seconds=N
+# splats (tools/splat-check.sh, with tools/splat-allow/PLAN.txt as the
+# allowlist when it exists). The run passes only if the guest's verdict
+# (QEMU's exit status via isa-debug-exit) is "pass", the guest printed its
+# HMMP2P-RESULT line and there is no splat. The last line is
+#   HMMP2P-RUN run=NAME result=PASS|FAIL passed=N failed=N skipped=N housekeeping=N seconds=N
+# (passed, failed, skipped: tests; housekeeping: setup steps that passed),
 # and the same line is kept in out/logs/NAME.result. Exit status 0 on PASS.
 set -euo pipefail
 
@@ -49,7 +53,7 @@ while [ $# -gt 0 ]; do
 	--accel) accel=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	--no-build) build=0; shift ;;
-	-h|--help) sed -n '3,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "vm-run: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -64,14 +68,25 @@ case $accel in tcg|kvm) ;; *) die "--accel must be tcg or kvm" ;; esac
 [[ $timeout =~ ^[0-9]*$ ]] || die "--timeout takes seconds"
 
 # Per-plan hard limits: generous, TCG is slow (upstream's suite: ~80 s on
-# 7.3, ~380 s on the debug kernel) and the machine may be busy.
+# 7.3, ~380 s on the debug kernel) and the machine may be busy. The debug
+# kernel gets four times as long, at most 900 s (its plans take 70-160 s):
+# a hang there costs a quarter of an hour, not an hour.
 if [ -z "$timeout" ]; then
 	case $plan in
 	upstream|compat|ours|bench) timeout=900 ;;
 	*) timeout=300 ;;
 	esac
-	[ "$flavor" = debug ] && timeout=$((timeout * 4))
+	if [ "$flavor" = debug ]; then
+		timeout=$((timeout * 4))
+		[ "$timeout" -le 900 ] || timeout=900
+	fi
 fi
+[ "$timeout" -ge 2 ] || die "--timeout must be at least 2 s"
+# Before the hard limit kills a guest, its task stacks are dumped (sysrq
+# w: blocked tasks, l: all CPUs' backtraces, t: all tasks) through QEMU's
+# monitor: this long before it (half the limit for a tiny one).
+dump_lead=30
+[ "$dump_lead" -le $((timeout / 2)) ] || dump_lead=$((timeout / 2))
 # Boot watchdog: the guest's init says "plan NAME: start" before it loads any
 # module. A guest that has not said it after this long hung in the kernel's
 # own boot (seen once on the debug kernel under TCG, in early initcalls):
@@ -133,7 +148,7 @@ cmdline="console=ttyS0 transparent_hugepage=madvise hugepages=16 memmap=1G\$0x18
 cmdline+=" watchdog_thresh=20"
 cmdline+=" oops=panic panic=-1 hmmp2p.plan=$plan hmmp2p.series=$kernel hmmp2p.flavor=$flavor"
 qemu=(qemu-system-x86_64 -M q35 -accel "$accel" -cpu "$cpu" -smp 2 -m 6G
-	-display none -monitor none -serial stdio -no-reboot
+	-display none -serial stdio -no-reboot
 	-kernel "$bzimage" -initrd "$initrd")
 if [ "$iommu" = 1 ]; then
 	qemu+=(-device intel-iommu)
@@ -172,6 +187,48 @@ qver=$(qemu-system-x86_64 --version | head -n 1)
 # off without a verdict; 124 = killed by the timeout.
 pidfile=$logdir/$name.qemu.pid
 hung=$logdir/$name.boot-hang
+dumped=$logdir/$name.stacks-dumped
+# QEMU's human monitor on a unix socket (sun_path has 108 bytes), for sysrq.
+mon=$logdir/$name.mon
+[ ${#mon} -lt 100 ] || mon=/tmp/hmmp2p-$$.mon
+qemu+=(-monitor "unix:$mon,server=on,wait=off")
+
+# hmp CMD...: send QEMU monitor commands, one after the other.
+hmp() {
+	python3 - "$mon" "$@" <<'PY_' 2>&1
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+def drain():
+    time.sleep(0.5)
+    try:
+        s.recv(65536)
+    except OSError:
+        pass
+drain()
+for cmd in sys.argv[2:]:
+    s.sendall((cmd + "\n").encode())
+    drain()
+s.close()
+PY_
+}
+
+# hang_watch: shortly before the hard limit, dump the guest's task stacks
+# into the console log with sysrq keys (the guest kernels have MAGIC_SYSRQ,
+# all functions enabled, and an i8042 keyboard).
+hang_watch() {
+	local k err end=$(($(date +%s) + timeout - dump_lead))
+	# short sleeps: a killed watch leaves no long sleep behind
+	while [ "$(date +%s)" -lt "$end" ]; do sleep 2; done
+	[ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null || return 0
+	echo "vm-run: TIMEOUT in ${dump_lead}s: dumping the guest's task stacks (sysrq w, l, t)" | tee -a "$log"
+	for k in w l t; do
+		err=$(hmp "sendkey alt-sysrq-$k") || { echo "vm-run: sysrq $k: monitor failed: $err" | tee -a "$log"; return 0; }
+		sleep $((dump_lead / 6 > 0 ? dump_lead / 6 : 1))
+	done
+	touch "$dumped"
+}
 
 # boot_watch START_LINE: kill the guest unless the plan starts in time.
 boot_watch() {
@@ -194,9 +251,11 @@ start=$(date +%s)
 boots=0
 while :; do
 	boots=$((boots + 1))
-	rm -f "$pidfile" "$hung"
+	rm -f "$pidfile" "$hung" "$dumped" "$mon"
 	boot_watch "$(($(wc -l < "$log") + 1))" &
 	watch=$!
+	hang_watch &
+	hwatch=$!
 	set +e
 	timeout -k 10 "$timeout" "${qemu[@]}" -pidfile "$pidfile" </dev/null 2>&1 |
 		sed -u 's/\r$//' | tee -a "$log" |
@@ -206,8 +265,8 @@ while :; do
 			cat
 		fi
 	status=${PIPESTATUS[0]}
-	kill "$watch" 2>/dev/null
-	wait "$watch" 2>/dev/null
+	kill "$watch" "$hwatch" 2>/dev/null
+	wait "$watch" "$hwatch" 2>/dev/null
 	set -e
 	[ -f "$hung" ] || break
 	echo "vm-run: BOOT HANG: boot $boots: no \"plan $plan: start\" after ${boot_limit}s, guest killed; its last line: $(if [ -s "$hung" ]; then cat "$hung"; else echo "(none yet)"; fi)" |
@@ -215,23 +274,31 @@ while :; do
 	[ "$boots" -lt 2 ] || { status=boot-hang; break; }
 	echo "vm-run: booting once more (the plan had not started: no module was loaded)" | tee -a "$log"
 done
-rm -f "$pidfile" "$hung"
+stacks=
+[ -f "$dumped" ] && stacks=", task stacks dumped above (sysrq w, l, t)"
+rm -f "$pidfile" "$hung" "$dumped" "$mon"
 secs=$(( $(date +%s) - start ))
 
 case $status in
 33) verdict=pass; why="guest verdict: pass" ;;
 35) verdict=fail; why="guest verdict: fail" ;;
-124|137) verdict=fail; why="TIMEOUT: no verdict after ${timeout}s, guest killed" ;;
+124|137) verdict=fail; why="TIMEOUT: no verdict after ${timeout}s, guest killed$stacks" ;;
 0) verdict=fail; why="guest ended without a verdict (kernel panic, or init died)" ;;
 boot-hang) verdict=fail; why="the kernel hung while booting, twice (BOOT HANG above)" ;;
 *) verdict=fail; why="QEMU failed with exit status $status" ;;
 esac
 echo "vm-run: QEMU exit status $status ($why), ${secs}s" | tee -a "$log"
 
-# 4. Splats. Only the upstream reference plan has an allowlist, and its use
-# is reported.
+# 4. Splats, with the plan's allowlist if it has one (what it allowed is
+# reported).
 allow=()
-[ "$plan" = upstream ] && allow=(--allow "$here/splat-allow/upstream.txt")
+allowfile=$here/splat-allow/$plan.txt
+if [ -f "$allowfile" ]; then
+	allow=(--allow "$allowfile")
+	say "splat allowlist: tools/splat-allow/$plan.txt" | tee -a "$log"
+else
+	say "splat allowlist: none (no tools/splat-allow/$plan.txt)" | tee -a "$log"
+fi
 splat_status=0
 "$here/splat-check.sh" ${allow[@]+"${allow[@]}"} "$log" || splat_status=$?
 
@@ -240,8 +307,10 @@ res=$(grep -a '^HMMP2P-RESULT ' "$log" | tail -n 1 || true)
 field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$res"; }
 if [ -n "$res" ]; then
 	passed=$(field passed) failed=$(field failed) skipped=$(field skipped)
+	housekeeping=$(field housekeeping)
+	housekeeping=${housekeeping:-0}
 else
-	passed=0 failed=0 skipped=0
+	passed=0 failed=0 skipped=0 housekeeping=0
 fi
 { grep -a '^HMMP2P-TAP ' "$log" || true; } | while read -r _ t; do say "TAP totals: $t"; done
 # kselftest names are fixture.variant.test: sum them per fixture.variant.
@@ -259,12 +328,12 @@ result=PASS
 reasons=()
 [ "$verdict" = pass ] || { result=FAIL; reasons+=("$why"); }
 [ "$splat_status" = 0 ] || { result=FAIL; reasons+=("kernel splat (quoted above)"); }
-[ -n "$res" ] || reasons+=("the guest printed no HMMP2P-RESULT line")
+[ -n "$res" ] || { result=FAIL; reasons+=("the guest printed no HMMP2P-RESULT line"); }
 # A failed run always counts at least one failure.
 if [ "$result" = FAIL ] && [ "${failed:-0}" = 0 ]; then
 	failed=1
 fi
-runline="HMMP2P-RUN run=$name result=$result passed=$passed failed=$failed skipped=$skipped seconds=$secs"
+runline="HMMP2P-RUN run=$name result=$result passed=$passed failed=$failed skipped=$skipped housekeeping=$housekeeping seconds=$secs"
 [ ${#reasons[@]} = 0 ] || say "$name failed: $(IFS=';'; echo "${reasons[*]}" | sed 's/;/; /g')"
 say "log: $log"
 echo "$runline" | tee "$logdir/$name.result"

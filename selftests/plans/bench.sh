@@ -85,29 +85,29 @@ say "THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
 _up='' _ours='' _fa1='' _round=1
 while [ "$_round" -le "$BENCH_ROUNDS" ]; do
 	# Upstream's test_hmm, the reference.
-	if check "load-upstream-$_round" load_upstream; then
-		if check "upstream-nodes-$_round" dmirror_nodes_present 4; then
+	if setup "load-upstream-$_round" load_upstream; then
+		if setup "upstream-nodes-$_round" dmirror_nodes_present 4; then
 			bench_driver upstream "$_round"
 		fi
-		check "unload-upstream-$_round" unload_upstream
+		setup "unload-upstream-$_round" unload_upstream
 	fi
 	# Ours.
-	if check "load-ours-$_round" load_ours; then
-		if check "ours-nodes-$_round" dmirror_nodes_present 1; then
+	if setup "load-ours-$_round" load_ours; then
+		if setup "ours-nodes-$_round" dmirror_nodes_present 1; then
 			# shellcheck disable=SC2086
-			if check "ours-p2p-nodes-$_round" test -c /dev/hmm_p2p2; then
+			if setup "ours-p2p-nodes-$_round" test -c /dev/hmm_p2p2; then
 				bench_driver ours "$_round" $BENCH_PEER
 			else
 				bench_driver ours "$_round"
 			fi
 			_fa=$(cat "$FAULT_AROUND")
-			if check "ours-fault-around-1-$_round" set_fault_around 1; then
+			if setup "ours-fault-around-1-$_round" set_fault_around 1; then
 				bench_driver ours-fa1 "$_round" --sizes 64:6 --modes 4k \
 					--variant "hmm_p2p fault_around=1 (default $_fa)"
 			fi
-			check "ours-fault-around-$_fa-$_round" set_fault_around "$_fa"
+			setup "ours-fault-around-$_fa-$_round" set_fault_around "$_fa"
 		fi
-		check "unload-ours-$_round" unload_ours
+		setup "unload-ours-$_round" unload_ours
 	fi
 	_up=$_up${_up:+,}$BENCH_OUT/upstream.$_round.json
 	_ours=$_ours${_ours:+,}$BENCH_OUT/ours.$_round.json

@@ -4,6 +4,6 @@
 # devices 2 and 3 coherent on the runner's reserved range by default).
 # Every hmm-tests result counts.
 
-check "compat: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours
+setup "compat: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours
 run_tap hmm-tests-on-hmm_p2p "$BINDIR/hmm-tests"
-check "compat: unload both modules" unload_ours
+setup "compat: unload both modules" unload_ours

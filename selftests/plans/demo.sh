@@ -33,7 +33,7 @@ else
 	say "hmm-p2p's test device cannot migrate yet: showing upstream's lib/test_hmm.ko instead"
 	load_upstream && driver=upstream
 fi
-check "demo: a driver is loaded ($driver)" [ -n "$driver" ]
+setup "demo: a driver is loaded ($driver)" [ -n "$driver" ]
 ls -l /dev/hmm_dmirror*
 
 section "3. device memory with the driver loaded"
@@ -49,5 +49,5 @@ section "6. device memory after the demo"
 iomem
 
 section "7. unload"
-if [ "$driver" = ours ]; then check "demo: unload" unload_ours
-else check "demo: unload" unload_upstream; fi
+if [ "$driver" = ours ]; then setup "demo: unload" unload_ours
+else setup "demo: unload" unload_upstream; fi

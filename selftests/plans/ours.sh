@@ -70,12 +70,12 @@ unload_with_pages() {
 	_rc=$?
 	sed 's/^/    /' "$_d/log" "$_d/done" 2>/dev/null
 	check "$_t: the process's data came back intact" test "$_rc" = 0
-	check "$_t: reload" load_ours
+	setup "$_t: reload" load_ours
 }
 
 mkdir -p "$WORK"
-check "ours: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours
-check "ours: /dev/hmm_dmirror0..3 exist" dmirror_nodes_present 4
+setup "ours: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours
+setup "ours: /dev/hmm_dmirror0..3 exist" dmirror_nodes_present 4
 
 # Everything but the test that uses up a whole device: with the default sizes
 # (hundreds of MiB per device) that is too slow here.
@@ -94,26 +94,26 @@ for _v in 0 3 32 -1 abc; do
 	check "ours: fault_around=$_v is refused, 16 stays" fa_refused "$_v"
 done
 for _v in 1 4; do
-	check "ours: fault_around=$_v" sh -c "echo $_v > $FA"
-	run_tap "hmm_p2p_tests-fault-around-$_v" "$BINDIR/hmm_p2p_tests" \
+	setup "ours: fault_around=$_v" sh -c "echo $_v > $FA"
+	run_tap --expect 1 "hmm_p2p_tests-fault-around-$_v" "$BINDIR/hmm_p2p_tests" \
 		-r dm.private_4k.cpu_fault_window
 done
-check "ours: fault_around back to 16" sh -c "echo 16 > $FA"
+setup "ours: fault_around back to 16" sh -c "echo 16 > $FA"
 
 # The same devices, small (16 MiB each): use them up, get -ENOMEM, lose
 # nothing (hmm_p2p_test's private_mb and spm_size parameters).
-check "ours: unload both modules" unload_ours
-check "ours: load with 16 MiB devices" load_ours private_mb=16 spm_size=0x1000000
-run_tap hmm_p2p_tests-small "$BINDIR/hmm_p2p_tests" -t enomem_chunk_grow \
+setup "ours: unload both modules" unload_ours
+setup "ours: load with 16 MiB devices" load_ours private_mb=16 spm_size=0x1000000
+run_tap --expect 8 hmm_p2p_tests-small "$BINDIR/hmm_p2p_tests" -t enomem_chunk_grow \
 	-t enomem_partial -t multiprocess
-check "ours: unload the small devices" unload_ours
-check "ours: reload with the default sizes" load_ours
+setup "ours: unload the small devices" unload_ours
+setup "ours: reload with the default sizes" load_ours
 
 unload_with_pages 0 512
 unload_with_pages 0 512 thp
 unload_with_pages 2 512
 unload_with_pages 2 512 thp
 
-check "ours: unload both modules" unload_ours
+setup "ours: unload both modules" unload_ours
 check "ours: no hmm memory region left in /proc/iomem" no_hmm_regions
 check "ours: /dev/hmm_dmirror* gone" dmirror_nodes_gone

@@ -21,34 +21,34 @@ p2p_nodes_gone() { ! ls /dev/hmm_p2p* >/dev/null 2>&1; }
 dmesg_has() { dmesg | grep -F -- "$1"; }
 
 say "cpu: $(grep -m1 'model name' /proc/cpuinfo); iommu: $(echo /sys/class/iommu/*)"
-check "p2p: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours
-check "p2p: /dev/hmm_p2p0..2 exist" p2p_nodes
+setup "p2p: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours
+setup "p2p: /dev/hmm_p2p0..2 exist" p2p_nodes
 dmesg | grep -E 'hmm_p2p[0-9]|peer-to-peer' | sed 's/^/    /'
 
 run_tap p2p_tests "$P2P" -T unbind_peer -T unbind_importer -T unbind_classify_race \
 	-T unbind_read_race -T unbind_without_sys_thp -T unbind_while_opener_killed
-run_tap p2p_tests-unbind "$P2P" -t unbind_peer -t unbind_importer -t unbind_classify_race \
+run_tap --expect 6 p2p_tests-unbind "$P2P" -t unbind_peer -t unbind_importer -t unbind_classify_race \
 	-t unbind_read_race -t unbind_without_sys_thp -t unbind_while_opener_killed
 
-check "p2p: unload" unload_ours
+setup "p2p: unload" unload_ours
 check "p2p: /dev/hmm_p2p* gone" p2p_nodes_gone
 
 # Bad devices: each fails its probe with a clear message; the others work.
 dmesg -c >/dev/null
-check "p2p: load with a device without BAR2" load_ours pci_sim_nobar=0
+setup "p2p: load with a device without BAR2" load_ours pci_sim_nobar=0
 check "p2p: ... says so" dmesg_has "hmm_p2p0: no memory BAR2"
 check "p2p: ... and has no node" test ! -e /dev/hmm_p2p0
 check "p2p: ... the others do" test -c /dev/hmm_p2p1
-check "p2p: unload" unload_ours
+setup "p2p: unload" unload_ours
 dmesg -c >/dev/null
-check "p2p: load with a BAR2 too small" load_ours pci_sim_small=1
+setup "p2p: load with a BAR2 too small" load_ours pci_sim_small=1
 check "p2p: ... says so" dmesg_has "hmm_p2p1: BAR2 is 16 MiB, need at least 256 MiB"
 check "p2p: ... and has no node" test ! -e /dev/hmm_p2p1
-check "p2p: unload" unload_ours
+setup "p2p: unload" unload_ours
 dmesg -c >/dev/null
-check "p2p: load with a device without P2P memory" load_ours pci_sim_nop2p=2
+setup "p2p: load with a device without P2P memory" load_ours pci_sim_nop2p=2
 check "p2p: ... says so" dmesg_has "hmm_p2p2: BAR2 cannot be P2P memory"
 check "p2p: ... and has no node" test ! -e /dev/hmm_p2p2
 check "p2p: ... the switch pair still works" "$P2P" -t switch_peer_rw
-check "p2p: unload" unload_ours
+setup "p2p: unload" unload_ours
 check "p2p: /dev/hmm_p2p* gone" p2p_nodes_gone

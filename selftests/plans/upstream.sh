@@ -9,9 +9,9 @@
 # tests (with WARNINGs in memremap_pages, allowlisted for this plan only)
 # when the suite needs a second: reported above, not judged here.
 
-check "upstream: load test_hmm.ko (coherent devices at $SPM_ADDR_DEV0 and $SPM_ADDR_DEV1)" load_upstream
+setup "upstream: load test_hmm.ko (coherent devices at $SPM_ADDR_DEV0 and $SPM_ADDR_DEV1)" load_upstream
 RUN_TAP_COUNT=0 run_tap hmm-tests "$BINDIR/hmm-tests"
-check "upstream: unload test_hmm.ko" unload_upstream
+setup "upstream: unload test_hmm.ko" unload_upstream
 
 private_clean() {
 	_lines=$(tap_lines hmm-tests '[a-z0-9_]+\.[a-z0-9_]+_device_private\.') || true

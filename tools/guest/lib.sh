@@ -22,7 +22,8 @@ mkdir -p "$HMMP2P_STATE"
 
 say() { echo "hmmp2p: $*"; }
 
-# _add COUNTER N: add N to a counter file (passed, failed, skipped, ntest).
+# _add COUNTER N: add N to a counter file (passed, failed, skipped,
+# housekeeping, ntest).
 _add() {
 	_libv=$(cat "$HMMP2P_STATE/$1" 2>/dev/null || echo 0)
 	echo $((_libv + $2)) > "$HMMP2P_STATE/$1"
@@ -48,19 +49,48 @@ check() {
 	return 1
 }
 
+# setup NAME CMD...: a housekeeping step (load or unload the modules, check
+# that the device nodes exist...), not a test: ok when CMD exits 0, and then
+# counted as housekeeping, not as a passed test. A failed step is a failure
+# like any other.
+setup() {
+	local _libname _librc
+	_libname=$1; shift
+	"$@"
+	_librc=$?
+	if [ "$_librc" = 0 ]; then
+		echo "ok $(_tapno) $_libname # setup"
+		_add housekeeping 1
+		return 0
+	fi
+	echo "not ok $(_tapno) $_libname # setup (exit $_librc: $*)"
+	_add failed 1
+	return 1
+}
+
 # skip NAME REASON: a test that cannot run here.
 skip() {
 	echo "ok $(_tapno) $1 # SKIP $2"
 	_add skipped 1
 }
 
-# run_tap NAME CMD...: run a kselftest binary, show its TAP, and add its
-# "# Totals:" line (pass+xfail, fail+xpass+error, skip) to the plan's totals.
-# A binary that dies without totals, or exits non-zero with no failure in its
-# totals, counts one failure. With RUN_TAP_COUNT=0 the totals are printed but
-# not counted (a reference run).
+# run_tap [--expect N] NAME CMD...: run a kselftest binary, show its TAP,
+# and add its "# Totals:" line (pass+xfail, fail+xpass+error, skip) to the
+# plan's totals. A binary that dies without totals, or exits non-zero with no
+# failure in its totals, counts one failure; so does one that ran no test at
+# all (a filter that matched nothing), or, with --expect N (or
+# RUN_TAP_EXPECT=N), ran other than N tests (skipped ones ran). With
+# RUN_TAP_COUNT=0 the totals are printed but not counted (a reference run);
+# a wrong number of tests still counts its one failure.
 run_tap() {
-	local _libname _libout _libt0 _librc _libsecs _libtot _libp _libf _libs _libx
+	local _libname _libout _libt0 _librc _libsecs _libtot _libp _libf _libs _libx _libexp _libn _libbad
+	_libexp=${RUN_TAP_EXPECT:-}
+	if [ "$1" = --expect ]; then
+		_libexp=$2; shift 2
+	fi
+	case $_libexp in
+	''|*[!0-9]*) [ -z "$_libexp" ] || { say "run_tap: --expect '$_libexp' is not a number"; _libexp=-1; } ;;
+	esac
 	_libname=$1; shift
 	_libout=$HMMP2P_STATE/tap-$_libname.out
 	say "run_tap $_libname: $*"
@@ -85,11 +115,22 @@ run_tap() {
 			_libf=1
 		fi
 	fi
-	echo "HMMP2P-TAP name=$_libname pass=$_libp fail=$_libf skip=$_libs exit=$_librc seconds=$_libsecs counted=${RUN_TAP_COUNT:-1}"
+	# tests that ran: what the totals add up to
+	_libn=$((_libp + _libf + _libs))
+	_libbad=0
+	if [ -n "$_libtot" ] && [ "$_libn" = 0 ]; then
+		say "run_tap $_libname: ran no test (a filter that matched nothing?): counted as one failure"
+		_libbad=1
+	elif [ -n "$_libtot" ] && [ -n "$_libexp" ] && [ "$_libn" != "$_libexp" ]; then
+		say "run_tap $_libname: ran $_libn tests, expected $_libexp: counted as one failure"
+		_libbad=1
+	fi
+	echo "HMMP2P-TAP name=$_libname pass=$_libp fail=$_libf skip=$_libs ran=$_libn${_libexp:+ expected=$_libexp}$([ "$_libbad" = 0 ] || echo " wrong_count=1") exit=$_librc seconds=$_libsecs counted=${RUN_TAP_COUNT:-1}"
 	if [ "${RUN_TAP_COUNT:-1}" != 0 ]; then
 		_add passed "$_libp"; _add failed "$_libf"; _add skipped "$_libs"
 	fi
-	[ "$_libf" = 0 ]
+	[ "$_libbad" = 0 ] || _add failed 1
+	[ "$_libf" = 0 ] && [ "$_libbad" = 0 ]
 }
 
 # tap_lines NAME PATTERN: the TAP result lines of run_tap NAME matching PATTERN.
