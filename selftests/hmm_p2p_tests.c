@@ -1433,26 +1433,39 @@ TEST_F(dev, classify_thp_order)
 
 /* ---- INFO ---- */
 
+/*
+ * INFO says what the device is, and its geometry is the real one: capacity
+ * is chunk_size * max_chunks, and chunk_size is what one registered chunk
+ * holds (STATS pages_total per chunk), before any chunk exists as after.
+ * Each device gets one page migrated to it (and back) to see a chunk.
+ */
 TEST(info)
 {
-	struct hmm_p2p_info info[NDEVS];
+	struct hmm_p2p_info info[NDEVS], after;
+	struct hmm_p2p_stats s0, s1;
 	int dev, fd;
+	char *page;
+	__u64 cp;
 
+	page = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(page, MAP_FAILED);
 	for (dev = 0; dev < NDEVS; dev++) {
 		fd = dev_open(dev);
 		ASSERT_GE(fd, 0) TH_LOG("/dev/hmm_dmirror%d", dev);
 		ASSERT_EQ(get_info(fd, &info[dev]), 0);
 		ASSERT_EQ(ioctl(fd, HMM_P2P_IOC_INFO, NULL), -1);
 		ASSERT_EQ(errno, EFAULT);
-		close(fd);
+		ASSERT_EQ(get_stats(fd, &s0), 0);
 		TH_LOG("dev %d: type %u backend %u group %u chunk %llu x %llu, %s",
 		       dev, info[dev].memory_type, info[dev].backend,
 		       info[dev].owner_group,
 		       (unsigned long long)info[dev].chunk_size,
 		       (unsigned long long)info[dev].max_chunks,
 		       info[dev].flags & HMM_P2P_INFO_THP ? "THP" : "no THP");
-		TH_LOG("dev %d: capacity %llu MiB", dev,
-		       (unsigned long long)info[dev].capacity >> 20);
+		TH_LOG("dev %d: capacity %llu MiB, %llu chunks registered", dev,
+		       (unsigned long long)info[dev].capacity >> 20,
+		       (unsigned long long)s0.chunks);
 		ASSERT_EQ(info[dev].index, dev);
 		ASSERT_EQ(info[dev].memory_type, dev_is_coherent(dev) ?
 			  HMM_DMIRROR_MEMORY_DEVICE_COHERENT :
@@ -1463,10 +1476,31 @@ TEST(info)
 		if (dev_is_coherent(dev))
 			ASSERT_NE(info[dev].backend, HMM_P2P_BACKEND_SOFT);
 		ASSERT_GT(info[dev].chunk_size, 0);
-		ASSERT_EQ(info[dev].chunk_size % PAGE_SZ, 0);
+		ASSERT_EQ(info[dev].chunk_size % PMD_SZ, 0);
 		ASSERT_GE(info[dev].max_chunks, 1);
-		ASSERT_GE(info[dev].capacity, info[dev].chunk_size);
+		ASSERT_EQ(info[dev].capacity,
+			  info[dev].chunk_size * info[dev].max_chunks);
+		ASSERT_LE(s0.chunks, info[dev].max_chunks);
+		ASSERT_EQ(s0.pages_total, s0.chunks * (info[dev].chunk_size / PAGE_SZ));
+
+		/* One page on the device: at least one chunk, of that size. */
+		page[0] = dev + 1;
+		ASSERT_EQ(dm(fd, HMM_DMIRROR_MIGRATE_TO_DEV, page, some_page(), 1,
+			     &cp), 0);
+		ASSERT_EQ(cp, 1);
+		ASSERT_EQ(get_stats(fd, &s1), 0);
+		ASSERT_EQ(get_info(fd, &after), 0);
+		EXPECT_EQ(s1.chunks, s0.chunks ? s0.chunks : 1);
+		EXPECT_EQ(s1.pages_total, s1.chunks * (info[dev].chunk_size / PAGE_SZ));
+		EXPECT_EQ(after.chunk_size, info[dev].chunk_size);
+		EXPECT_EQ(after.max_chunks, info[dev].max_chunks);
+		EXPECT_EQ(after.capacity, info[dev].capacity);
+		ASSERT_EQ(dm(fd, HMM_DMIRROR_MIGRATE_TO_SYS, page, some_page(), 1,
+			     &cp), 0);
+		ASSERT_EQ(page[0], dev + 1);
+		close(fd);
 	}
+	munmap(page, PAGE_SZ);
 	/* Each upstream-compatible node is its own pagemap owner. */
 	ASSERT_NE(info[DEV_PRIV0].owner_group, info[DEV_PRIV1].owner_group);
 	ASSERT_NE(info[DEV_COH0].owner_group, info[DEV_COH1].owner_group);
