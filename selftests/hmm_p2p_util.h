@@ -225,6 +225,31 @@ static inline bool thp_enabled(void)
 	return !strstr(buf, "[never]");
 }
 
+/* AnonHugePages (kB) of the mapping that contains @addr, from smaps. */
+static inline long anon_huge_kb(const void *addr)
+{
+	unsigned long lo, hi, a = (uintptr_t)addr;
+	char line[256];
+	bool in = false;
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') <
+		    strchr(line, ' ')) {
+			in = a >= lo && a < hi;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
 /*
  * A test buffer: @ptr, @npages pages (2 MiB aligned for THP), inside a larger
  * mapping @map; @mirror is the device-side copy buffer.
