@@ -146,6 +146,53 @@ static int read_checked(int fd, struct buf *b, __u64 seed)
 	return check(b->mirror, b->size, seed) < 0 ? 0 : -EIO;
 }
 
+/*
+ * Pages [@lo, @hi) of @addr are of class @in, the others of class @out, as
+ * the device's mirror sees them without faulting. Returns -1, or the first
+ * page that is not (0 if CLASSIFY failed).
+ */
+static long classes_are(int fd, const void *addr, unsigned long npages,
+			unsigned long lo, unsigned long hi, int in, int out)
+{
+	struct hmm_p2p_page_info *info = malloc(npages * sizeof(*info));
+	unsigned long i;
+	long bad = -1;
+	int ret;
+
+	if (!info)
+		return 0;
+	ret = classify(fd, addr, npages, HMM_P2P_CLASSIFY_NOFAULT, info);
+	if (ret) {
+		fprintf(stderr, "# CLASSIFY: %d\n", ret);
+		bad = 0;
+	}
+	for (i = 0; !ret && i < npages && bad < 0; i++) {
+		int want = i >= lo && i < hi ? in : out;
+
+		if (info[i].class != want) {
+			fprintf(stderr, "# page %lu: class %u, want %d\n", i,
+				info[i].class, want);
+			bad = i;
+		}
+	}
+	free(info);
+	return bad;
+}
+
+/*
+ * Pages one device allocation, one engine copy and one move take for @b on
+ * the device of @fd: a 2 MiB folio where the device has them and @b is made
+ * of THPs, else 4 KiB; 0 when @b should be THPs and is not (skip then).
+ */
+static unsigned long dev_unit(int fd, const struct buf *b, bool thp)
+{
+	struct hmm_p2p_info di;
+
+	if (!thp || get_info(fd, &di) || !(di.flags & HMM_P2P_INFO_THP))
+		return 1;
+	return anon_huge_kb(b->ptr) >= (long)(b->size >> 10) ? NPAGES_THP : 0;
+}
+
 /* ---- several processes on one device ---- */
 
 static int multiproc_child(int dev, bool thp, unsigned long npages, int idx,
@@ -1042,62 +1089,140 @@ FIXTURE_TEARDOWN(dev)
 
 /*
  * Every device page allocation fails: the migration reports -ENOMEM, nothing
- * moved, the data is intact by CPU and device, the failure is counted; once
+ * moved, the data is intact by CPU and device, every failed attempt is
+ * counted (in pages: a 2 MiB folio that cannot be had is 512, then its
+ * first 4 KiB fallback page fails too). One allocation in the middle fails:
+ * a 4 KiB page stays in system memory and all the others move; a THP whose
+ * 2 MiB folio failed moves as 512 4 KiB pages, the call succeeds. Once
  * disarmed, the same range migrates.
  */
 TEST_F(dm, enomem_alloc_page)
 {
+	unsigned long n = self->thp ? 4 * NPAGES_THP : NPAGES_4K, u, f;
+	struct hmm_p2p_page_info *info;
 	struct hmm_p2p_stats s0, s1;
 	struct buf b;
+	__u64 cp;
 	int ret;
 
-	ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
+	ASSERT_EQ(buf_alloc(&b, n, self->thp), 0);
 	fill(b.ptr, b.size, 80);
+	u = dev_unit(self->fd, &b, self->thp);
+	if (!u)
+		SKIP(return, "no THP for the buffer");
+	info = calloc(n, sizeof(*info));
+	ASSERT_NE(info, NULL);
 	ASSERT_EQ(get_stats(self->fd, &s0), 0);
 	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_PAGE, INJECT_FOREVER, 0), 0);
-	ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror,
-		 b.npages, NULL);
+	ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror, n, NULL);
 	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_PAGE, 0, 0), 0);
 	ASSERT_EQ(ret, -ENOMEM);
 	ASSERT_EQ(get_stats(self->fd, &s1), 0);
-	EXPECT_GT(s1.alloc_failures, s0.alloc_failures);
+	EXPECT_EQ(s1.alloc_failures - s0.alloc_failures,
+		  u == 1 ? n : (n / u) * (NPAGES_THP + 1));
+	EXPECT_EQ(s1.migrated_to_dev, s0.migrated_to_dev);
 	EXPECT_EQ(s1.pages_in_use, s0.pages_in_use);
-	ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, b.npages), 0);
+	ASSERT_EQ(classes_are(self->fd, b.ptr, n, 0, n, HMM_P2P_CLASS_SYSTEM, 0), -1);
 	ASSERT_EQ(read_checked(self->fd, &b, 80), 0);
 	ASSERT_EQ(check(b.ptr, b.size, 80), -1);
+
+	/* The allocation of unit f (of n / u) fails, the others do not. */
+	f = n / u / 2;
+	ASSERT_EQ(get_stats(self->fd, &s0), 0);
+	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_PAGE, 1, f), 0);
+	ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror, n, &cp);
+	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_PAGE, 0, 0), 0);
+	ASSERT_EQ(get_stats(self->fd, &s1), 0);
+	TH_LOG("allocation %lu of %lu fails: migrate %d", f, n / u, ret);
+	EXPECT_EQ(s1.alloc_failures - s0.alloc_failures, u);
+	if (u == 1) {
+		ASSERT_EQ(ret, -ENOMEM);
+		EXPECT_EQ(s1.migrated_to_dev - s0.migrated_to_dev, n - 1);
+		EXPECT_EQ(s1.pages_in_use - s0.pages_in_use, n - 1);
+		ASSERT_EQ(classes_are(self->fd, b.ptr, n, f, f + 1,
+				      HMM_P2P_CLASS_SYSTEM, self->devclass), -1);
+	} else {
+		unsigned long i;
+
+		ASSERT_EQ(ret, 0);
+		ASSERT_EQ(cp, n);
+		EXPECT_EQ(s1.migrated_to_dev - s0.migrated_to_dev, n);
+		EXPECT_EQ(s1.pages_in_use - s0.pages_in_use, n);
+		EXPECT_EQ(s1.thp_migrated - s0.thp_migrated, n / u - 1);
+		ASSERT_EQ(classify(self->fd, b.ptr, n, HMM_P2P_CLASSIFY_NOFAULT,
+				   info), 0);
+		for (i = 0; i < n; i++) {
+			ASSERT_EQ(info[i].class, self->devclass) TH_LOG("page %lu", i);
+			ASSERT_EQ(info[i].order, i / u == f ? 0 : 9) TH_LOG("page %lu", i);
+		}
+	}
+	ASSERT_EQ(read_checked(self->fd, &b, 80), 0);
+
+	/* Disarmed: whatever stayed moves now. */
 	ASSERT_EQ(migrate_checked(self->fd, &b, 80), 0);
 	ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, b.npages), b.npages);
 	ASSERT_EQ(check(b.ptr, b.size, 80), -1);
+	free(info);
 	buf_free(&b);
 }
 
 /*
- * Allocation fails after 16 pages: -ENOMEM, at most 16 pages moved, every
- * page right wherever it is, by device and CPU.
+ * Allocation fails from the 17th page on: -ENOMEM, exactly the first 16
+ * pages moved (allocations go in address order) and hold the data, the rest
+ * stayed in system memory, each failure counted; every page right by device
+ * and CPU. Then only the allocation of the middle page fails: that page
+ * alone stays.
  */
 TEST_F(dev, enomem_partial)
 {
-	struct buf b;
-	long n;
+	const unsigned long n = NPAGES_4K, first = 16;
+	struct hmm_p2p_stats s0, s1;
+	struct buf b, c;
 	int ret;
 
-	ASSERT_EQ(buf_alloc(&b, NPAGES_4K, false), 0);
+	ASSERT_EQ(buf_alloc(&b, n, false), 0);
 	fill(b.ptr, b.size, 81);
-	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_PAGE, INJECT_FOREVER, 16), 0);
-	ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror,
-		 b.npages, NULL);
+	ASSERT_EQ(get_stats(self->fd, &s0), 0);
+	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_PAGE, INJECT_FOREVER, first), 0);
+	ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror, n, NULL);
 	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_PAGE, 0, 0), 0);
 	ASSERT_EQ(ret, -ENOMEM);
-	n = on_device(self->fd, self->coherent, b.ptr, b.npages);
-	TH_LOG("%ld pages on the device after the failure", n);
-	ASSERT_GE(n, 0);
-	ASSERT_LE(n, 16);
+	ASSERT_EQ(get_stats(self->fd, &s1), 0);
+	TH_LOG("%ld pages on the device after the failure",
+	       on_device(self->fd, self->coherent, b.ptr, n));
+	EXPECT_EQ(s1.migrated_to_dev - s0.migrated_to_dev, first);
+	EXPECT_EQ(s1.pages_in_use - s0.pages_in_use, first);
+	EXPECT_EQ(s1.alloc_failures - s0.alloc_failures, n - first);
+	ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, n), first);
+	ASSERT_EQ(classes_are(self->fd, b.ptr, n, 0, first, self->devclass,
+			      HMM_P2P_CLASS_SYSTEM), -1);
 	ASSERT_EQ(read_checked(self->fd, &b, 81), 0);
-	ASSERT_EQ(check(b.ptr, b.size, 81), -1);
+
+	/* Only the allocation of page n / 2 fails. */
+	ASSERT_EQ(buf_alloc(&c, n, false), 0);
+	fill(c.ptr, c.size, 86);
+	ASSERT_EQ(get_stats(self->fd, &s0), 0);
+	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_PAGE, 1, n / 2), 0);
+	ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, c.ptr, c.mirror, n, NULL);
+	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_PAGE, 0, 0), 0);
+	ASSERT_EQ(ret, -ENOMEM);
+	ASSERT_EQ(get_stats(self->fd, &s1), 0);
+	EXPECT_EQ(s1.migrated_to_dev - s0.migrated_to_dev, n - 1);
+	EXPECT_EQ(s1.pages_in_use - s0.pages_in_use, n - 1);
+	EXPECT_EQ(s1.alloc_failures - s0.alloc_failures, 1);
+	ASSERT_EQ(classes_are(self->fd, c.ptr, n, n / 2, n / 2 + 1,
+			      HMM_P2P_CLASS_SYSTEM, self->devclass), -1);
+	ASSERT_EQ(read_checked(self->fd, &c, 86), 0);
+
+	/* Disarmed, the rest moves; by CPU everything is right. */
 	ASSERT_EQ(migrate_checked(self->fd, &b, 81), 0);
-	ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, b.npages), b.npages);
+	ASSERT_EQ(migrate_checked(self->fd, &c, 86), 0);
+	ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, n), n);
+	ASSERT_EQ(on_device(self->fd, self->coherent, c.ptr, n), n);
 	ASSERT_EQ(check(b.ptr, b.size, 81), -1);
+	ASSERT_EQ(check(c.ptr, c.size, 86), -1);
 	buf_free(&b);
+	buf_free(&c);
 }
 
 /*
