@@ -1276,49 +1276,143 @@ TEST_F_TIMEOUT(dev, enomem_chunk_grow, LONG_TIMEOUT)
 }
 
 /*
+ * Which pages a migration back to system memory moved when the copy (or
+ * allocation) of unit @f (@u pages) failed: every page of the batches (2 MiB,
+ * aligned) before the failing one, the failing batch but the failed unit;
+ * the walk stops there (hmm_p2p_migrate_to_system() returns at the first
+ * batch with an error), so later batches stay on the device.
+ */
+static bool back_moved(unsigned long i, unsigned long u, unsigned long f)
+{
+	unsigned long fb = f * u / NPAGES_THP;
+
+	return i / NPAGES_THP < fb || (i / NPAGES_THP == fb && i / u != f);
+}
+
+/*
  * The engine's copy fails (either way), or no system page can be had for
- * the way back: the command fails or moves less, and no data is lost.
+ * the way back. Every copy fails: the command fails (-EIO, -ENOMEM), nothing
+ * moves, no device page is left allocated. One copy in the middle fails:
+ * exactly that unit (a 4 KiB page, or a 2 MiB device folio) stays where it
+ * was, the others move (on the way back: up to the failing batch), counts
+ * and pages in use say so, and every page holds its data.
  */
 TEST_F(dm, copy_failures)
 {
-	static const __u32 back[] = {
-		HMM_P2P_FAULT_COPY_TO_SYS, HMM_P2P_FAULT_ALLOC_SYS_PAGE,
+	static const struct {
+		__u32 point;
+		int err;
+	} back[] = {
+		{ HMM_P2P_FAULT_COPY_TO_SYS, -EIO },
+		{ HMM_P2P_FAULT_ALLOC_SYS_PAGE, -ENOMEM },
 	};
+	unsigned long n = self->thp ? 4 * NPAGES_THP : NPAGES_4K, u, f, i, moved;
+	struct hmm_p2p_page_info *info;
+	struct hmm_p2p_stats s0, s1;
 	struct buf b;
-	__u64 cp;
+	__u64 cp, base;
+	unsigned int k;
 	int ret;
-	unsigned int i;
 
-	ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
+	info = calloc(n, sizeof(*info));
+	ASSERT_NE(info, NULL);
+	/* 2 MiB aligned: the 4 KiB buffer is one batch, a THP buffer four. */
+	ASSERT_EQ(buf_alloc_aligned(&b, n, self->thp, true), 0);
 	fill(b.ptr, b.size, 84);
+	u = dev_unit(self->fd, &b, self->thp);
+	if (!u)
+		SKIP(return, "no THP for the buffer");
+	f = n / u / 2;
+	ASSERT_EQ(get_stats(self->fd, &s0), 0);
+	base = s0.pages_in_use;
+
+	/* To the device, every copy fails. */
 	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_COPY_TO_DEV, INJECT_FOREVER, 0), 0);
-	ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror,
-		 b.npages, &cp);
+	ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror, n, &cp);
 	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_COPY_TO_DEV, 0, 0), 0);
-	TH_LOG("migrate with copy failures: %d", ret);
-	ASSERT_LT(ret, 0);
-	ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, b.npages), 0);
+	ASSERT_EQ(ret, -EIO);
+	ASSERT_EQ(get_stats(self->fd, &s1), 0);
+	EXPECT_EQ(s1.migrated_to_dev, s0.migrated_to_dev);
+	EXPECT_EQ(s1.pages_in_use, base);
+	EXPECT_EQ(s1.alloc_failures, s0.alloc_failures);
+	ASSERT_EQ(classes_are(self->fd, b.ptr, n, 0, n, HMM_P2P_CLASS_SYSTEM, 0), -1);
 	ASSERT_EQ(check(b.ptr, b.size, 84), -1);
 
-	for (i = 0; i < ARRAY_SIZE(back); i++) {
+	/* To the device, the copy of unit f fails: that unit alone stays. */
+	ASSERT_EQ(get_stats(self->fd, &s0), 0);
+	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_COPY_TO_DEV, 1, f), 0);
+	ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror, n, &cp);
+	ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_COPY_TO_DEV, 0, 0), 0);
+	TH_LOG("copy %lu of %lu to the device fails: %d", f, n / u, ret);
+	ASSERT_EQ(ret, -EIO);
+	ASSERT_EQ(get_stats(self->fd, &s1), 0);
+	EXPECT_EQ(s1.migrated_to_dev - s0.migrated_to_dev, n - u);
+	EXPECT_EQ(s1.pages_in_use, base + n - u);
+	ASSERT_EQ(classes_are(self->fd, b.ptr, n, f * u, (f + 1) * u,
+			      HMM_P2P_CLASS_SYSTEM, self->devclass), -1);
+	ASSERT_EQ(read_checked(self->fd, &b, 84), 0);
+
+	ASSERT_EQ(check(b.ptr, b.size, 84), -1);
+	buf_free(&b);
+	ASSERT_EQ(wait_in_use(self->fd, base, 2000), base);
+
+	for (k = 0; k < ARRAY_SIZE(back); k++) {
+		__u32 pt = back[k].point;
+
+		/* A fresh buffer (THPs again), all of it on the device. */
+		ASSERT_EQ(buf_alloc_aligned(&b, n, self->thp, true), 0);
+		fill(b.ptr, b.size, 84);
+		ASSERT_EQ(dev_unit(self->fd, &b, self->thp), u);
 		ASSERT_EQ(migrate_checked(self->fd, &b, 84), 0);
-		ASSERT_EQ(inject(self->fd, back[i], INJECT_FOREVER, 0), 0);
-		ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, b.ptr, b.mirror,
-			 b.npages, &cp);
-		ASSERT_EQ(inject(self->fd, back[i], 0, 0), 0);
-		TH_LOG("point %u: migrate back: %d, %llu pages", back[i], ret,
-		       (unsigned long long)cp);
-		ASSERT_TRUE(ret < 0 || cp < b.npages);
+		ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, n), n);
+		if (u > 1)
+			ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_SYS_THP,
+					 INJECT_FOREVER, 0), 0);
+
+		/* Every attempt fails: nothing moves. */
+		ASSERT_EQ(get_stats(self->fd, &s0), 0);
+		ASSERT_EQ(inject(self->fd, pt, INJECT_FOREVER, 0), 0);
+		ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, b.ptr, b.mirror, n, &cp);
+		ASSERT_EQ(inject(self->fd, pt, 0, 0), 0);
+		ASSERT_EQ(ret, back[k].err) TH_LOG("point %u", pt);
+		ASSERT_EQ(get_stats(self->fd, &s1), 0);
+		EXPECT_EQ(s1.migrated_to_sys, s0.migrated_to_sys);
+		EXPECT_EQ(s1.pages_in_use, base + n);
+		ASSERT_EQ(classes_are(self->fd, b.ptr, n, 0, n, self->devclass, 0), -1);
+		ASSERT_EQ(read_checked(self->fd, &b, 84), 0);
+
+		/* The attempt for page f * u fails: its unit stays. */
+		ASSERT_EQ(get_stats(self->fd, &s0), 0);
+		ASSERT_EQ(inject(self->fd, pt, 1, f * u), 0);
+		ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, b.ptr, b.mirror, n, &cp);
+		ASSERT_EQ(inject(self->fd, pt, 0, 0), 0);
+		ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_SYS_THP, 0, 0), 0);
+		TH_LOG("point %u: attempt %lu of %lu fails: %d", pt, f * u, n, ret);
+		ASSERT_EQ(ret, back[k].err);
+		for (i = 0, moved = 0; i < n; i++)
+			moved += back_moved(i, u, f);
+		ASSERT_EQ(get_stats(self->fd, &s1), 0);
+		EXPECT_EQ(s1.migrated_to_sys - s0.migrated_to_sys, moved);
+		EXPECT_EQ(s1.pages_in_use, base + n - moved);
+		ASSERT_EQ(classify(self->fd, b.ptr, n, HMM_P2P_CLASSIFY_NOFAULT,
+				   info), 0);
+		for (i = 0; i < n; i++)
+			ASSERT_EQ(info[i].class, back_moved(i, u, f) ?
+				  HMM_P2P_CLASS_SYSTEM : self->devclass)
+				TH_LOG("point %u: page %lu", pt, i);
 		/* Whatever stayed on the device is still right. */
 		ASSERT_EQ(read_checked(self->fd, &b, 84), 0);
-		ASSERT_EQ(check(b.ptr, b.size, 84), -1);
 		/* Disarmed, the rest comes back (coherent: on request). */
 		ASSERT_EQ(dm(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, b.ptr, b.mirror,
-			     b.npages, &cp), 0);
-		ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, b.npages), 0);
+			     n, &cp), 0);
+		EXPECT_EQ(cp, n - moved);
+		ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, n), 0);
+		ASSERT_EQ(get_stats(self->fd, &s1), 0);
+		EXPECT_EQ(s1.pages_in_use, base);
 		ASSERT_EQ(check(b.ptr, b.size, 84), -1);
+		buf_free(&b);
 	}
-	buf_free(&b);
+	free(info);
 }
 
 /* ---- a range mixing private, coherent and system pages ---- */
