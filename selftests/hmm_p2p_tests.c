@@ -292,13 +292,20 @@ TEST_F_TIMEOUT(dm, multiprocess, LONG_TIMEOUT)
 		ok += pipe_get(ready[0]) == 0;
 	EXPECT_EQ(ok, NPROCS);
 	if (ok == NPROCS) {
+		struct hmm_p2p_info di;
+
 		ASSERT_EQ(get_stats(self->fd, &s1), 0);
+		ASSERT_EQ(get_info(self->fd, &di), 0);
 		EXPECT_EQ(s1.migrated_to_dev - s0.migrated_to_dev,
 			  NPROCS * self->npages);
 		EXPECT_EQ(s1.pages_in_use - s0.pages_in_use, NPROCS * self->npages);
-		EXPECT_GE(s1.pages_total, s1.pages_in_use);
-		EXPECT_GE(s1.bytes_copied - s0.bytes_copied,
-			  NPROCS * self->npages * PAGE_SZ);
+		EXPECT_EQ(s1.pages_total, s1.chunks * (di.chunk_size / PAGE_SZ));
+		/*
+		 * The engine copied each page three times: into device memory,
+		 * back out as the migration's copy, and for read_checked().
+		 */
+		EXPECT_EQ(s1.bytes_copied - s0.bytes_copied,
+			  3 * NPROCS * self->npages * PAGE_SZ);
 	}
 	close(finish[1]);		/* let them check by CPU and exit */
 	for (i = 0; i < NPROCS; i++)
@@ -807,8 +814,9 @@ TEST_F_TIMEOUT(dm, evict_by_other_process, LONG_TIMEOUT)
 		ASSERT_EQ(count_class(info, b.npages, HMM_P2P_CLASS_SYSTEM),
 			  b.npages);
 		ASSERT_EQ(get_stats(self->fd, &s1), 0);
-		EXPECT_GE(s1.evicted - s0.evicted, b.npages);
-		EXPECT_LE(s1.pages_in_use, s0.pages_in_use);
+		EXPECT_EQ(s1.evicted - s0.evicted, b.npages);
+		EXPECT_EQ(s1.migrated_to_sys - s0.migrated_to_sys, b.npages);
+		EXPECT_EQ(s1.pages_in_use, s0.pages_in_use);
 		/* Data intact, through A's mirror and by CPU. */
 		ASSERT_EQ(read_checked(self->fd, &b, 50 + round), 0);
 		ASSERT_EQ(check(b.ptr, b.size, 50 + round), -1);
@@ -896,7 +904,8 @@ TEST_F_TIMEOUT(dm, killed_owner, LONG_TIMEOUT)
 		gc = -1;
 		ASSERT_EQ(read(ready[0], &gc, sizeof(gc)), sizeof(gc));
 		ASSERT_EQ(get_stats(self->fd, &st), 0);
-		EXPECT_GE(st.pages_in_use, base + self->npages);
+		/* The child's pages (the grandchild shares them). */
+		EXPECT_EQ(st.pages_in_use, base + self->npages);
 		ASSERT_EQ(kill(pid, SIGKILL), 0);
 		ASSERT_EQ(wait_child(pid), 128 + SIGKILL);
 		if (mode <= 1) {
@@ -971,57 +980,92 @@ TEST_F(dm, cpu_fault_window)
 	buf_free(&b);
 }
 
+/* hmm_p2p's fault_around parameter (pages one CPU fault brings back). */
+static unsigned long fault_around_pages(void)
+{
+	char val[16] = "";
+	FILE *f = fopen("/sys/module/hmm_p2p/parameters/fault_around", "r");
+
+	if (!f)
+		return 0;
+	if (!fgets(val, sizeof(val), f))
+		val[0] = 0;
+	fclose(f);
+	return strtoul(val, NULL, 10);
+}
+
 /*
- * Counters move with what happens: migrations both ways, CPU faults (private
- * only: the CPU reaches coherent memory directly), mirror faults, bytes
- * copied, pages in use; reset zeroes the counters but not the gauges.
+ * Counters move with what happens, by exactly as much: migrations both
+ * ways, CPU faults (private only: the CPU reaches coherent memory directly;
+ * one per fault-around window, or per 2 MiB device folio), mirror faults,
+ * bytes copied, pages in use, chunks; reset zeroes the counters but not the
+ * gauges.
  */
 TEST_F(dm, stats_counters)
 {
-	struct hmm_p2p_stats s0, s1, s2;
+	struct hmm_p2p_stats s0, s1, s2, s3;
 	struct hmm_dmirror_cmd cmd = { 0 };
+	struct hmm_p2p_info di;
+	unsigned long u, fa, win;
 	struct buf b;
 	__u64 cp;
 
 	ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
 	fill(b.ptr, b.size, 70);
+	u = dev_unit(self->fd, &b, self->thp);
+	if (!u)
+		SKIP(return, "no THP for the buffer");
+	fa = fault_around_pages();
+	ASSERT_TRUE(fa >= 1 && fa <= 16);
+	ASSERT_EQ(get_info(self->fd, &di), 0);
 	ASSERT_EQ(get_stats(self->fd, &s0), 0);
 	ASSERT_EQ(s0.size, sizeof(s0));
 
 	/* A device read of system memory faults it into the mirror. */
 	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_READ, U64(b.ptr), U64(b.mirror),
 			 b.npages, &cmd), 0);
+	ASSERT_EQ(cmd.cpages, b.npages);
 	ASSERT_GE(cmd.faults, 1);
 	ASSERT_EQ(get_stats(self->fd, &s1), 0);
+	/* hmm_range_fault() calls: at least one per fault round, retries too */
 	EXPECT_GE(s1.mirror_faults - s0.mirror_faults, cmd.faults);
 	EXPECT_EQ(s1.migrated_to_dev, s0.migrated_to_dev);
+	EXPECT_EQ(s1.bytes_copied - s0.bytes_copied, b.size);
 
-	/* To the device: exactly npages, that many in use, bytes copied. */
+	/*
+	 * To the device: exactly npages, that many in use, bytes copied in
+	 * and back out (the migration's copy), a chunk if there was none.
+	 */
 	ASSERT_EQ(migrate_checked(self->fd, &b, 70), 0);
 	ASSERT_EQ(get_stats(self->fd, &s2), 0);
 	EXPECT_EQ(s2.migrated_to_dev - s1.migrated_to_dev, b.npages);
 	EXPECT_EQ(s2.pages_in_use - s1.pages_in_use, b.npages);
-	EXPECT_GE(s2.bytes_copied - s1.bytes_copied, b.npages * PAGE_SZ);
-	EXPECT_GE(s2.pages_total, s2.pages_in_use);
-	EXPECT_GE(s2.chunks, 1);
-	EXPECT_LE(s2.thp_migrated - s1.thp_migrated, b.npages / NPAGES_THP);
+	EXPECT_EQ(s2.bytes_copied - s1.bytes_copied, 2 * b.size);
+	EXPECT_EQ(s2.chunks, s1.chunks ? s1.chunks : 1);
+	EXPECT_EQ(s2.pages_total, s2.chunks * (di.chunk_size / PAGE_SZ));
+	EXPECT_EQ(s2.thp_migrated - s1.thp_migrated, u > 1 ? b.npages / u : 0);
 	EXPECT_EQ(s2.alloc_failures, s1.alloc_failures);
 
 	s1 = s2;
 	if (!self->coherent) {
-		/* CPU touches every page: faults served, all pages back. */
+		/*
+		 * CPU touches every page in order: one fault per 2 MiB device
+		 * folio, else per aligned fault-around window; all pages back.
+		 */
+		win = fa * PAGE_SZ;
 		ASSERT_EQ(check(b.ptr, b.size, 70), -1);
 		ASSERT_EQ(get_stats(self->fd, &s2), 0);
-		EXPECT_GE(s2.cpu_faults - s1.cpu_faults, 1);
-		EXPECT_LE(s2.cpu_faults - s1.cpu_faults, b.npages);
-		EXPECT_LE(s2.remote_faults - s1.remote_faults,
-			  s2.cpu_faults - s1.cpu_faults);
+		EXPECT_EQ(s2.cpu_faults - s1.cpu_faults,
+			  u > 1 ? b.npages / u :
+			  ((uintptr_t)b.ptr + b.size - 1) / win - (uintptr_t)b.ptr / win + 1);
+		EXPECT_EQ(s2.remote_faults, s1.remote_faults);
 		EXPECT_EQ(s2.migrated_to_sys - s1.migrated_to_sys, b.npages);
 	} else {
 		/* Coherent memory: the CPU reads it in place, no faults. */
 		ASSERT_EQ(check(b.ptr, b.size, 70), -1);
 		ASSERT_EQ(get_stats(self->fd, &s2), 0);
 		EXPECT_EQ(s2.cpu_faults, s1.cpu_faults);
+		EXPECT_EQ(s2.migrated_to_sys, s1.migrated_to_sys);
 		ASSERT_EQ(dm(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, b.ptr, b.mirror,
 			     b.npages, &cp), 0);
 		ASSERT_EQ(cp, b.npages);
@@ -1029,21 +1073,30 @@ TEST_F(dm, stats_counters)
 		EXPECT_EQ(s2.migrated_to_sys - s1.migrated_to_sys, b.npages);
 	}
 	EXPECT_EQ(s2.pages_in_use, s0.pages_in_use);
-	EXPECT_GE(s2.bytes_copied - s1.bytes_copied, b.npages * PAGE_SZ);
+	EXPECT_EQ(s2.bytes_copied - s1.bytes_copied, b.size);
 	ASSERT_EQ(check(b.ptr, b.size, 70), -1);
 
-	/* Reset: values returned are from before; counters restart at 0. */
-	s1.size = sizeof(s1);
-	s1.reset = 1;
-	ASSERT_EQ(ioctl(self->fd, HMM_P2P_IOC_STATS, &s1), 0);
-	EXPECT_GE(s1.migrated_to_dev, s2.migrated_to_dev);
+	/*
+	 * Reset: the values returned are those of just before (nothing
+	 * happened since s2); counters restart at 0, gauges stay.
+	 */
 	ASSERT_EQ(get_stats(self->fd, &s2), 0);
-	EXPECT_EQ(s2.migrated_to_dev, 0);
-	EXPECT_EQ(s2.migrated_to_sys, 0);
-	EXPECT_EQ(s2.cpu_faults, 0);
-	EXPECT_EQ(s2.bytes_copied, 0);
-	EXPECT_EQ(s2.pages_in_use, s1.pages_in_use);
-	EXPECT_EQ(s2.pages_total, s1.pages_total);
+	memset(&s3, 0, sizeof(s3));
+	s3.size = sizeof(s3);
+	s3.reset = 1;
+	ASSERT_EQ(ioctl(self->fd, HMM_P2P_IOC_STATS, &s3), 0);
+	EXPECT_EQ(s3.migrated_to_dev, s2.migrated_to_dev);
+	EXPECT_EQ(s3.migrated_to_sys, s2.migrated_to_sys);
+	EXPECT_EQ(s3.cpu_faults, s2.cpu_faults);
+	EXPECT_EQ(s3.bytes_copied, s2.bytes_copied);
+	ASSERT_EQ(get_stats(self->fd, &s1), 0);
+	EXPECT_EQ(s1.migrated_to_dev, 0);
+	EXPECT_EQ(s1.migrated_to_sys, 0);
+	EXPECT_EQ(s1.cpu_faults, 0);
+	EXPECT_EQ(s1.bytes_copied, 0);
+	EXPECT_EQ(s1.pages_in_use, s3.pages_in_use);
+	EXPECT_EQ(s1.pages_total, s3.pages_total);
+	EXPECT_EQ(s1.chunks, s3.chunks);
 	buf_free(&b);
 }
 
