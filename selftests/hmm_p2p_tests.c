@@ -504,12 +504,15 @@ struct racer {
 	void *dst;		/* mremap target, or NULL for munmap */
 	unsigned int delay_us;
 	void *result;
+	int go;			/* the racer spins until it is set */
 };
 
 static void *racer_fn(void *arg)
 {
 	struct racer *r = arg;
 
+	while (!__atomic_load_n(&r->go, __ATOMIC_ACQUIRE))
+		;
 	if (r->delay_us)
 		usleep(r->delay_us);
 	if (r->dst)
@@ -520,67 +523,41 @@ static void *racer_fn(void *arg)
 	return NULL;
 }
 
-/* What a migration that raced with munmap/mremap may return. */
-static bool race_errno_ok(int ret)
-{
-	return ret == 0 || ret == -EINVAL || ret == -ENOENT || ret == -EFAULT ||
-	       ret == -EBUSY;
-}
-
 /*
- * A thread unmaps the second half of the buffer while the device migrates the
- * whole of it. The migration either succeeds with the right data or fails
- * cleanly; the first half stays intact; nothing leaks.
+ * Invalidations one munmap() of [@addr, @addr + @len) inside the mapping
+ * [@map, @map + @map_len) sends a mirror of the whole address space: one for
+ * the unmap, and one for each end of the range that splits the VMA inside a
+ * 2 MiB range the VMA covers (the kernel splits a huge PMD there first, and
+ * notifies whether or not the PMD was huge: vma_adjust_trans_huge()).
  */
-TEST_F_TIMEOUT(dm, munmap_race, LONG_TIMEOUT)
+static unsigned long munmap_invalidations(const void *map, size_t map_len,
+					  const void *addr, size_t len)
 {
-	struct hmm_p2p_stats s0;
-	unsigned int seed = getpid();
-	struct racer r;
-	pthread_t t;
-	struct buf b;
-	__u64 cp;
-	int i, ret;
-	size_t half;
+	uintptr_t lo = (uintptr_t)map, hi = lo + map_len;
+	uintptr_t ends[2] = { (uintptr_t)addr, (uintptr_t)addr + len };
+	unsigned long n = 1;
+	int i;
 
-	ASSERT_EQ(get_stats(self->fd, &s0), 0);
-	for (i = 0; i < NRACE; i++) {
-		ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
-		half = b.size / 2;
-		fill(b.ptr, b.size, 10 + i);
-		r = (struct racer){ .addr = b.ptr + half, .len = half,
-				    .delay_us = i ? rand_r(&seed) % (500 * i) : 0 };
-		ASSERT_EQ(pthread_create(&t, NULL, racer_fn, &r), 0);
-		ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror,
-			 b.npages, &cp);
-		pthread_join(t, NULL);
-		ASSERT_EQ(r.result, NULL);
-		TH_LOG("round %d: delay %u us: migrate %d", i, r.delay_us, ret);
-		ASSERT_TRUE(race_errno_ok(ret));
-		if (!ret) {
-			ASSERT_EQ(cp, b.npages);
-			ASSERT_EQ(check(b.mirror, b.size, 10 + i), -1);
-		}
-		/* The first half: by device and CPU; the second is gone. */
-		memset(b.mirror, 0, b.size);
-		ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, b.ptr, b.mirror,
-			     b.npages / 2, &cp), 0);
-		ASSERT_EQ(check(b.mirror, half, 10 + i), -1);
-		ASSERT_EQ(check(b.ptr, half, 10 + i), -1);
-		ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, b.ptr + half, b.mirror,
-			     b.npages / 2, NULL), -EFAULT);
-		buf_free(&b);
+	for (i = 0; i < 2; i++) {
+		uintptr_t a = ends[i];
+
+		if (a == lo || a == hi || !(a & (PMD_SZ - 1)))
+			continue;
+		n += (a & ~(PMD_SZ - 1)) >= lo && ((a + PMD_SZ - 1) & ~(PMD_SZ - 1)) <= hi;
 	}
-	EXPECT_LE(wait_in_use(self->fd, s0.pages_in_use, 2000), s0.pages_in_use);
+	return n;
 }
 
 /*
- * munmap after migration: the unmapped half's device pages are freed at once,
- * the rest stays on the device and right.
+ * munmap after migration: the munmap invalidates the device's mirror (the
+ * exact number of notifications, counted from after the migration, which
+ * invalidates too), the unmapped half's device pages are freed at once, the
+ * rest stays on the device and right.
  */
 TEST_F(dm, munmap_after_migrate)
 {
-	struct hmm_p2p_stats s0, s1;
+	struct hmm_p2p_stats s0, s1, s2;
+	unsigned long want;
 	struct buf b;
 	size_t half;
 	__u64 cp, left;
@@ -593,8 +570,11 @@ TEST_F(dm, munmap_after_migrate)
 	ASSERT_EQ(get_stats(self->fd, &s1), 0);
 	ASSERT_EQ(s1.pages_in_use - s0.pages_in_use, b.npages);
 	ASSERT_EQ(munmap(b.ptr + half, half), 0);
-	ASSERT_GE(get_stats(self->fd, &s1), 0);
-	EXPECT_GT(s1.invalidations, s0.invalidations);
+	ASSERT_EQ(get_stats(self->fd, &s2), 0);
+	want = munmap_invalidations(b.map, b.map_size, b.ptr + half, half);
+	TH_LOG("munmap: %llu invalidations, %lu expected",
+	       (unsigned long long)(s2.invalidations - s1.invalidations), want);
+	EXPECT_EQ(s2.invalidations - s1.invalidations, want);
 	/*
 	 * 4 KiB pages are freed by the unmap; a split THP may stay whole
 	 * until the rest of it goes.
@@ -629,6 +609,183 @@ static void *reserve(size_t len, void **map, size_t *map_len)
 	if (*map == MAP_FAILED)
 		return NULL;
 	return (void *)(((uintptr_t)*map + PMD_SZ - 1) & ~(PMD_SZ - 1));
+}
+
+/* ---- races: munmap and mremap of a later part during a migration ---- */
+
+/*
+ * 2 MiB batches in a race buffer, and how many of them the munmap keeps: a
+ * THP batch moves fast (one folio), so it takes more of them for the munmap
+ * to get its lock in before the migration reaches the later part.
+ */
+#define RACE_BATCHES(thp)	((thp) ? 12 : 6)
+#define RACE_KEEP(thp)		((thp) ? 4 : 2)
+#define RACE_ROUNDS	12	/* at most */
+
+enum { ORDER_BEFORE, ORDER_DURING, ORDER_AFTER, NR_ORDERS };
+
+static __u64 now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
+}
+
+/*
+ * One migration of a buffer of RACE_BATCHES batches while a thread unmaps
+ * (@remap: mremaps) all of it but the first RACE_KEEP batches, @delay_us
+ * after the migration started. The migration takes the
+ * mmap lock per 2 MiB batch, so the munmap gets in between batches: before
+ * the migration reached the later part (none of it moved; -EINVAL at the
+ * hole), during (some of its batches moved, then -EINVAL), or after (all
+ * moved, 0). Which one it was is read from what moved (migrated_to_dev; for
+ * mremap, the device pages found at the new address), and each case is
+ * checked exactly: the first batch on the device with its data, the later
+ * part gone (its device pages freed) or at its new address with its data,
+ * as many of its pages on the device as moved, the rest in system memory.
+ * Returns the order.
+ */
+static int race_round(struct __test_metadata *_metadata, struct _test_data_dm *self,
+		      bool remap, unsigned int delay_us, __u64 seed, __u64 *took_us)
+{
+	const unsigned long n = RACE_BATCHES(self->thp) * NPAGES_THP;
+	const unsigned long keep = RACE_KEEP(self->thp) * NPAGES_THP;
+	struct hmm_p2p_stats s0, s1;
+	void *res = NULL, *dst = NULL;
+	unsigned long moved, later = 0;
+	size_t res_len = 0, ksize;
+	struct racer r;
+	pthread_t t;
+	struct buf b;
+	__u64 cp, t0;
+	int ret, order;
+
+	ASSERT_EQ(buf_alloc_aligned(&b, n, self->thp, true), 0);
+	ksize = keep * PAGE_SZ;
+	fill(b.ptr, b.size, seed);
+	if (remap) {
+		dst = reserve(b.size - ksize, &res, &res_len);
+		ASSERT_NE(dst, NULL);
+	}
+	ASSERT_EQ(get_stats(self->fd, &s0), 0);
+	r = (struct racer){ .addr = b.ptr + ksize, .len = b.size - ksize, .dst = dst,
+			    .delay_us = delay_us };
+	ASSERT_EQ(pthread_create(&t, NULL, racer_fn, &r), 0);
+	/* the racer runs already: no thread start between it and us */
+	usleep(1000);
+	__atomic_store_n(&r.go, 1, __ATOMIC_RELEASE);
+	t0 = now_us();
+	ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror, n, &cp);
+	*took_us = now_us() - t0;
+	pthread_join(t, NULL);
+	ASSERT_EQ(r.result, remap ? dst : NULL);
+	ASSERT_EQ(get_stats(self->fd, &s1), 0);
+	moved = s1.migrated_to_dev - s0.migrated_to_dev;
+	if (remap)
+		later = on_device(self->fd, self->coherent, dst, n - keep);
+	TH_LOG("%s after %u us: migrate %d in %llu us, %lu pages moved",
+	       remap ? "mremap" : "munmap", delay_us, ret,
+	       (unsigned long long)*took_us, moved);
+
+	/* Whole batches move: a batch is never cut by the munmap. */
+	ASSERT_EQ(moved % NPAGES_THP, 0);
+	if (!ret) {
+		ASSERT_EQ(cp, n);
+		ASSERT_EQ(moved, n);
+		ASSERT_EQ(check(b.mirror, b.size, seed), -1);
+		order = ORDER_AFTER;
+	} else {
+		ASSERT_EQ(ret, -EINVAL);
+		ASSERT_GE(moved, keep);
+		ASSERT_LT(moved, n);
+		order = moved == keep ? ORDER_BEFORE : ORDER_DURING;
+	}
+	if (remap)
+		ASSERT_EQ(later, moved - keep);
+
+	/* The first batches: on the device, right by device. */
+	ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, keep), keep);
+	memset(b.mirror, 0, b.size);
+	ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, b.ptr, b.mirror, keep, &cp), 0);
+	ASSERT_EQ(check(b.mirror, ksize, seed), -1);
+	/* The later part: gone from here ... */
+	ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, b.ptr + ksize, b.mirror, n - keep,
+		     NULL), -EFAULT);
+	if (remap) {
+		/* ... and intact at its new address, by device and CPU. */
+		memset(b.mirror, 0, b.size);
+		ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, dst, b.mirror, n - keep,
+			     &cp), 0);
+		ASSERT_EQ(cp, n - keep);
+		ASSERT_EQ(check_at(b.mirror, b.size - ksize, seed, ksize), -1);
+		ASSERT_EQ(check_at(dst, b.size - ksize, seed, ksize), -1);
+		munmap(res, res_len);
+	} else {
+		/* ... with its device pages freed. */
+		ASSERT_EQ(wait_in_use(self->fd, s0.pages_in_use + keep, 2000),
+			  s0.pages_in_use + keep);
+	}
+	ASSERT_EQ(check(b.ptr, ksize, seed), -1);
+	buf_free(&b);
+	ASSERT_EQ(wait_in_use(self->fd, s0.pages_in_use, 2000), s0.pages_in_use);
+	return order;
+}
+
+/*
+ * Race rounds until each order (before, during, after) happened: the first
+ * round unmaps at once, the second long after the migration's time; then
+ * the delay closes in on the window between the latest "before" and the
+ * earliest "after".
+ */
+static void race_orders(struct __test_metadata *_metadata, struct _test_data_dm *self,
+			bool remap)
+{
+	unsigned int seen[NR_ORDERS] = { 0 };
+	unsigned int lo = 0, hi = 0, probe = 0, delay, i;
+	__u64 t;
+	int order;
+
+	for (i = 0; i < RACE_ROUNDS; i++) {
+		if (i == 0)
+			delay = 0;
+		else if (!hi)
+			delay = probe;	/* look for "after" */
+		else
+			delay = lo + (hi - lo) / 2;
+		order = race_round(_metadata, self, remap, delay, 10 + i, &t);
+		if (i == 0)	/* a short migration: probe well after a whole one */
+			probe = 4 * t + 1000;
+		else if (!hi && order != ORDER_AFTER)
+			probe *= 2;
+		seen[order]++;
+		if (order != ORDER_AFTER && delay > lo)
+			lo = delay;
+		if (order == ORDER_AFTER && (!hi || delay < hi))
+			hi = delay;
+		if (seen[ORDER_BEFORE] && seen[ORDER_DURING] && seen[ORDER_AFTER])
+			break;
+		/* "during" is narrower than the bisection's step: start over */
+		if (hi && hi - lo < 2) {
+			lo = 0;
+			hi = 0;
+		}
+	}
+	TH_LOG("%s race: %u rounds: before %u, during %u, after %u",
+	       remap ? "mremap" : "munmap", i + (i < RACE_ROUNDS),
+	       seen[ORDER_BEFORE], seen[ORDER_DURING], seen[ORDER_AFTER]);
+	EXPECT_GE(seen[ORDER_BEFORE], 1) TH_LOG("never before");
+	EXPECT_GE(seen[ORDER_DURING], 1) TH_LOG("never during");
+	EXPECT_GE(seen[ORDER_AFTER], 1) TH_LOG("never after");
+}
+
+/*
+ * A thread unmaps the second half of the buffer while the device migrates
+ * the whole of it: before, during and after the migration reaches it.
+ */
+TEST_F_TIMEOUT(dm, munmap_race, LONG_TIMEOUT)
+{
+	race_orders(_metadata, self, false);
 }
 
 /*
@@ -702,49 +859,14 @@ TEST_F_TIMEOUT(dm, mremap_after_migrate, LONG_TIMEOUT)
 }
 
 /*
- * A thread moves the buffer with mremap while the device migrates it at the
- * old address: the migration succeeds with the right data or fails cleanly,
- * and the data is intact at the new address.
+ * A thread moves the second half of the buffer with mremap while the
+ * device migrates the whole of it at the old address: before, during and
+ * after the migration reaches it; what moved stays on the device at the new
+ * address, the rest follows in system memory, all intact.
  */
 TEST_F_TIMEOUT(dm, mremap_race, LONG_TIMEOUT)
 {
-	struct hmm_p2p_stats s0;
-	unsigned int seed = getpid();
-	struct racer r;
-	void *res, *dst;
-	size_t res_len;
-	pthread_t t;
-	struct buf b;
-	__u64 cp;
-	int i, ret;
-
-	ASSERT_EQ(get_stats(self->fd, &s0), 0);
-	for (i = 0; i < NRACE; i++) {
-		ASSERT_EQ(buf_alloc(&b, self->npages, self->thp), 0);
-		fill(b.ptr, b.size, 40 + i);
-		dst = reserve(b.size, &res, &res_len);
-		ASSERT_NE(dst, NULL);
-		r = (struct racer){ .addr = b.ptr, .len = b.size, .dst = dst,
-				    .delay_us = i ? rand_r(&seed) % (500 * i) : 0 };
-		ASSERT_EQ(pthread_create(&t, NULL, racer_fn, &r), 0);
-		ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror,
-			 b.npages, &cp);
-		pthread_join(t, NULL);
-		ASSERT_EQ(r.result, dst);
-		TH_LOG("round %d: delay %u us: migrate %d", i, r.delay_us, ret);
-		ASSERT_TRUE(race_errno_ok(ret));
-		if (!ret) {
-			ASSERT_EQ(cp, b.npages);
-			ASSERT_EQ(check(b.mirror, b.size, 40 + i), -1);
-		}
-		ASSERT_EQ(dm(self->fd, HMM_DMIRROR_READ, dst, b.mirror, b.npages,
-			     &cp), 0);
-		ASSERT_EQ(check(b.mirror, b.size, 40 + i), -1);
-		ASSERT_EQ(check(dst, b.size, 40 + i), -1);
-		munmap(res, res_len);
-		buf_free(&b);
-	}
-	EXPECT_LE(wait_in_use(self->fd, s0.pages_in_use, 2000), s0.pages_in_use);
+	race_orders(_metadata, self, true);
 }
 
 /* ---- eviction: RELEASE and close() by another process ---- */
