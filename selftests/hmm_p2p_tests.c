@@ -733,10 +733,10 @@ static int race_round(struct __test_metadata *_metadata, struct _test_data_dm *s
 }
 
 /*
- * Race rounds until each order (before, during, after) happened: the first
- * round unmaps at once, the second long after the migration's time; then
- * the delay closes in on the window between the latest "before" and the
- * earliest "after".
+ * Race rounds until each order (before, during, after) happened: the
+ * munmap at once until it came before, then long after the migration's time
+ * until it came after, then between the latest "before" and the earliest
+ * "after", bisecting, until it came during.
  */
 static void race_orders(struct __test_metadata *_metadata, struct _test_data_dm *self,
 			bool remap)
@@ -747,16 +747,17 @@ static void race_orders(struct __test_metadata *_metadata, struct _test_data_dm 
 	int order;
 
 	for (i = 0; i < RACE_ROUNDS; i++) {
-		if (i == 0)
+		if (!seen[ORDER_BEFORE])
 			delay = 0;
-		else if (!hi)
-			delay = probe;	/* look for "after" */
+		else if (!seen[ORDER_AFTER])
+			delay = probe;
 		else
 			delay = lo + (hi - lo) / 2;
 		order = race_round(_metadata, self, remap, delay, 10 + i, &t);
-		if (i == 0)	/* a short migration: probe well after a whole one */
+		/* a short migration: probe well after a whole one */
+		if (!probe)
 			probe = 4 * t + 1000;
-		else if (!hi && order != ORDER_AFTER)
+		else if (delay == probe && order != ORDER_AFTER)
 			probe *= 2;
 		seen[order]++;
 		if (order != ORDER_AFTER && delay > lo)
@@ -768,7 +769,7 @@ static void race_orders(struct __test_metadata *_metadata, struct _test_data_dm 
 		/* "during" is narrower than the bisection's step: start over */
 		if (hi && hi - lo < 2) {
 			lo = 0;
-			hi = 0;
+			hi = probe;
 		}
 	}
 	TH_LOG("%s race: %u rounds: before %u, during %u, after %u",
