@@ -1,25 +1,39 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hmm_p2p_holder: a process that keeps a buffer whose pages went to a device
- * while a test plan unloads the module (selftests/plans/ours.sh).
+ * while a test plan tries to unload the module, then unloads it
+ * (selftests/plans/ours.sh).
  *
  * usage: hmm_p2p_holder DEV NPAGES DIR [thp]
  *        hmm_p2p_holder --stats DEV
  *
- * Holder mode, with DIR a directory for the handshake with the plan:
+ * Every open file of a device holds hmm_p2p_test.ko (its fops' owner), and
+ * every close() evicts all of the device's pages (upstream's rule): so no
+ * unpinned page can be on the device when the module goes. What can be
+ * tested is that rmmod is refused while the pages are live, that they stay
+ * on the device and intact through that, that the close() takes every one
+ * home (seen through a second file opened before), and that the data is
+ * intact after the unload. Holder mode, with DIR a directory for the
+ * handshake with the plan:
  *  1. open /dev/hmm_dmirrorDEV, fill NPAGES pages with a pattern, migrate
  *     them to the device; check the copy the device returned, that the pages
  *     are in device memory (pagemap: device-private entries, or PFNs in the
  *     coherent range given as HOLDER_COHERENT=0xSTART-0xEND), and that STATS
- *     agree (pages in use, migrated, bytes copied, chunks). Write
- *     DIR/migrated ("ok=1" or "ok=0" and details), wait for DIR/go1.
- *  2. close the device file (the module can only be unloaded when no file is
- *     open; upstream's rule makes close() evict the device's pages, a module
- *     that keeps them would evict them at unload). Write DIR/closed with how
- *     many pages are still in device memory, wait for DIR/go2.
- *  3. (the plan unloads the module meanwhile) check every page by CPU and
- *     that none is in device memory any more. Write DIR/done, exit 0 when the
- *     data is intact, 1 otherwise.
+ *     agree exactly (a freshly loaded module: pages in use and migrated ==
+ *     NPAGES, bytes copied twice the buffer, one chunk of INFO's chunk
+ *     size). Write DIR/migrated ("ok=1" or "ok=0" and details), wait for
+ *     DIR/go1.
+ *  2. with the file still open, read STATS through it and write DIR/held
+ *     (pages_in_use=N, on_device=N): the plan tries rmmod now, which must
+ *     fail. Wait for DIR/go2.
+ *  3. check that every page is still in device memory and that the device
+ *     reads it right; open a second file, close the first (the eviction),
+ *     read STATS through the second (pages_in_use 0, evicted NPAGES more),
+ *     check no page is in device memory, close it. Write DIR/closed, wait
+ *     for DIR/go3.
+ *  4. (the plan unloads the module meanwhile) check every page by CPU and
+ *     that none is in device memory. Write DIR/done, exit 0 when every check
+ *     passed, 1 otherwise.
  *
  * --stats: print the device's STATS as key=value lines (the file is opened
  * and closed, which evicts on upstream semantics: use it when the device
@@ -28,6 +42,7 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -192,9 +207,24 @@ static int stats_mode(int dev)
 	return 0;
 }
 
+/* Report a failed check into @why (the first one wins); returns false. */
+static bool fail(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why[0]) {
+		va_start(ap, fmt);
+		vsnprintf(why, len, fmt, ap);
+		va_end(ap);
+	}
+	fprintf(stderr, "holder: %s\n", why);
+	return false;
+}
+
 int main(int argc, char **argv)
 {
-	struct hmm_p2p_stats st;
+	struct hmm_p2p_stats st, st2;
+	struct hmm_p2p_info info;
 	struct hmm_dmirror_cmd cmd;
 	unsigned long npages, i;
 	char text[4096], why[512] = "";
@@ -203,7 +233,7 @@ int main(int argc, char **argv)
 	long bad, devpriv;
 	bool thp, ok;
 	char *map;
-	int dev, fd;
+	int dev, fd, fd2;
 
 	if (argc == 3 && !strcmp(argv[1], "--stats"))
 		return stats_mode(atoi(argv[2]));
@@ -244,67 +274,107 @@ int main(int argc, char **argv)
 	cmd.npages = npages;
 	ok = true;
 	if (ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd)) {
-		snprintf(why, sizeof(why), "MIGRATE_TO_DEV: %s", strerror(errno));
-		ok = false;
+		ok = fail(why, sizeof(why), "MIGRATE_TO_DEV: %s", strerror(errno));
 	} else if (cmd.cpages != npages) {
-		snprintf(why, sizeof(why), "migrated %llu of %lu",
-			 (unsigned long long)cmd.cpages, npages);
-		ok = false;
+		ok = fail(why, sizeof(why), "migrated %llu of %lu",
+			  (unsigned long long)cmd.cpages, npages);
 	} else {
 		bad = bad_word(mirror, size);
-		if (bad >= 0) {
-			snprintf(why, sizeof(why), "device copy wrong at word %ld",
-				 bad);
-			ok = false;
-		}
+		if (bad >= 0)
+			ok = fail(why, sizeof(why), "device copy wrong at word %ld", bad);
 	}
 	devpriv = on_device(w, npages);
-	if (get_stats(fd, &st)) {
-		snprintf(why, sizeof(why), "STATS: %s", strerror(errno));
-		ok = false;
+	memset(&info, 0, sizeof(info));
+	if (get_stats(fd, &st) || ioctl(fd, HMM_P2P_IOC_INFO, &info)) {
+		ok = fail(why, sizeof(why), "STATS/INFO: %s", strerror(errno));
 		memset(&st, 0, sizeof(st));
-	} else if (ok && (st.pages_in_use < npages || st.migrated_to_dev < npages ||
-			  st.pages_total < st.pages_in_use || !st.chunks ||
-			  st.bytes_copied < size)) {
-		snprintf(why, sizeof(why), "STATS do not add up");
-		ok = false;
+	} else if (ok && (st.pages_in_use != npages || st.migrated_to_dev != npages ||
+			  st.bytes_copied != 2 * size || st.chunks != 1 ||
+			  st.pages_total != info.chunk_size / PAGE_SZ)) {
+		ok = fail(why, sizeof(why),
+			  "STATS do not add up (a fresh module, %lu pages moved)", npages);
 	}
-	if (ok && (dev < 2 || coh_hi) && devpriv != (long)npages) {
-		snprintf(why, sizeof(why), "%ld of %lu pages in device memory",
-			 devpriv, npages);
-		ok = false;
-	}
+	if (ok && (dev < 2 || coh_hi) && devpriv != (long)npages)
+		ok = fail(why, sizeof(why), "%ld of %lu pages in device memory",
+			  devpriv, npages);
 	len = snprintf(text, sizeof(text), "ok=%d\nwhy=%s\non_device=%ld\n",
 		       ok, why, devpriv);
 	format_stats(text + len, sizeof(text) - len, &st);
 	put_file("migrated", text);
-	if (!ok)
-		fprintf(stderr, "holder: %s\n", why);
 	if (wait_file("go1"))
 		return 2;
 
-	/* 2. Close the device file: nothing of ours keeps the module. */
-	close(fd);
+	/* 2. The file is open, the pages on the device: the plan tries rmmod. */
+	if (get_stats(fd, &st)) {
+		ok = fail(why, sizeof(why), "STATS before rmmod: %s", strerror(errno));
+		memset(&st, 0, sizeof(st));
+	}
 	devpriv = on_device(w, npages);
-	snprintf(text, sizeof(text), "on_device=%ld\n", devpriv);
-	put_file("closed", text);
+	snprintf(text, sizeof(text), "pages_in_use=%llu\non_device=%ld\n",
+		 (unsigned long long)st.pages_in_use, devpriv);
+	put_file("held", text);
 	if (wait_file("go2"))
 		return 2;
 
-	/* 3. The module is gone: every page must be back, and right. */
+	/* 3. Still there after the refused rmmod, and right; then close(). */
 	devpriv = on_device(w, npages);
-	bad = devpriv ? -1 : bad_word(w, size);
-	snprintf(text, sizeof(text), "on_device=%ld\nbad_word=%ld\n",
-		 devpriv, bad);
+	if ((dev < 2 || coh_hi) && devpriv != (long)npages)
+		ok = fail(why, sizeof(why),
+			  "after rmmod was refused: %ld of %lu pages in device memory",
+			  devpriv, npages);
+	memset(mirror, 0, size);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.addr = (uintptr_t)w;
+	cmd.ptr = (uintptr_t)mirror;
+	cmd.npages = npages;
+	bad = -1;
+	if (ioctl(fd, HMM_DMIRROR_READ, &cmd) || cmd.cpages != npages)
+		ok = fail(why, sizeof(why), "device READ after the refused rmmod: %s",
+			  strerror(errno));
+	else
+		bad = bad_word(mirror, size);
+	if (bad >= 0)
+		ok = fail(why, sizeof(why),
+			  "device READ after the refused rmmod: wrong at word %ld", bad);
+	if (get_stats(fd, &st) || st.pages_in_use != npages)
+		ok = fail(why, sizeof(why), "pages_in_use %llu after the refused rmmod",
+			  (unsigned long long)st.pages_in_use);
+	fd2 = dev_open(dev);
+	if (fd2 < 0) {
+		perror("open");
+		return 2;
+	}
+	close(fd);
+	devpriv = on_device(w, npages);
+	if (get_stats(fd2, &st2)) {
+		ok = fail(why, sizeof(why), "STATS after close: %s", strerror(errno));
+		memset(&st2, 0, sizeof(st2));
+	} else if (st2.pages_in_use || st2.evicted - st.evicted != npages) {
+		ok = fail(why, sizeof(why),
+			  "after close: pages_in_use %llu, evicted %llu (want 0, %lu)",
+			  (unsigned long long)st2.pages_in_use,
+			  (unsigned long long)(st2.evicted - st.evicted), npages);
+	}
+	if (devpriv)
+		ok = fail(why, sizeof(why), "after close: %ld pages in device memory", devpriv);
+	close(fd2);
+	snprintf(text, sizeof(text), "on_device=%ld\npages_in_use=%llu\nevicted=%llu\n",
+		 devpriv, (unsigned long long)st2.pages_in_use,
+		 (unsigned long long)(st2.evicted - st.evicted));
+	put_file("closed", text);
+	if (wait_file("go3"))
+		return 2;
+
+	/* 4. The module is gone: every page is in system memory, and right. */
+	devpriv = on_device(w, npages);
+	bad = bad_word(w, size);
+	snprintf(text, sizeof(text), "on_device=%ld\nbad_word=%ld\nok=%d\nwhy=%s\n",
+		 devpriv, bad, ok, why);
 	put_file("done", text);
-	if (devpriv) {
-		fprintf(stderr, "holder: %ld pages still in device memory\n", devpriv);
-		return 1;
-	}
-	if (bad >= 0) {
-		fprintf(stderr, "holder: data wrong at word %ld: %#llx\n", bad,
-			(unsigned long long)w[bad]);
-		return 1;
-	}
+	if (devpriv)
+		ok = fail(why, sizeof(why), "%ld pages in device memory after unload", devpriv);
+	if (bad >= 0)
+		ok = fail(why, sizeof(why), "data wrong at word %ld: %#llx", bad,
+			  (unsigned long long)w[bad]);
 	return ok ? 0 : 1;
 }

@@ -225,6 +225,31 @@ static inline bool thp_enabled(void)
 	return !strstr(buf, "[never]");
 }
 
+/* AnonHugePages (kB) of the mapping that contains @addr, from smaps. */
+static inline long anon_huge_kb(const void *addr)
+{
+	unsigned long lo, hi, a = (uintptr_t)addr;
+	char line[256];
+	bool in = false;
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') <
+		    strchr(line, ' ')) {
+			in = a >= lo && a < hi;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
 /*
  * A test buffer: @ptr, @npages pages (2 MiB aligned for THP), inside a larger
  * mapping @map; @mirror is the device-side copy buffer.
@@ -238,19 +263,22 @@ struct buf {
 	char *mirror;
 };
 
-static inline int buf_alloc(struct buf *b, unsigned long npages, bool thp)
+/* As buf_alloc(), @ptr 2 MiB aligned when @align (always for THP). */
+static inline int buf_alloc_aligned(struct buf *b, unsigned long npages, bool thp,
+				    bool align)
 {
 	uintptr_t a;
 
+	align |= thp;
 	memset(b, 0, sizeof(*b));
 	b->npages = npages;
 	b->size = npages * PAGE_SZ;
-	b->map_size = b->size + (thp ? PMD_SZ : 0);
+	b->map_size = b->size + (align ? PMD_SZ : 0);
 	b->map = mmap(NULL, b->map_size, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (b->map == MAP_FAILED)
 		return -errno;
-	a = ((uintptr_t)b->map + (thp ? PMD_SZ - 1 : 0)) & ~(thp ? PMD_SZ - 1 : 0);
+	a = ((uintptr_t)b->map + (align ? PMD_SZ - 1 : 0)) & ~(align ? PMD_SZ - 1 : 0);
 	b->ptr = (char *)a;
 	if (madvise(b->ptr, b->size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
 		return -errno;
@@ -259,6 +287,11 @@ static inline int buf_alloc(struct buf *b, unsigned long npages, bool thp)
 		return -ENOMEM;
 	memset(b->mirror, 0xee, b->size);
 	return 0;
+}
+
+static inline int buf_alloc(struct buf *b, unsigned long npages, bool thp)
+{
+	return buf_alloc_aligned(b, npages, thp, false);
 }
 
 static inline void buf_free(struct buf *b)

@@ -429,6 +429,7 @@ static int td_pci_activate(struct td_pci *tp)
 	td->group = td_pci_pick_group(tp);
 	desc.owner = &td_pci_owners[td->group];
 	desc.max_chunks = max_t(u64, 1, bytes / TD_PCI_CHUNK);
+	td->chunk_size = desc.chunk_size;
 	if (desc.nid == NUMA_NO_NODE)
 		desc.nid = numa_node_id();
 	td->dm = hmm_p2p_devmem_create(&desc);

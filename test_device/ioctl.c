@@ -471,10 +471,8 @@ static int td_fault_inject(struct td_file *tf, void __user *uarg)
 static int td_info(struct td_file *tf, void __user *uarg)
 {
 	struct td_device *td = tf->dev;
-	struct hmm_p2p_devmem_stats ds;
 	struct hmm_p2p_info info = { };
 
-	hmm_p2p_devmem_stats(td->dm, &ds, false);
 	info.index = td->index;
 	info.memory_type = td->type == HMM_P2P_MEM_PRIVATE ? HMM_DMIRROR_MEMORY_DEVICE_PRIVATE :
 			   HMM_DMIRROR_MEMORY_DEVICE_COHERENT;
@@ -482,10 +480,9 @@ static int td_info(struct td_file *tf, void __user *uarg)
 	/* one owner per device, like upstream; PCI devices by P2P group */
 	info.owner_group = td->pci ? TD_NR_DEVICES + td->group : td->index;
 	info.capacity = hmm_p2p_devmem_capacity(td->dm);
-	info.chunk_size = ds.chunks ? (ds.pages_total / ds.chunks) << PAGE_SHIFT : 0;
-	if (!info.chunk_size)
-		info.chunk_size = info.capacity;
-	info.max_chunks = info.chunk_size ? div64_u64(info.capacity, info.chunk_size) : 0;
+	/* the chunk size the devmem was created with, registered chunks or not */
+	info.chunk_size = td->chunk_size;
+	info.max_chunks = div64_u64(info.capacity, info.chunk_size);
 	if (hmm_p2p_devmem_thp(td->dm))
 		info.flags |= HMM_P2P_INFO_THP;
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;

@@ -219,6 +219,7 @@ static int td_device_create(int index, enum hmm_p2p_mem_type type, phys_addr_t b
 		desc.chunk_size = min_t(u64, TD_COHERENT_CHUNK, spm_size);
 		desc.max_chunks = div64_u64(spm_size, desc.chunk_size);
 	}
+	td->chunk_size = desc.chunk_size;
 	td->dm = hmm_p2p_devmem_create(&desc);
 	if (IS_ERR(td->dm)) {
 		ret = PTR_ERR(td->dm);

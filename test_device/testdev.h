@@ -50,6 +50,7 @@ struct td_page_ops {
  * @dm: its device memory
  * @base: coherent: physical range start
  * @size: coherent: range size
+ * @chunk_size: bytes per pagemap chunk of @dm (for HMM_P2P_IOC_INFO)
  * @bytes_copied: bytes the engine copied (device accesses and migrations)
  * @p2p_bytes: of those, bytes the engine moved peer to peer
  * @inj_copy_to_dev: injected copy failures, system to device
@@ -68,6 +69,7 @@ struct td_device {
 	struct hmm_p2p_devmem *dm;
 	phys_addr_t base;
 	u64 size;
+	u64 chunk_size;
 	atomic64_t bytes_copied;
 	atomic64_t p2p_bytes;
 	struct td_inject inj_copy_to_dev;

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # ours: hmm-p2p's own selftests (selftests/hmm_p2p_tests.c: several processes,
 # fork/COW, munmap/mremap races, mixed ranges, ENOMEM, eviction, killed
-# owners, bad input, STATS/INFO), then module unload while a process holds a
-# buffer whose pages went to a device (selftests/hmm_p2p_holder.c): STATS made
-# sense before, the modules unload, no device memory region is left in
+# owners, bad input, STATS/INFO), then a process holding a buffer whose pages
+# went to a device (selftests/hmm_p2p_holder.c): STATS exact, rmmod refused
+# while its file is open and the pages stay intact, its close() takes every
+# page home, the modules unload, no device memory region is left in
 # /proc/iomem, and the process finds its data intact.
 
 HOLDER=$BINDIR/hmm_p2p_holder
@@ -43,7 +44,25 @@ holder_ok() {
 	grep -qx 'ok=1' "$1/migrated"
 }
 
-# unload_with_pages DEV NPAGES [thp]
+# held_pages_in_use DIR NPAGES: the holder, its file open, saw NPAGES pages
+# of its own on the device right before the rmmod.
+held_pages_in_use() {
+	sed 's/^/    /' "$1/held"
+	grep -qx "pages_in_use=$2" "$1/held" && ! grep -qx 'pages_in_use=0' "$1/held"
+}
+
+# rmmod_refused: with a device file open, neither module can go.
+rmmod_refused() {
+	! rmmod hmm_p2p_test && is_loaded hmm_p2p_test && ! rmmod hmm_p2p &&
+		is_loaded hmm_p2p && dmirror_nodes_present 4
+}
+
+# unload_with_pages DEV NPAGES [thp]: a process holds NPAGES pages on the
+# device with its file open: rmmod is refused (an open file holds the module,
+# and every close() evicts, so no unpinned page can be on the device at
+# unload: selftests/hmm_p2p_holder.c), the pages stay and stay right; its
+# close() takes every page home; then the modules unload and the process
+# finds its data intact.
 unload_with_pages() {
 	_dev=$1 _np=$2 _thp=${3:-}
 	_t="ours: unload with pages on dmirror$_dev${_thp:+ ($_thp)}"
@@ -55,17 +74,22 @@ unload_with_pages() {
 	_pid=$!
 
 	wait_for "$_d/migrated" "$_pid"
-	check "$_t: $_np pages migrated, STATS make sense" holder_ok "$_d"
+	check "$_t: $_np pages migrated, STATS exact" holder_ok "$_d"
 	if [ "$_dev" -lt 2 ]; then
 		check "$_t: its memory region is in /proc/iomem" hmm_regions
 	fi
 	touch "$_d/go1"
+	wait_for "$_d/held" "$_pid"
+	check "$_t: $_np pages in use right before the rmmod" held_pages_in_use "$_d" "$_np"
+	check "$_t: rmmod refused while the file is open" rmmod_refused
+	touch "$_d/go2"
 	wait_for "$_d/closed" "$_pid" &&
-		say "$_t: after close(), $(cat "$_d/closed") (upstream's rule: 0)"
-	check "$_t: rmmod while the process holds the buffer" unload_ours
+		say "$_t: after close(): $(tr '\n' ' ' < "$_d/closed")"
+	check "$_t: close() took every page home" grep -qx 'pages_in_use=0' "$_d/closed"
+	check "$_t: rmmod with the file closed" unload_ours
 	check "$_t: modules gone" modules_gone
 	check "$_t: no hmm memory region left in /proc/iomem" no_hmm_regions
-	touch "$_d/go2"
+	touch "$_d/go3"
 	wait "$_pid"
 	_rc=$?
 	sed 's/^/    /' "$_d/log" "$_d/done" 2>/dev/null
