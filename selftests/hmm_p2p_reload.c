@@ -199,6 +199,7 @@ struct hbuf {
 	void *p;
 	unsigned long npages;
 	bool thp;
+	void *out;	/* the device's copy */
 };
 
 static void *close_fn(void *arg)
@@ -235,6 +236,7 @@ static int hold_setup(struct hbuf *b, int nb, unsigned int round, char *why, siz
 {
 	struct hmm_p2p_stats st0, st;
 	struct hmm_p2p_info di;
+	bool joined[8];
 	pthread_t t[8];
 	__u64 cpages;
 	double t0;
@@ -244,6 +246,16 @@ static int hold_setup(struct hbuf *b, int nb, unsigned int round, char *why, siz
 	info[0] = 0;
 	for (i = 0; i < nb; i++) {
 		int j;
+
+		/* a fresh THP each round: the last eviction split it */
+		if (b[i].thp) {
+			munmap(b[i].p, b[i].npages * PAGE_SZ);
+			b[i].p = map_buf(b[i].npages, true);
+			if (!b[i].p) {
+				snprintf(why, len, "mmap: %s", strerror(errno));
+				return -1;
+			}
+		}
 
 		for (j = 0; j < i && strcmp(b[j].node, b[i].node); j++)
 			;
@@ -259,11 +271,16 @@ static int hold_setup(struct hbuf *b, int nb, unsigned int round, char *why, siz
 			snprintf(why, len, "STATS/INFO %s: %s", b[i].node, strerror(errno));
 			return -1;
 		}
-		ret = cmd(b[i].fd, HMM_DMIRROR_MIGRATE_TO_DEV, b[i].p, NULL, b[i].npages,
+		/* the device hands back what it got, as upstream's does */
+		ret = cmd(b[i].fd, HMM_DMIRROR_MIGRATE_TO_DEV, b[i].p, b[i].out, b[i].npages,
 			  &cpages);
 		if (ret || cpages != b[i].npages) {
 			snprintf(why, len, "MIGRATE_TO_DEV %s: %d, %llu of %lu pages", b[i].node,
 				 ret, (unsigned long long)cpages, b[i].npages);
+			return -1;
+		}
+		if (bad_word(b[i].out, b[i].npages * PAGE_SZ, round, i) >= 0) {
+			snprintf(why, len, "%s: the device's copy is wrong", b[i].node);
 			return -1;
 		}
 		n = on_device(b[i].p, b[i].npages);
@@ -303,13 +320,13 @@ static int hold_setup(struct hbuf *b, int nb, unsigned int round, char *why, siz
 	}
 	/* each close tries its eviction for about a second: in parallel */
 	t0 = now();
-	for (i = 0; i < nb; i++)
-		if (pthread_create(&t[i], NULL, close_fn, &b[i]))
+	for (i = 0; i < nb; i++) {
+		joined[i] = !!pthread_create(&t[i], NULL, close_fn, &b[i]);
+		if (joined[i])
 			close_fn(&b[i]);
-		else
-			b[i].fd = -2;
+	}
 	for (i = 0; i < nb; i++)
-		if (b[i].fd == -2)
+		if (!joined[i])
 			pthread_join(t[i], NULL);
 	snprintf(info + strlen(info), ilen - strlen(info), " close_ms=%.0f",
 		 (now() - t0) * 1000);
@@ -359,7 +376,8 @@ static int hold(unsigned int rounds)
 
 	for (i = 0; i < nb; i++) {
 		b[i].p = map_buf(b[i].npages, b[i].thp);
-		if (!b[i].p) {
+		b[i].out = map_buf(b[i].npages, false);
+		if (!b[i].p || !b[i].out) {
 			perror("mmap");
 			return 2;
 		}
@@ -417,7 +435,7 @@ static int reader(void)
 			b = open("/dev/hmm_p2p1", O_RDWR);
 			/* the pages go to the peer each time it is back */
 			if (b >= 0) {
-				ret = cmd(b, HMM_DMIRROR_MIGRATE_TO_DEV, buf, NULL, NP_READ,
+				ret = cmd(b, HMM_DMIRROR_MIGRATE_TO_DEV, buf, out, NP_READ,
 					  &cpages);
 				if (!ret)
 					moves++;
