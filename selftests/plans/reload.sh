@@ -62,6 +62,7 @@ t0=$(date +%s)
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
 	why=""
+	# shellcheck disable=SC2086
 	if ! load_ours $SMALL > "$WORK/load.log" 2>&1; then
 		why="load failed: $(cat "$WORK/load.log")"
 	fi
