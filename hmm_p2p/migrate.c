@@ -178,7 +178,7 @@ static int hp_copy_to_sys(struct hmm_p2p_devmem *dm, struct page *dst, struct pa
 }
 
 static struct folio *hp_alloc_sys_page(gfp_t gfp, struct vm_area_struct *vma,
-					unsigned long addr)
+				       unsigned long addr)
 {
 	struct page *page = alloc_page_vma(gfp, vma, addr);
 

@@ -251,7 +251,8 @@ parent:
 static void why_died(const char *who, int st)
 {
 	if (WIFSIGNALED(st))
-		printf("%s: killed by signal %d (%s)\n", who, WTERMSIG(st), strsignal(WTERMSIG(st)));
+		printf("%s: killed by signal %d (%s)\n", who, WTERMSIG(st),
+		       strsignal(WTERMSIG(st)));
 	else
 		printf("%s: exited with status %d\n", who, WEXITSTATUS(st));
 }
@@ -325,7 +326,7 @@ static void check_where(int fd, void *p, unsigned long npages, unsigned int seed
 		return;
 	}
 	if (enomem_reads)
-		printf("%s: %lu device READs of 64 KiB failed with ENOMEM at the limit (tried again)\n",
+		printf("%s: %lu device READs of 64 KiB: ENOMEM at the limit (tried again)\n",
 		       what, enomem_reads);
 	for (i = 0; i < npages; i++)
 		ndev += map[i];
@@ -482,7 +483,7 @@ static int fault_inject(void)
 	w = (volatile __u64 *)buf;
 	if (*w != pat(3, 0))
 		printf("fault-inject: wrong data\n");
-	printf("fault-inject: the read returned (the fault was retried until the failures ran out)\n");
+	printf("fault-inject: the read returned (retried until the failures ran out)\n");
 	return 0;
 }
 

@@ -60,6 +60,7 @@
 #define NP_4K		256UL		/* 1 MiB */
 #define NP_THP		(PMD_SZ / PAGE_SZ)
 #define WAIT_SECS	600
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define INJECT_FOREVER	0x40000000U
 /* the coherent range of /dev/hmm_dmirror2 (lib.sh, the test module's default) */
 #define COH_LO		0x180000000ULL
@@ -298,7 +299,8 @@ static int hold_setup(struct hbuf *b, int nb, unsigned int round, char *why, siz
 		if (b[i].thp && (di.flags & HMM_P2P_INFO_THP) &&
 		    st.thp_migrated - st0.thp_migrated != 1) {
 			snprintf(why, len, "%s: the THP did not move whole (thp_migrated +%llu)",
-				 b[i].node, (unsigned long long)(st.thp_migrated - st0.thp_migrated));
+				 b[i].node,
+				 (unsigned long long)(st.thp_migrated - st0.thp_migrated));
 			return -1;
 		}
 		snprintf(info + strlen(info), ilen - strlen(info), " %s=%llu%s",
@@ -370,7 +372,7 @@ static int hold(unsigned int rounds)
 		{ "/dev/hmm_dmirror2", -1, NULL, NP_4K, false },
 		{ "/dev/hmm_p2p0", -1, NULL, NP_4K, false },
 	};
-	int nb = sizeof(b) / sizeof(b[0]), i, bad = 0;
+	int nb = ARRAY_SIZE(b), i, bad = 0;
 	char name[64], why[512], info[512], text[1200];
 	unsigned int r;
 
@@ -478,9 +480,10 @@ static int reader(void)
 	}
 	if (bad_word(buf, NP_READ * PAGE_SZ, 0, 7) >= 0)
 		bad++;
-	printf("reader: %.1f s, reads=%lu ok=%lu wrong_data=%lu gone=%lu other_errors=%lu%s%s reopen_waits=%lu migrations=%lu\n",
+	printf("reader: %.1f s, reads=%lu ok=%lu wrong_data=%lu gone=%lu other_errors=%lu%s%s",
 	       now() - t0, reads, ok, bad, gone, other, lasterr ? " last=" : "",
-	       lasterr ? strerror(-lasterr) : "", opens, moves);
+	       lasterr ? strerror(-lasterr) : "");
+	printf(" reopen_waits=%lu migrations=%lu\n", opens, moves);
 	if (a >= 0)
 		close(a);
 	if (b >= 0)
