@@ -26,6 +26,40 @@
 
 #define HP_BATCH	HP_PMD_NR
 
+/*
+ * Memory pressure: what each path does when a system page for data coming
+ * back from the device cannot be had (docs/memory-pressure.md).
+ *
+ * - An explicit move (hmm_p2p_migrate_to_system(), MIGRATE_TO_SYS) may
+ *   fail: HP_GFP_MAYFAIL reclaims hard but never invokes the OOM killer
+ *   for it; pages it cannot place stay on the device, intact, and the
+ *   caller gets -ENOMEM.
+ * - A CPU fault cannot return an error. HP_GFP_FAULT lets the allocator
+ *   reclaim and run the OOM killer as for any anonymous fault; if the page
+ *   still cannot be had (the faulting task is the OOM victim, an injected
+ *   failure), the fault returns VM_FAULT_SIGBUS. Never VM_FAULT_OOM: our
+ *   allocation is not charged to a memcg (migration moves the device
+ *   page's charge to the new page, over memory.max if need be), so no memcg
+ *   OOM is pending and the #PF handler would only print "VM_FAULT_OOM
+ *   leaked out" and retry for ever. The neighbours a fault brings along
+ *   (fault-around) are optional: HP_GFP_AROUND tries once, no OOM kill.
+ *   A PMD-mapped folio moved by a worker (hp_fault_defer()) uses
+ *   HP_GFP_FAULT there; if even that fails, the fault is retried.
+ * - Eviction (device removal, close, RELEASE) must not fail: a page left
+ *   behind is data its process loses. HP_GFP_EVICT is __GFP_NOFAIL for
+ *   4 KiB pages (the allocator loops, reclaiming and OOM-killing, rather
+ *   than give up; a bounded loop of our own could only give up sooner).
+ *   Eviction moves 4 KiB pages through the mirrored mms; hp_evict_chunk()
+ *   does the same for 4 KiB pages, and for a 2 MiB folio (which only
+ *   migrate_device_range() reaches, and only whole) tries a 2 MiB page with
+ *   __GFP_RETRY_MAYFAIL (__GFP_NOFAIL is not for costly orders) and retries
+ *   it per pass.
+ */
+#define HP_GFP_MAYFAIL	(GFP_HIGHUSER_MOVABLE | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
+#define HP_GFP_FAULT	GFP_HIGHUSER_MOVABLE
+#define HP_GFP_AROUND	(GFP_HIGHUSER_MOVABLE | __GFP_NORETRY | __GFP_NOWARN)
+#define HP_GFP_EVICT	(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL)
+
 static void hp_put_dst(unsigned long *dst)
 {
 	struct page *page = migrate_pfn_to_page(*dst);
@@ -143,20 +177,22 @@ static int hp_copy_to_sys(struct hmm_p2p_devmem *dm, struct page *dst, struct pa
 	return ret;
 }
 
-static struct folio *hp_alloc_sys_page(struct vm_area_struct *vma, unsigned long addr)
+static struct folio *hp_alloc_sys_page(gfp_t gfp, struct vm_area_struct *vma,
+				       unsigned long addr)
 {
-	struct page *page = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma, addr);
+	struct page *page = alloc_page_vma(gfp, vma, addr);
 
 	return page ? page_folio(page) : NULL;
 }
 
 /*
- * Fill args->dst with system pages holding the device pages' data. Returns
- * -ENOMEM if an allocation failed, or the copy's error (those pages stay on
- * the device).
+ * Fill args->dst with system pages holding the device pages' data, 4 KiB
+ * pages allocated with @gfp (the path's policy: see "Memory pressure"
+ * above). Returns -ENOMEM if an allocation failed, or the copy's error
+ * (those pages stay on the device).
  */
 static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *args,
-				bool *fail_alloc, bool peers)
+				bool *fail_alloc, bool peers, gfp_t gfp)
 {
 	unsigned long i, j;
 	int ret = 0, err;
@@ -195,7 +231,7 @@ static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 				dfolio = hp_vma_alloc_folio(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN,
 							    order, args->vma, addr);
 			else
-				dfolio = hp_alloc_sys_page(args->vma, addr);
+				dfolio = hp_alloc_sys_page(gfp, args->vma, addr);
 		}
 
 		if (dfolio) {
@@ -224,8 +260,7 @@ static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 			struct page *dpage = NULL;
 
 			if (!hp_inject_fail(dm, HMM_P2P_INJ_ALLOC_SYS_PAGE))
-				dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma,
-						       addr + (j << PAGE_SHIFT));
+				dpage = alloc_page_vma(gfp, args->vma, addr + (j << PAGE_SHIFT));
 			if (!dpage) {
 				err = -ENOMEM;
 				break;
@@ -541,7 +576,7 @@ static unsigned long hp_select_device(struct hmm_p2p_devmem *dm)
 
 static long hp_migrate_to_sys(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			      unsigned long start, unsigned long end,
-			      unsigned int flags, bool evict)
+			      unsigned int flags, bool evict, gfp_t gfp)
 {
 	/*
 	 * A peer's folios may be large even if ours are not. An eviction moves
@@ -568,7 +603,7 @@ static long hp_migrate_to_sys(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 		ret = hp_setup_batch(dm, mm, &args, addr, end, select, &next, excl, evict);
 		if (!ret && args.cpages) {
 			ret = hp_alloc_copy_to_sys(dm, &args, &fail_alloc,
-						   flags & HMM_P2P_MIG_PEERS);
+						   flags & HMM_P2P_MIG_PEERS, gfp);
 			migrate_vma_pages(&args);
 			n = hp_count_moved(dm, args.src, args.dst, args.npages);
 			moved += n;
@@ -613,7 +648,7 @@ long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			       unsigned long start, unsigned long end,
 			       unsigned int flags)
 {
-	return hp_migrate_to_sys(dm, mm, start, end, flags, false);
+	return hp_migrate_to_sys(dm, mm, start, end, flags, false, HP_GFP_MAYFAIL);
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_system);
 
@@ -678,7 +713,7 @@ static bool hp_fault_around(struct vm_fault *vmf, struct hmm_p2p_devmem *dm)
 	if (migrate_vma_setup(&args) || !args.cpages)
 		return false;
 
-	hp_alloc_copy_to_sys(dm, &args, &fail_alloc, false);
+	hp_alloc_copy_to_sys(dm, &args, &fail_alloc, false, HP_GFP_AROUND);
 	migrate_vma_pages(&args);
 	moved = (args.src[fi] & MIGRATE_PFN_MIGRATE) && migrate_pfn_to_page(args.dst[fi]);
 	nr = hp_count_moved(dm, args.src, args.dst, args.npages);
@@ -716,7 +751,8 @@ static void hp_fault_work_fn(struct work_struct *work)
 	struct hp_fault_work *w = container_of(work, struct hp_fault_work, work);
 	long moved;
 
-	moved = hp_migrate_to_sys(w->dm, w->mm, w->start, w->start + PMD_SIZE, 0, false);
+	moved = hp_migrate_to_sys(w->dm, w->mm, w->start, w->start + PMD_SIZE, 0, false,
+				  HP_GFP_FAULT);
 	if (moved > 0) {
 		atomic64_inc(&w->dm->st_cpu_faults);
 		/* hmm_range_fault() of a mirror with another owner: no P2P path */
@@ -820,8 +856,9 @@ undo:
  * (the fault_around parameter: 64 KiB by default), or its whole 2 MiB folio
  * when it is mapped by a PMD, to system memory.
  *
- * Return: 0, VM_FAULT_RETRY (the mmap lock dropped: hp_fault_defer()),
- * VM_FAULT_OOM or VM_FAULT_SIGBUS.
+ * Return: 0, VM_FAULT_RETRY (the mmap lock dropped: hp_fault_defer()) or
+ * VM_FAULT_SIGBUS (no memory after the allocator's reclaim and OOM kill, a
+ * failed copy, removed device memory); never VM_FAULT_OOM.
  */
 vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 {
@@ -875,7 +912,8 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 		args.src = kcalloc(1UL << order, sizeof(*args.src), GFP_KERNEL);
 		args.dst = kcalloc(1UL << order, sizeof(*args.dst), GFP_KERNEL);
 		if (!args.src || !args.dst) {
-			ret = VM_FAULT_OOM;
+			/* no memcg charge failed: VM_FAULT_OOM would loop in the #PF handler */
+			ret = VM_FAULT_SIGBUS;
 			goto out;
 		}
 	} else {
@@ -897,7 +935,7 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 	if (!args.cpages)
 		goto out;	/* someone else moved it: the fault is retried */
 
-	err = hp_alloc_copy_to_sys(dm, &args, &fail_alloc, false);
+	err = hp_alloc_copy_to_sys(dm, &args, &fail_alloc, false, HP_GFP_FAULT);
 	migrate_vma_pages(&args);
 	moved = hp_count_moved(dm, args.src, args.dst, args.npages);
 	atomic64_add(moved, &dm->st_to_sys);
@@ -905,9 +943,14 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 	/* hmm_range_fault() of a mirror with another owner: no P2P path */
 	if (vmf->flags & FAULT_FLAG_REMOTE)
 		hp_p2p_remote_fault(dm, moved);
-	/* the page could not come back: retrying the fault would not help */
+	/*
+	 * The page could not come back: retrying the fault would not help.
+	 * Out of memory too: the allocator has reclaimed and had its OOM kill
+	 * (HP_GFP_FAULT), and VM_FAULT_OOM outside a memcg charge only makes
+	 * the #PF handler retry for ever ("VM_FAULT_OOM leaked out").
+	 */
 	if (err)
-		ret = err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+		ret = VM_FAULT_SIGBUS;
 	/*
 	 * Collected but not moved (busy: the kernel's unmap or reference check
 	 * refused it). A fault that may retry returns and is retried with the
@@ -965,7 +1008,7 @@ long hp_evict_mm(struct hmm_p2p_devmem *dm, struct mm_struct *mm)
 		if (!vma || !atomic64_read(&dm->in_use))
 			break;
 		if (anon) {
-			ret = hp_migrate_to_sys(dm, mm, start, end, 0, true);
+			ret = hp_migrate_to_sys(dm, mm, start, end, 0, true, HP_GFP_EVICT);
 			if (ret > 0)
 				moved += ret;
 		}
