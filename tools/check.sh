@@ -7,11 +7,12 @@
 #   --configs  kernel-flavor pairs (default: all three; with $KDIR set, only
 #              $KERNEL-$FLAVOR, since one tree is one kernel)
 #   --plans    plans to run (default: ours, or smoke while selftests/plans/ours.sh
-#              does not exist, compat, p2p, defects, iouring, and swiotlb, which
-#              boots with swiotlb=force). The debug flavor skips iouring and
-#              swiotlb (one-test boots) and compat:
-#              hmm-tests' compiled-in per-test timeouts do not fit a debug
-#              kernel under TCG; there our own plans run and splats count.
+#              does not exist, compat, p2p, defects, fuzz, reload, pressure,
+#              iouring, and swiotlb, which boots with swiotlb=force). The
+#              debug flavor skips iouring and swiotlb (one-test boots) and
+#              pressure (a policy test: what dies under a memcg limit), and
+#              runs compat without the hmm-tests cases that cannot finish in
+#              their compiled-in 30 s there (selftests/plans/compat.sh).
 #              p2p runs once per P2P topology: on 7.3-normal with the default
 #              CPU (qemu64: the lone device has no P2P path), with -cpu EPYC
 #              (a host-bridge path) and with -cpu EPYC plus intel-iommu;
@@ -36,7 +37,7 @@ if [ -n "${KDIR:-}" ]; then
 else
 	configs=${CONFIGS:-7.3-normal 7.3-debug 6.12-normal}
 fi
-plans=${PLANS:-$ours compat p2p defects iouring swiotlb}
+plans=${PLANS:-$ours compat p2p defects fuzz reload pressure iouring swiotlb}
 
 # VM variants of a plan on a config: "-" is the default machine, else
 # CPU[+iommu]. Only p2p depends on the topology.
@@ -62,15 +63,16 @@ for c in $configs; do
 	kernel=${c%-*} flavor=${c##*-}
 	case $c in *-normal|*-debug) ;; *) echo "check: config '$c' is not KERNEL-normal or KERNEL-debug" >&2; exit 2 ;; esac
 	for plan in $plans; do
-		if [ "$flavor" = debug ] && { [ "$plan" = compat ] || [ "$plan" = upstream ]; }; then
-			rows+=("$(printf '%-12s %-18s %s' "$c" "$plan" "not run: the kernel's suite is judged on non-debug kernels only")")
+		if [ "$flavor" = debug ] && [ "$plan" = upstream ]; then
+			rows+=("$(printf '%-12s %-18s %s' "$c" "$plan" "not run: the reference is judged on non-debug kernels only")")
 			continue
 		fi
 		# one-test boots: what they check is lifetime and DMA policy, not
 		# memory safety; a debug boot costs a minute each (warm make check
 		# must stay under 15 minutes)
-		if [ "$flavor" = debug ] && { [ "$plan" = iouring ] || [ "$plan" = swiotlb ]; }; then
-			rows+=("$(printf '%-12s %-18s %s' "$c" "$plan" "not run: one-test boot, run on the non-debug kernels")")
+		if [ "$flavor" = debug ] && { [ "$plan" = iouring ] || [ "$plan" = swiotlb ] ||
+			[ "$plan" = pressure ]; }; then
+			rows+=("$(printf '%-12s %-18s %s' "$c" "$plan" "not run: a boot for one policy, run on the non-debug kernels")")
 			continue
 		fi
 		for v in $(variants "$c" "$plan"); do

@@ -73,7 +73,7 @@ case $accel in tcg|kvm) ;; *) die "--accel must be tcg or kvm" ;; esac
 # a hang there costs a quarter of an hour, not an hour.
 if [ -z "$timeout" ]; then
 	case $plan in
-	upstream|compat|ours|bench) timeout=900 ;;
+	upstream|compat|ours|bench|fuzz|reload) timeout=900 ;;
 	*) timeout=300 ;;
 	esac
 	if [ "$flavor" = debug ]; then

@@ -21,7 +21,7 @@ fi
 : "${secs:=60}" "${procs:=3}"
 
 grep -v '^ *$' /proc/iomem > /tmp/iomem.before
-check "fuzz: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours
+setup "fuzz: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours
 # A call that never returns is this plan's failure, not the VM's timeout:
 # past its time plus a margin, the watchdog dumps every task's stack (sysrq
 # w and t) and kills the fuzzer, so the log shows where it hung.
@@ -39,7 +39,7 @@ wd=$!
 run_tap hmm_p2p_fuzz "$BIN" -t "$secs" -P "$procs" -k "$KERNEL_SERIES-$FLAVOR" $dbg \
 	${seed:+-s "$seed"}
 kill "$wd" 2>/dev/null
-check "fuzz: unload" unload_ours
+setup "fuzz: unload" unload_ours
 grep -v '^ *$' /proc/iomem > /tmp/iomem.after
 iomem_same() { diff /tmp/iomem.before /tmp/iomem.after; }
 check "fuzz: /proc/iomem is as before the modules were loaded" iomem_same
