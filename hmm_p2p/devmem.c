@@ -576,8 +576,8 @@ EXPORT_SYMBOL_GPL(hmm_p2p_devmem_evict);
  * @dm: device memory
  *
  * What a user of the device may ask for at any time (a release command, the
- * close of a file): every page of @dm mapped in an address space one of
- * @dm's mirrors mirrors moves back to system memory, through that address
+ * close of a file): every page of @dm mapped in an address space that one
+ * of @dm's mirrors follows moves back to system memory, through that address
  * space (its users and mmap lock held, so its VMAs and anon_vmas stay while
  * the pages move). Pages that only other processes map (a forked child that
  * opened no file of the device) stay: moving them through the pagemap is

@@ -50,9 +50,11 @@
 #include "hmm_p2p_test.h"
 
 #define PAGE_SZ		4096UL
-#define MIB		(1UL << 20)
+#define MIB		(1024UL * 1024)
 #define NP		(16 * MIB / PAGE_SZ)
 #define INJECT_FOREVER	0x40000000U
+/* one real load: the fault must happen here, not be optimised away */
+#define READ_ONCE(x)	(*(const __typeof__(x) *)&(x))
 
 static const char *dir, *cg;
 static int failures;
@@ -239,7 +241,7 @@ parent:
 	close(rp[1]);
 	close(gp[0]);
 	if (pid < 0 || read(rp[0], &c, 1) != 1) {
-		FAIL("hog did not reach the limit");
+		FAIL("the memory hog did not reach the limit");
 		close(rp[0]);
 		return -1;
 	}
@@ -460,7 +462,7 @@ static int fault_inject(void)
 	unsigned long np = 16;
 	char *buf = map_anon(np * PAGE_SZ);
 	int fd = open("/dev/hmm_dmirror0", O_RDWR);
-	volatile __u64 *w;
+	__u64 *w;
 	__u64 cpages;
 	int ret;
 
@@ -480,8 +482,8 @@ static int fault_inject(void)
 		return 2;
 	}
 	printf("fault-inject: reading a device page with no system page to be had\n");
-	w = (volatile __u64 *)buf;
-	if (*w != pat(3, 0))
+	w = (__u64 *)buf;
+	if (READ_ONCE(*w) != pat(3, 0))
 		printf("fault-inject: wrong data\n");
 	printf("fault-inject: the read returned (retried until the failures ran out)\n");
 	return 0;

@@ -480,8 +480,8 @@ static int reader(void)
 	}
 	if (bad_word(buf, NP_READ * PAGE_SZ, 0, 7) >= 0)
 		bad++;
-	printf("reader: %.1f s, reads=%lu ok=%lu wrong_data=%lu gone=%lu other_errors=%lu%s%s",
-	       now() - t0, reads, ok, bad, gone, other, lasterr ? " last=" : "",
+	printf("%s: %.1f s, reads=%lu ok=%lu wrong_data=%lu gone=%lu other_errors=%lu%s%s",
+	       __func__, now() - t0, reads, ok, bad, gone, other, lasterr ? " last=" : "",
 	       lasterr ? strerror(-lasterr) : "");
 	printf(" reopen_waits=%lu migrations=%lu\n", opens, moves);
 	if (a >= 0)
