@@ -241,7 +241,7 @@ parent:
 	close(rp[1]);
 	close(gp[0]);
 	if (pid < 0 || read(rp[0], &c, 1) != 1) {
-		FAIL("the memory hog did not reach the limit");
+		FAIL("%s: the allocating child never reached the limit", __func__);
 		close(rp[0]);
 		return -1;
 	}
