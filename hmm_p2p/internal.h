@@ -102,6 +102,8 @@ struct hmm_p2p_devmem {
 	struct work_struct reap;
 
 	atomic_t fault_works;		/* CPU faults handed to workers (migrate.c) */
+	/* a page non-retryable faults keep failing to move, since when */
+	unsigned long stuck_pfn, stuck_since;
 };
 
 /* core.c */

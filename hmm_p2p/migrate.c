@@ -848,6 +848,33 @@ undo:
 	return false;
 }
 
+/*
+ * A fault that may not retry found its page busy (collected, but the
+ * kernel's unmap or reference check refused it). Such a fault comes from
+ * GUP with no lock to drop (make_device_exclusive() while its caller holds
+ * the mmap lock) or from hmm_range_fault(); both fault again at once, GUP
+ * for as long as the page stays busy, with every mmap writer, and so every
+ * eviction and migration behind them, waiting; and what keeps the page busy
+ * may itself be waiting for that mmap lock. Busy for a moment is normal
+ * (retry: 0); the same page failing for a second fails the fault (GUP gets
+ * -EFAULT, its caller an errno). Approximate across CPUs, on purpose: it
+ * only has to end a loop.
+ */
+static vm_fault_t hp_fault_stuck(struct hmm_p2p_devmem *dm, unsigned long pfn)
+{
+	if (READ_ONCE(dm->stuck_pfn) != pfn) {
+		WRITE_ONCE(dm->stuck_since, jiffies);
+		WRITE_ONCE(dm->stuck_pfn, pfn);
+		return 0;
+	}
+	if (time_before(jiffies, READ_ONCE(dm->stuck_since) + HZ))
+		return 0;
+	WRITE_ONCE(dm->stuck_pfn, 0);
+	pr_warn_ratelimited("hmm_p2p: %s: pfn %#lx stayed busy for a second under a fault that cannot retry: failed\n",
+			    dm->name, pfn);
+	return VM_FAULT_SIGBUS;
+}
+
 /**
  * hp_migrate_to_ram() - the pagemap's CPU fault handler
  * @vmf: the fault on a device-private page of ours
@@ -951,17 +978,10 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 	 */
 	if (err)
 		ret = VM_FAULT_SIGBUS;
-	/*
-	 * Collected but not moved (busy: the kernel's unmap or reference check
-	 * refused it). A fault that may retry returns and is retried with the
-	 * mmap lock dropped. One that may not (GUP with no lock to drop, as
-	 * make_device_exclusive() does while its caller holds the mmap lock)
-	 * would be retried at once, for as long as the page stays busy, with
-	 * every mmap writer and eviction waiting: it fails instead (GUP gets
-	 * -EFAULT, its caller an errno).
-	 */
 	else if (!moved && !(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
-		ret = VM_FAULT_SIGBUS;
+		ret = hp_fault_stuck(dm, page_to_pfn(page));
+	else if (moved && READ_ONCE(dm->stuck_pfn) == page_to_pfn(page))
+		WRITE_ONCE(dm->stuck_pfn, 0);
 out:
 	if (order) {
 		kfree(args.src);

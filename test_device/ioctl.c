@@ -191,15 +191,31 @@ static int td_migrate_to_dev(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
 		pages = kvmalloc_array(min_t(u64, cmd->npages, PMD_SIZE >> PAGE_SHIFT),
 				       sizeof(*pages), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (pages) {
-		for (addr = cmd->addr; addr < end && !ret; addr = next) {
+		for (addr = cmd->addr; addr < end; addr = next) {
+			int err;
+
 			next = min(end, ALIGN(addr + 1, PMD_SIZE));
 			if (fatal_signal_pending(current)) {
 				ret = -EINTR;
 				break;
 			}
-			ret = td_migrate_batch(tf, addr, (next - addr) >> PAGE_SHIFT, flags, pages,
+			err = td_migrate_batch(tf, addr, (next - addr) >> PAGE_SHIFT, flags, pages,
 					       ubuf + (addr - cmd->addr), cmd);
 			flags = 0;
+			/*
+			 * As one migration of the whole range: pages that could
+			 * not get device memory, or whose copy failed, stay and
+			 * the rest of the range still moves; the first such
+			 * error is returned. Any other error ends it.
+			 */
+			if (err == -ENOMEM || err == -EIO) {
+				ret = ret ?: err;
+				continue;
+			}
+			if (err) {
+				ret = err;
+				break;
+			}
 		}
 		kvfree(pages);
 		return ret;

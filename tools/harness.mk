@@ -18,7 +18,7 @@ VMARGS ?=
 
 HARNESS_ENV = KERNEL=$(KERNEL) FLAVOR=$(FLAVOR) OUT=$(OUT) $(if $(KDIR),KDIR=$(KDIR))
 
-.PHONY: demo check check-upstream check-compat vm check-harness
+.PHONY: demo check check-upstream check-fuzz-upstream check-compat vm check-harness
 
 demo:
 	@$(TOP)/tools/deps.sh
@@ -33,6 +33,12 @@ check:
 check-upstream:
 	@$(TOP)/tools/deps.sh
 	@$(HARNESS_ENV) $(TOP)/tools/vm-run.sh --quiet --kernel $(KERNEL) --flavor $(FLAVOR) --plan upstream $(VMARGS)
+
+# The fuzzer's deterministic probe against upstream's test_hmm.ko (a
+# reference for docs/reliability.md; may hang or oops: that is the finding).
+check-fuzz-upstream:
+	@$(TOP)/tools/deps.sh
+	@$(HARNESS_ENV) $(TOP)/tools/vm-run.sh --quiet --kernel $(KERNEL) --flavor $(FLAVOR) --plan fuzz-upstream --timeout 300 $(VMARGS)
 
 check-compat:
 	@$(TOP)/tools/deps.sh
