@@ -17,7 +17,8 @@ secs=$(arg fuzz_secs) seed=$(arg fuzz_seed)
 log=/tmp/fuzz-upstream.log
 
 setup "fuzz-upstream: load upstream's test_hmm.ko" load_upstream
-"$BIN" -u -v -t "$secs" -s "$seed" -k "$KERNEL_SERIES-$FLAVOR-test_hmm" > "$log" 2>&1 &
+# every call is on the console before it is made: an oops names its call
+"$BIN" -u -v -t "$secs" -s "$seed" -k "$KERNEL_SERIES-$FLAVOR-test_hmm" 2>&1 | tee "$log" &
 pid=$!
 n=0
 while kill -0 "$pid" 2>/dev/null && [ "$n" -lt $((secs + 60)) ]; do

@@ -6,7 +6,7 @@
 # /proc/iomem is what it was before they were loaded.
 #
 # Knobs (kernel command line, e.g. make check ... VMARGS="--append ..."):
-#   hmmp2p.fuzz_secs=S   fuzzing time (default 60 s; 30 s on the debug kernel)
+#   hmmp2p.fuzz_secs=S   fuzzing time (default 40 s; 20 s on the debug kernel)
 #   hmmp2p.fuzz_seed=N   replay a seed the log printed
 #   hmmp2p.fuzz_procs=P  processes (default 3)
 
@@ -16,9 +16,9 @@ secs=$(arg fuzz_secs) seed=$(arg fuzz_seed) procs=$(arg fuzz_procs)
 dbg=""
 if [ "$FLAVOR" = debug ]; then
 	dbg=-d
-	: "${secs:=30}"
+	: "${secs:=20}"
 fi
-: "${secs:=60}" "${procs:=3}"
+: "${secs:=40}" "${procs:=3}"
 
 grep -v '^ *$' /proc/iomem > /tmp/iomem.before
 setup "fuzz: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours

@@ -28,10 +28,10 @@ BIN=$BINDIR/hmm_p2p_reload
 WORK=/tmp/reload
 K=$KERNEL_SERIES-$FLAVOR
 knob() { sed -n "s/.*hmmp2p\.$1=\([0-9][0-9]*\).*/\1/p" /proc/cmdline; }
-# On the debug kernel a round costs minutes: the eviction at close that is
-# made to fail tries for a hundred passes (hmm_p2p_devmem_evict()), measured
-# 79 s there against 2-3 s on 7.3: 2 rounds by default.
-_r=20; [ "$FLAVOR" = debug ] && _r=2
+# 20 rounds on every kernel: a close evicts through the mirrored address
+# spaces only and gives up on pages that do not move after a few passes
+# (hmm_p2p_devmem_evict_mirrored()); a debug round takes about 4 s.
+_r=20
 ROUNDS=$(knob reload); ROUNDS=${ROUNDS:-$_r}
 REBINDS=$(knob rebind); REBINDS=${REBINDS:-20}
 rm -rf "$WORK"; mkdir -p "$WORK"
