@@ -524,8 +524,15 @@ static long hp_devmem_evict(struct hmm_p2p_devmem *dm, int passes, bool chunks)
 		 */
 		if (pass < 2 || !chunks)
 			moved += hp_evict_mirrored(dm);
-		n = chunks ? hp_nr_chunks(dm) : 0;
-		/* then pages no mirrored mm maps (a forked child's, say) */
+		/*
+		 * Then pages no mirrored mm maps (a forked child's, say),
+		 * through the pagemap: migrate_device_range() pins no
+		 * anon_vma, so not while a mirrored mm is being torn down (its
+		 * pages go with it; KASAN saw rmap_walk_anon read a freed
+		 * anon_vma when an opener was killed during an unbind). The
+		 * passes wait for it.
+		 */
+		n = chunks && !hp_mirrored_mm_exiting(dm) ? hp_nr_chunks(dm) : 0;
 		for (i = 0; i < n && atomic64_read(&dm->in_use) > 0; i++) {
 			ret = hp_evict_chunk(dm->chunks[i]);
 			if (ret > 0)

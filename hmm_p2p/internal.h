@@ -136,5 +136,6 @@ long hp_evict_mm(struct hmm_p2p_devmem *dm, struct mm_struct *mm);
 
 /* mirror.c */
 long hp_evict_mirrored(struct hmm_p2p_devmem *dm);
+bool hp_mirrored_mm_exiting(struct hmm_p2p_devmem *dm);
 
 #endif /* _HMM_P2P_INTERNAL_H */

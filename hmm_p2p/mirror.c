@@ -288,6 +288,33 @@ void hmm_p2p_mirror_fini(struct hmm_p2p_mirror *mirror)
 EXPORT_SYMBOL_GPL(hmm_p2p_mirror_fini);
 
 /**
+ * hp_mirrored_mm_exiting() - is an address space a mirror of @dm follows
+ *	being torn down?
+ * @dm: device memory
+ *
+ * Its users are gone, its mirror not yet (the file is closed after the
+ * address space in do_exit()): exit_mmap() may be freeing its anon_vmas,
+ * and its pages with them.
+ *
+ * Return: true if some mirrored mm has no users left.
+ */
+bool hp_mirrored_mm_exiting(struct hmm_p2p_devmem *dm)
+{
+	struct hmm_p2p_mirror *mirror;
+	bool exiting = false;
+
+	mutex_lock(&dm->mirrors_lock);
+	list_for_each_entry(mirror, &dm->mirrors, dm_link) {
+		if (!atomic_read(&mirror->mm->mm_users)) {
+			exiting = true;
+			break;
+		}
+	}
+	mutex_unlock(&dm->mirrors_lock);
+	return exiting;
+}
+
+/**
  * hp_evict_mirrored() - move @dm's pages home from every mirrored mm
  * @dm: device memory; its evict_sem held for writing
  *
