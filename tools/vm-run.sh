@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Boot a test kernel in QEMU and run one test plan in it.
+# Boot a test kernel in QEMU and run one test plan, or several, in it.
 #
-# usage: tools/vm-run.sh --plan NAME [--kernel 7.3|6.12] [--flavor normal|debug]
+# usage: tools/vm-run.sh --plan NAME[,NAME...] [--kernel 7.3|6.12] [--flavor normal|debug]
 #            [--cpu MODEL] [--iommu] [--timeout S] [--append ARGS]
 #            [--variant NAME] [--accel tcg|kvm] [--quiet] [--no-build]
 #
-#   --plan NAME     selftests/plans/NAME.sh (smoke, upstream, compat, demo, ...)
+#   --plan NAME     selftests/plans/NAME.sh (smoke, upstream, compat, demo, ...);
+#                   NAME,NAME,...: the plans one after the other in one boot
+#                   (a batch: one boot and one kmemleak check for all)
 #   --kernel        kernel series (default $KERNEL or 7.3)
 #   --flavor        normal or debug (default $FLAVOR or normal)
 #   --cpu MODEL     guest CPU model (default qemu64: no P2P through the host
 #                   bridge; EPYC, an AMD family 0x17, allows it)
 #   --iommu         add an intel-iommu and boot with intel_iommu=on
 #   --timeout S     hard limit for the whole VM run (default: per plan; at
-#                   most 900 s on the debug kernel). Shortly before it the
+#                   most 900 s a plan on the debug kernel; a batch's plans
+#                   each keep their own limit). Shortly before it the
 #                   guest's task stacks are dumped with sysrq (w, l, t)
 #   --append ARGS   more kernel command line arguments
 #   --variant NAME  suffix of the log name (default from --cpu/--iommu)
@@ -28,10 +31,18 @@
 # splats (tools/splat-check.sh, with tools/splat-allow/PLAN.txt as the
 # allowlist when it exists). The run passes only if the guest's verdict
 # (QEMU's exit status via isa-debug-exit) is "pass", the guest printed its
-# HMMP2P-RESULT line and there is no splat. The last line is
+# HMMP2P-RESULT line and there is no splat. It ends with the line
 #   HMMP2P-RUN run=NAME result=PASS|FAIL passed=N failed=N skipped=N housekeeping=N seconds=N
 # (passed, failed, skipped: tests; housekeeping: setup steps that passed),
 # and the same line is kept in out/logs/NAME.result. Exit status 0 on PASS.
+#
+# A batch (--plan A,B) boots once; its console is out/logs/<kernel>-<flavor>-
+# batch[-variant].log, and each plan's part of it (the boot goes with the
+# first plan) is cut out into the plan's own log, judged with the plan's own
+# allowlist and result line, and given its own HMMP2P-RUN line and .result
+# file, as if it had booted alone. On the debug kernel the kmemleak check
+# after the last plan is a part of its own, "kmemleak". A plan that a crash
+# or a timeout of an earlier one kept from running fails (no result line).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -62,7 +73,15 @@ say() { echo "vm-run: $*"; }
 die() { echo "vm-run: $*" >&2; exit 2; }
 
 [ -n "$plan" ] || die "--plan NAME is required (plans: $(cd "$top/selftests/plans" && ls *.sh | sed 's/\.sh$//' | tr '\n' ' '))"
-[ -f "$top/selftests/plans/$plan.sh" ] || die "no plan selftests/plans/$plan.sh"
+plans=$(tr ',' ' ' <<<"$plan")
+[[ $plan =~ ^[A-Za-z0-9_-]+(,[A-Za-z0-9_-]+)*$ ]] || die "--plan takes NAME or NAME,NAME,..."
+for p in $plans; do
+	[ -f "$top/selftests/plans/$p.sh" ] || die "no plan selftests/plans/$p.sh"
+done
+[ "$(tr ' ' '\n' <<<"$plans" | sort | uniq -d)" = "" ] || die "--plan: a plan twice in one batch"
+first=${plans%% *}
+batch=0
+[ "$first" = "$plans" ] || batch=1
 case $flavor in normal|debug) ;; *) die "--flavor must be normal or debug" ;; esac
 case $accel in tcg|kvm) ;; *) die "--accel must be tcg or kvm" ;; esac
 [[ $timeout =~ ^[0-9]*$ ]] || die "--timeout takes seconds"
@@ -71,15 +90,24 @@ case $accel in tcg|kvm) ;; *) die "--accel must be tcg or kvm" ;; esac
 # 7.3, ~380 s on the debug kernel) and the machine may be busy. The debug
 # kernel gets four times as long, at most 900 s (its plans take 70-160 s):
 # a hang there costs a quarter of an hour, not an hour.
-if [ -z "$timeout" ]; then
-	case $plan in
-	upstream|compat|ours|bench|fuzz|reload) timeout=900 ;;
-	*) timeout=300 ;;
+# plan_limit NAME: a plan's own limit (in a batch, from its start line).
+plan_limit() {
+	local t
+	case $1 in
+	upstream|compat|ours|bench|fuzz|reload|stress) t=900 ;;
+	*) t=300 ;;
 	esac
 	if [ "$flavor" = debug ]; then
-		timeout=$((timeout * 4))
-		[ "$timeout" -le 900 ] || timeout=900
+		t=$((t * 4))
+		[ "$t" -le 900 ] || t=900
 	fi
+	echo "$t"
+}
+if [ -z "$timeout" ]; then
+	timeout=0
+	for p in $plans; do timeout=$((timeout + $(plan_limit "$p"))); done
+	# a batch's kmemleak scans, and its boot
+	[ "$batch" = 0 ] || timeout=$((timeout + 300))
 fi
 [ "$timeout" -ge 2 ] || die "--timeout must be at least 2 s"
 # Before the hard limit kills a guest, its task stacks are dumped (sysrq
@@ -103,11 +131,16 @@ if [ -z "$variant" ]; then
 	[ "$iommu" = 0 ] || variant=${variant:+$variant-}iommu
 	[ "$accel" = tcg ] || variant=${variant:+$variant-}$accel
 fi
-name=$kernel-$flavor-$plan${variant:+-$variant}
+if [ "$batch" = 1 ]; then
+	name=$kernel-$flavor-batch${variant:+-$variant}
+else
+	name=$kernel-$flavor-$plan${variant:+-$variant}
+fi
 logdir=$out_dir/logs
 log=$logdir/$name.log
 mkdir -p "$logdir"
 rm -f "$logdir/$name.result"
+for p in $plans kmemleak; do rm -f "$logdir/$kernel-$flavor-$p${variant:+-$variant}.result"; done
 
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found: run 'make deps'"
 
@@ -175,7 +208,11 @@ qemu+=(-append "$cmdline")
 
 qver=$(qemu-system-x86_64 --version | head -n 1)
 {
-	say "run $name: plan $plan on Linux $kernel ($flavor), timeout ${timeout}s"
+	if [ "$batch" = 1 ]; then
+		say "run $name: plans $plans in one boot on Linux $kernel ($flavor), timeout ${timeout}s (each plan: its own limit)"
+	else
+		say "run $name: plan $plan on Linux $kernel ($flavor), timeout ${timeout}s"
+	fi
 	say "$qver; machine q35, accel $accel, cpu $cpu, smp 2, mem 6G, iommu $([ "$iommu" = 1 ] && echo intel-iommu || echo none)"
 	say "kernel $bzimage"
 	say "append $cmdline"
@@ -188,6 +225,7 @@ qver=$(qemu-system-x86_64 --version | head -n 1)
 pidfile=$logdir/$name.qemu.pid
 hung=$logdir/$name.boot-hang
 dumped=$logdir/$name.stacks-dumped
+plan_timeout=$logdir/$name.plan-timeout
 # QEMU's human monitor on a unix socket (sun_path has 108 bytes), for sysrq.
 mon=$logdir/$name.mon
 [ ${#mon} -lt 100 ] || mon=/tmp/hmmp2p-$$.mon
@@ -214,20 +252,50 @@ s.close()
 PY_
 }
 
-# hang_watch: shortly before the hard limit, dump the guest's task stacks
-# into the console log with sysrq keys (the guest kernels have MAGIC_SYSRQ,
-# all functions enabled, and an i8042 keyboard).
-hang_watch() {
-	local k err end=$(($(date +%s) + timeout - dump_lead))
-	# short sleeps: a killed watch leaves no long sleep behind
-	while [ "$(date +%s)" -lt "$end" ]; do sleep 2; done
-	[ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null || return 0
-	echo "vm-run: TIMEOUT in ${dump_lead}s: dumping the guest's task stacks (sysrq w, l, t)" | tee -a "$log"
+# dump_stacks WHY: the guest's task stacks into the console log, with sysrq
+# keys (the guest kernels have MAGIC_SYSRQ, all functions enabled, and an
+# i8042 keyboard).
+dump_stacks() {
+	local k err
+	echo "vm-run: TIMEOUT in ${dump_lead}s$1: dumping the guest's task stacks (sysrq w, l, t)" | tee -a "$log"
 	for k in w l t; do
 		err=$(hmp "sendkey alt-sysrq-$k") || { echo "vm-run: sysrq $k: monitor failed: $err" | tee -a "$log"; return 0; }
 		sleep $((dump_lead / 6 > 0 ? dump_lead / 6 : 1))
 	done
 	touch "$dumped"
+}
+
+# current_plan: the plan whose start line the console showed last.
+current_plan() {
+	sed -n 's/^hmmp2p: plan \([A-Za-z0-9_-]*\): start$/\1/p' "$log" | tail -n 1
+}
+
+# hang_watch: shortly before the hard limit, dump the guest's task stacks. In
+# a batch, also each plan's own limit from its start line: past it, the
+# stacks are dumped and the guest is killed ($plan_timeout names the plan).
+hang_watch() {
+	local now cur='' since=0 lim p end=$(($(date +%s) + timeout - dump_lead))
+	# short sleeps: a killed watch leaves no long sleep behind
+	while :; do
+		sleep 2
+		now=$(date +%s)
+		[ "$now" -lt "$end" ] || break
+		[ "$batch" = 1 ] || continue
+		p=$(current_plan)
+		if [ -n "$p" ] && [ "$p" != "$cur" ]; then cur=$p since=$now; fi
+		[ -n "$cur" ] || continue
+		if [ "$cur" = kmemleak ]; then lim=300; else lim=$(plan_limit "$cur"); fi
+		[ $((now - since)) -ge $((lim - dump_lead)) ] || continue
+		dump_stacks " (plan $cur's limit, ${lim}s)"
+		while [ "$(date +%s)" -lt $((since + lim)) ]; do sleep 2; done
+		[ "$(current_plan)" = "$cur" ] || continue
+		echo "$cur $lim" > "$plan_timeout"
+		echo "vm-run: TIMEOUT: plan $cur ran past its ${lim}s: guest killed" | tee -a "$log"
+		kill "$(cat "$pidfile")" 2>/dev/null || true
+		return 0
+	done
+	[ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null || return 0
+	dump_stacks ""
 }
 
 # boot_watch START_LINE: kill the guest unless the plan starts in time.
@@ -237,7 +305,7 @@ boot_watch() {
 		sleep 5
 		_w=$((_w + 5))
 		# awk reads the whole file: no early-exit pipe (pipefail, SIGPIPE)
-		awk -v from="$1" -v want="hmmp2p: plan $plan: start" \
+		awk -v from="$1" -v want="hmmp2p: plan $first: start" \
 			'NR >= from && index($0, want) == 1 { found = 1; exit }
 			 END { exit !found }' "$log" && return 0
 	done
@@ -251,7 +319,7 @@ start=$(date +%s)
 boots=0
 while :; do
 	boots=$((boots + 1))
-	rm -f "$pidfile" "$hung" "$dumped" "$mon"
+	rm -f "$pidfile" "$hung" "$dumped" "$mon" "$plan_timeout"
 	boot_watch "$(($(wc -l < "$log") + 1))" &
 	watch=$!
 	hang_watch &
@@ -269,14 +337,16 @@ while :; do
 	wait "$watch" "$hwatch" 2>/dev/null
 	set -e
 	[ -f "$hung" ] || break
-	echo "vm-run: BOOT HANG: boot $boots: no \"plan $plan: start\" after ${boot_limit}s, guest killed; its last line: $(if [ -s "$hung" ]; then cat "$hung"; else echo "(none yet)"; fi)" |
+	echo "vm-run: BOOT HANG: boot $boots: no \"plan $first: start\" after ${boot_limit}s, guest killed; its last line: $(if [ -s "$hung" ]; then cat "$hung"; else echo "(none yet)"; fi)" |
 		tee -a "$log"
 	[ "$boots" -lt 2 ] || { status=boot-hang; break; }
 	echo "vm-run: booting once more (the plan had not started: no module was loaded)" | tee -a "$log"
 done
 stacks=
 [ -f "$dumped" ] && stacks=", task stacks dumped above (sysrq w, l, t)"
-rm -f "$pidfile" "$hung" "$dumped" "$mon"
+ptimed=
+[ -s "$plan_timeout" ] && ptimed=$(cat "$plan_timeout")
+rm -f "$pidfile" "$hung" "$dumped" "$mon" "$plan_timeout"
 secs=$(( $(date +%s) - start ))
 
 case $status in
@@ -287,54 +357,113 @@ case $status in
 boot-hang) verdict=fail; why="the kernel hung while booting, twice (BOOT HANG above)" ;;
 *) verdict=fail; why="QEMU failed with exit status $status" ;;
 esac
+[ -z "$ptimed" ] || { verdict=fail; why="TIMEOUT: plan ${ptimed% *} ran past its ${ptimed#* }s, guest killed$stacks"; }
 echo "vm-run: QEMU exit status $status ($why), ${secs}s" | tee -a "$log"
 
-# 4. Splats, with the plan's allowlist if it has one (what it allowed is
-# reported).
-allow=()
-allowfile=$here/splat-allow/$plan.txt
-if [ -f "$allowfile" ]; then
-	allow=(--allow "$allowfile")
-	say "splat allowlist: tools/splat-allow/$plan.txt" | tee -a "$log"
-else
-	say "splat allowlist: none (no tools/splat-allow/$plan.txt)" | tee -a "$log"
-fi
-splat_status=0
-"$here/splat-check.sh" ${allow[@]+"${allow[@]}"} "$log" || splat_status=$?
+# judge PART LOG SECS: the verdict on one plan's console (PART: the plan, or
+# kmemleak): its splats, with the plan's allowlist if it has one (what it
+# allowed is reported), and its counts. Prints the HMMP2P-RUN line and keeps
+# it in out/logs/<kernel>-<flavor>-PART[-variant].result; returns 1 on FAIL.
+# A lone plan's console also holds the kmemleak check: its counts add to the
+# plan's, and the run needs the guest's verdict. A batch's part passes on
+# its own result line (another part's failure is that part's).
+judge() {
+	local part=$1 plog=$2 psecs=$3 allow=() allowfile pname res line reasons=() result=PASS
+	local passed=0 failed=0 skipped=0 housekeeping=0 splat_status=0 f
+	pname=$kernel-$flavor-$part${variant:+-$variant}
+	allowfile=$here/splat-allow/$part.txt
+	if [ -f "$allowfile" ]; then
+		allow=(--allow "$allowfile")
+		say "$part: splat allowlist: tools/splat-allow/$part.txt" | tee -a "$plog"
+	else
+		say "$part: splat allowlist: none (no tools/splat-allow/$part.txt)" | tee -a "$plog"
+	fi
+	"$here/splat-check.sh" ${allow[@]+"${allow[@]}"} "$plog" || splat_status=$?
 
-# 5. Results: the guest's counts, TAP totals and per-variant breakdown.
-res=$(grep -a '^HMMP2P-RESULT ' "$log" | tail -n 1 || true)
-field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$res"; }
-if [ -n "$res" ]; then
-	passed=$(field passed) failed=$(field failed) skipped=$(field skipped)
-	housekeeping=$(field housekeeping)
-	housekeeping=${housekeeping:-0}
-else
-	passed=0 failed=0 skipped=0 housekeeping=0
-fi
-{ grep -a '^HMMP2P-TAP ' "$log" || true; } | while read -r _ t; do say "TAP totals: $t"; done
-# kselftest names are fixture.variant.test: sum them per fixture.variant.
-{ grep -aE '^(not )?ok [0-9]+ [A-Za-z0-9_]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+' "$log" || true; } | awk '
-	{ notok = ($1 == "not"); n = notok ? $4 : $3; split(n, p, "."); v = p[1] "." p[2]
-	  if (!(v in seen)) { seen[v] = 1; order[++nv] = v }
-	  if (notok) fail[v]++; else if ($0 ~ /# SKIP/) skip[v]++; else pass[v]++
-	  if (notok && ++nf[v] <= 8) failed[v] = failed[v] " " p[3]
-	  else if (notok && nf[v] == 9) failed[v] = failed[v] " ..." }
-	END { for (i = 1; i <= nv; i++) { v = order[i]
-		printf "vm-run:   %-32s pass %3d  fail %3d  skip %3d%s\n", v, pass[v], fail[v], skip[v],
-			failed[v] != "" ? "  failed:" failed[v] : "" } }'
+	if [ "$batch" = 1 ]; then
+		res=$(grep -a "^HMMP2P-RESULT plan=$part " "$plog" | tail -n 1 || true)
+	else
+		res=$(grep -a '^HMMP2P-RESULT ' "$plog" || true)
+	fi
+	while read -r line; do
+		[ -n "$line" ] || continue
+		for f in passed failed skipped housekeeping; do
+			v=$(sed -n "s/.* $f=\([0-9]*\).*/\1/p" <<<"$line")
+			eval "$f=\$(($f + ${v:-0}))"
+		done
+	done <<<"$res"
+	{ grep -a '^HMMP2P-TAP ' "$plog" || true; } | while read -r _ t; do say "TAP totals: $t"; done
+	# kselftest names are fixture.variant.test: sum them per fixture.variant.
+	{ grep -aE '^(not )?ok [0-9]+ [A-Za-z0-9_]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+' "$plog" || true; } | awk '
+		{ notok = ($1 == "not"); n = notok ? $4 : $3; split(n, p, "."); v = p[1] "." p[2]
+		  if (!(v in seen)) { seen[v] = 1; order[++nv] = v }
+		  if (notok) fail[v]++; else if ($0 ~ /# SKIP/) skip[v]++; else pass[v]++
+		  if (notok && ++nf[v] <= 8) failed[v] = failed[v] " " p[3]
+		  else if (notok && nf[v] == 9) failed[v] = failed[v] " ..." }
+		END { for (i = 1; i <= nv; i++) { v = order[i]
+			printf "vm-run:   %-32s pass %3d  fail %3d  skip %3d%s\n", v, pass[v], fail[v], skip[v],
+				failed[v] != "" ? "  failed:" failed[v] : "" } }'
 
+	if [ "$batch" = 0 ] && [ "$verdict" != pass ]; then
+		result=FAIL; reasons+=("$why")
+	fi
+	[ "$splat_status" = 0 ] || { result=FAIL; reasons+=("kernel splat (quoted above)"); }
+	if [ -z "$res" ]; then
+		result=FAIL
+		reasons+=("the guest printed no HMMP2P-RESULT line${part:+ for $part}")
+		[ "$batch" = 0 ] || [ "$verdict" = pass ] || reasons+=("the boot: $why")
+	elif [ "$failed" != 0 ]; then
+		result=FAIL
+	fi
+	# A failed run always counts at least one failure.
+	[ "$result" = PASS ] || [ "$failed" != 0 ] || failed=1
+	line="HMMP2P-RUN run=$pname result=$result passed=$passed failed=$failed skipped=$skipped housekeeping=$housekeeping seconds=$psecs"
+	[ ${#reasons[@]} = 0 ] || say "$pname failed: $(IFS=';'; echo "${reasons[*]}" | sed 's/;/; /g')"
+	say "log: $plog"
+	echo "$line" | tee "$logdir/$pname.result"
+	[ "$result" = PASS ]
+}
+
+if [ "$batch" = 0 ]; then
+	judge "$plan" "$log" "$secs"
+	exit
+fi
+
+# A batch: cut the console into its parts (the header and the boot go with
+# the first plan, the end of the run with the last part), judge each.
+parts=$plans
+grep -aq '^hmmp2p: kmemleak: scan before the plans' "$log" && parts="$parts kmemleak"
+for p in $parts; do : > "$logdir/$kernel-$flavor-$p${variant:+-$variant}.log"; done
+awk -v dir="$logdir/" -v pre="$kernel-$flavor-" -v suf="${variant:+-$variant}.log" \
+	-v first="$first" -v parts=" $parts " '
+	BEGIN { cur = first }
+	/^hmmp2p: plan [A-Za-z0-9_-]+: start$/ {
+		p = $3; sub(/:$/, "", p)
+		if (index(parts, " " p " ")) cur = p
+	}
+	{ print > (dir pre cur suf) }
+	' "$log"
+# every part log starts with the run header
+for p in ${parts#"$first"}; do
+	plog=$logdir/$kernel-$flavor-$p${variant:+-$variant}.log
+	{ head -n 4 "$log"; cat "$plog"; } > "$plog.tmp" && mv "$plog.tmp" "$plog"
+done
+rc=0
+tp=0 tf=0 ts=0 th=0
+for p in $parts; do
+	plog=$logdir/$kernel-$flavor-$p${variant:+-$variant}.log
+	psecs=$(sed -n "s/^hmmp2p: plan $p: exit status [0-9]* after \([0-9]*\) s$/\1/p" "$plog" | tail -n 1)
+	[ "$p" != kmemleak ] || psecs=$(sed -n 's/^hmmp2p: kmemleak: two scans after the plans (\([0-9]*\) s)$/\1/p' "$plog")
+	out=$(judge "$p" "$plog" "${psecs:-0}") || rc=1
+	echo "$out"
+	line=$(tail -n 1 <<<"$out")
+	f() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$line"; }
+	tp=$((tp + $(f passed))) tf=$((tf + $(f failed))) ts=$((ts + $(f skipped))) th=$((th + $(f housekeeping)))
+done
 result=PASS
-reasons=()
-[ "$verdict" = pass ] || { result=FAIL; reasons+=("$why"); }
-[ "$splat_status" = 0 ] || { result=FAIL; reasons+=("kernel splat (quoted above)"); }
-[ -n "$res" ] || { result=FAIL; reasons+=("the guest printed no HMMP2P-RESULT line"); }
-# A failed run always counts at least one failure.
-if [ "$result" = FAIL ] && [ "${failed:-0}" = 0 ]; then
-	failed=1
-fi
-runline="HMMP2P-RUN run=$name result=$result passed=$passed failed=$failed skipped=$skipped housekeeping=$housekeeping seconds=$secs"
-[ ${#reasons[@]} = 0 ] || say "$name failed: $(IFS=';'; echo "${reasons[*]}" | sed 's/;/; /g')"
-say "log: $log"
-echo "$runline" | tee "$logdir/$name.result"
+[ "$rc" = 0 ] && [ "$verdict" = pass ] || result=FAIL
+[ "$result" = PASS ] || [ "$tf" != 0 ] || tf=1
+say "batch log: $log"
+echo "HMMP2P-RUN run=$name result=$result passed=$tp failed=$tf skipped=$ts housekeeping=$th seconds=$secs" |
+	tee "$logdir/$name.result"
 [ "$result" = PASS ]
