@@ -112,18 +112,23 @@ add_libs() {
 # libibverbs' providers).
 dyn_names=()
 add_dynbin() {
-	local p drv dir lib
+	local p drv lib deps ibv pattern
 	[ -f "$1" ] || die "no such binary $1"
 	cp "$1" "$stage/bin/"
 	add_libs "$1"
 	dyn_names+=("$(basename "$1")")
-	ldd "$1" | grep -q 'libibverbs\.so' || return 0
+	deps=$(ldd "$1")
+	ibv=$(awk '$1 ~ /^libibverbs\.so/ { print $3 }' <<<"$deps")
+	[ -n "$ibv" ] || return 0
+	# where libibverbs dlopens providers from (its built-in pattern)
+	pattern=$(grep -m1 -ao '/[[:graph:]]*/lib%s-rdmav[0-9]*\.so' "$ibv" || true)
+	[ -n "$pattern" ] || die "$ibv: no provider path pattern in it"
 	for p in ${IBV_PROVIDERS:-rxe}; do
 		drv=/etc/libibverbs.d/$p.driver
-		dir=$(ldd "$1" | awk '$1 ~ /^libibverbs\.so/ { print $3 }' | xargs dirname)/libibverbs
-		lib=$(find "$dir" -maxdepth 1 -name "lib$p-rdmav*.so" 2>/dev/null | sort | head -n 1)
-		[ -f "$drv" ] && [ -n "$lib" ] ||
-			die "no libibverbs provider '$p' ($drv, $dir/lib$p-rdmav*.so): make deps installs ibverbs-providers"
+		# shellcheck disable=SC2059 # the pattern is libibverbs' own format
+		lib=$(printf "$pattern" "$p")
+		[ -f "$drv" ] && [ -f "$lib" ] ||
+			die "no libibverbs provider '$p' ($drv, $lib): make deps installs ibverbs-providers"
 		add_file "$drv"
 		add_file "$lib"
 		add_libs "$lib"
