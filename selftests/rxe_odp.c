@@ -74,6 +74,7 @@ FIXTURE(rxe) {
 	int gid_index;
 	char *buf;			/* ODP memory, moved around */
 	char *lbuf;
+	char *scratch;			/* what MIGRATE_TO_DEV reads back */
 	int fd[ND];
 	__u32 obs[ND];
 	struct counts c0;		/* at the start of a step */
@@ -165,16 +166,19 @@ static long snap_type(FIXTURE_DATA(rxe) *self, int d, unsigned char prot)
 	return n;
 }
 
-/* One RDMA WRITE (buf <- lbuf) or READ (lbuf <- buf), all of it; 0 or -errno. */
-static int rdma(FIXTURE_DATA(rxe) *self, enum ibv_wr_opcode op)
+/*
+ * One RDMA WRITE (buf + @off <- lbuf + @off) or READ (lbuf + @off <- buf +
+ * @off) of @len bytes; 0 or -errno.
+ */
+static int rdma_at(FIXTURE_DATA(rxe) *self, enum ibv_wr_opcode op, size_t off, size_t len)
 {
 	struct ibv_sge sge = {
-		.addr = U64(self->lbuf), .length = BUFSZ, .lkey = self->lmr->lkey,
+		.addr = U64(self->lbuf + off), .length = len, .lkey = self->lmr->lkey,
 	};
 	struct ibv_send_wr wr = {
 		.wr_id = op, .sg_list = &sge, .num_sge = 1, .opcode = op,
 		.send_flags = IBV_SEND_SIGNALED,
-		.wr.rdma = { .remote_addr = U64(self->buf), .rkey = self->odp->rkey },
+		.wr.rdma = { .remote_addr = U64(self->buf + off), .rkey = self->odp->rkey },
 	}, *bad;
 	time_t end = time(NULL) + CQ_TIMEOUT_S;
 	struct ibv_wc wc;
@@ -201,6 +205,12 @@ static int rdma(FIXTURE_DATA(rxe) *self, enum ibv_wr_opcode op)
 	return 0;
 }
 
+/* All of it. */
+static int rdma(FIXTURE_DATA(rxe) *self, enum ibv_wr_opcode op)
+{
+	return rdma_at(self, op, 0, BUFSZ);
+}
+
 static int find_gid(FIXTURE_DATA(rxe) *self)
 {
 	struct ibv_port_attr pa;
@@ -218,6 +228,11 @@ static int find_gid(FIXTURE_DATA(rxe) *self)
 				continue;
 			if (!memcmp(self->gid.raw, v4, sizeof(v4))) {
 				self->gid_index = i;
+				if (pa.active_mtu != IBV_MTU_4096) {
+					fprintf(stderr, "# active MTU enum %d: want IBV_MTU_4096 (netdev MTU 9000)\n",
+						pa.active_mtu);
+					return -EMSGSIZE;
+				}
 				return pa.state == IBV_PORT_ACTIVE ? 0 : -ENETDOWN;
 			}
 		}
@@ -239,7 +254,7 @@ static int qp_connect(FIXTURE_DATA(rxe) *self, struct ibv_qp *qp, __u32 dest)
 		return -errno;
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTR;
-	a.path_mtu = IBV_MTU_1024;
+	a.path_mtu = IBV_MTU_4096;
 	a.dest_qp_num = dest;
 	a.rq_psn = 0;
 	a.max_dest_rd_atomic = 1;
@@ -323,6 +338,9 @@ FIXTURE_SETUP(rxe)
 	ASSERT_NE(self->buf, MAP_FAILED);
 	self->lbuf = mmap(NULL, BUFSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(self->lbuf, MAP_FAILED);
+	self->scratch = mmap(NULL, BUFSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			     -1, 0);
+	ASSERT_NE(self->scratch, MAP_FAILED);
 	fill(self->buf, BUFSZ, 1);
 	fill(self->lbuf, BUFSZ, 2);
 	self->lmr = ibv_reg_mr(self->pd, self->lbuf, BUFSZ, IBV_ACCESS_LOCAL_WRITE);
@@ -388,9 +406,11 @@ static void to_device(struct __test_metadata *_metadata, FIXTURE_DATA(rxe) *self
 
 	fill(self->buf, BUFSZ, seed);
 	STEP_BEGIN();
-	ASSERT_EQ(dm(self->fd[d], HMM_DMIRROR_MIGRATE_TO_DEV, self->buf, self->buf, NP, &cp), 0);
+	ASSERT_EQ(dm(self->fd[d], HMM_DMIRROR_MIGRATE_TO_DEV, self->buf, self->scratch, NP, &cp),
+		  0);
 	ASSERT_EQ(cp, NP);
 	STEP_END(step, c1);
+	ASSERT_EQ(check(self->scratch, BUFSZ, seed), -1);
 	ASSERT_EQ(D_ST(&c1, &self->c0, d, migrated_to_dev), NP);
 	ASSERT_GE(D_EV(&c1, &self->c0, d, HMM_P2P_OBS_MIGRATE_OWN), 1);
 	for (i = 0; i < ND; i++)
@@ -571,6 +591,32 @@ TEST_F(rxe, walk)
 	read_private(_metadata, self, D_PCI, 76, "walk: read hmm_p2p0");
 	to_device(_metadata, self, D_PCI, 77, "walk: to hmm_p2p0");
 	write_private(_metadata, self, D_PCI, 78, "walk: write hmm_p2p0");
+}
+
+/*
+ * An access inside a page, not at its start: 7.3's __rxe_odp_mr_copy()
+ * (drivers/infiniband/sw/rxe/rxe_odp.c) copies from or to the start of the
+ * kmapped page (user_va), not user_va + offset, and does not advance its
+ * buffer (addr) from one page to the next. So an ODP access at a non-zero
+ * page offset reads or writes the page's first bytes instead: with the
+ * default 1024-byte MTU, three of every four packets of a large RDMA READ
+ * or WRITE land wrong. That is why the other tests run at MTU 4096 over
+ * page-aligned buffers (every packet one whole page). This test shows the
+ * kernel's behaviour: it passes when the offset is honoured, and reports
+ * the known bug as a skip when it is not. System memory only: nothing of
+ * ours is involved.
+ */
+TEST_F(rxe, subpage_offset)
+{
+	ASSERT_EQ(reg_odp(self), 0);
+	fill(self->buf, BUFSZ, 80);
+	memset(self->lbuf, 0, BUFSZ);
+	ASSERT_EQ(rdma_at(self, IBV_WR_RDMA_READ, 1024, 1024), 0);
+	if (check_at(self->lbuf + 1024, 1024, 80, 1024) != -1) {
+		ASSERT_EQ(check_at(self->lbuf + 1024, 1024, 80, 0), -1)
+			TH_LOG("neither the right bytes nor the page's first ones");
+		SKIP(return, "known 7.3 rxe bug: an ODP read at page offset 1024 returned the page's first 1024 bytes (__rxe_odp_mr_copy ignores the offset)");
+	}
 }
 
 /* The observer's own interface: limits and errnos. */

@@ -24,6 +24,7 @@ kmods_load() {
 rxe_up() {
 	ip link add dummy0 type dummy 2>/dev/null || ip link show dummy0 >/dev/null || return 1
 	ip addr add 10.11.0.1/24 dev dummy0 || return 1
+	ip link set dummy0 mtu 9000 || return 1
 	ip link set dummy0 up || return 1
 	rdma link add rxe0 type rxe netdev dummy0 || return 1
 	_i=0
@@ -51,6 +52,6 @@ setup "rxe: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours
 setup "rxe: load the kernel's RDMA modules ($(tr '\n' ' ' < "$KMODS/order"))" kmods_load
 setup "rxe: rxe0 on dummy0, port active" rxe_up
 check "rxe: rxe_odp is there (dynamic, with libibverbs and its rxe provider)" test -x "$RXE"
-run_tap --expect 8 rxe_odp "$RXE"
+run_tap --expect 9 rxe_odp "$RXE"
 setup "rxe: remove rxe0 and dummy0" rxe_down
 setup "rxe: unload ours" unload_ours
