@@ -88,7 +88,7 @@ static const int *abi_errnos(unsigned long req)
 }
 
 enum kind { K_RANGE, K_RELEASE, K_FLAGS, K_CLASSIFY, K_STATS, K_INJECT, K_INFO,
-	    K_BENCH, K_DMA, K_RAW };
+	    K_BENCH, K_DMA, K_OBSERVE, K_RAW };
 
 struct cmdspec {
 	const char *name;
@@ -119,6 +119,7 @@ static const struct cmdspec cmds[] = {
 	{ "INFO", HMM_P2P_IOC_INFO, K_INFO, NULL, false, 1, 0, false },
 	{ "COPY_BENCH", HMM_P2P_IOC_COPY_BENCH, K_BENCH, NULL, false, 1, 0, false },
 	{ "DMA", HMM_P2P_IOC_DMA, K_DMA, NULL, false, 3, 0, false },
+	{ "OBSERVE", HMM_P2P_IOC_OBSERVE, K_OBSERVE, NULL, false, 3, 0, false },
 	{ "RAW", 0, K_RAW, e_raw, true, 2, 0, false },
 };
 
@@ -539,6 +540,7 @@ static void one_call(struct tstate *t, int ci)
 		struct hmm_p2p_info in;
 		struct hmm_p2p_copy_bench b;
 		struct hmm_p2p_dma_cmd dma;
+		struct hmm_p2p_observe_cmd obs;
 		char raw[512];
 	} u;
 	__u64 addr = 0, npages = 0, ptr = 0;
@@ -626,10 +628,27 @@ static void one_call(struct tstate *t, int ci)
 		u.dma.ptr = (uintptr_t)t->buf;
 		bytes = PAGE;
 		break;
+	case K_OBSERVE:
+		/*
+		 * Mostly a start over one of the ranges or a read or stop of a
+		 * live id, sometimes a bad op, id, flags or pad. Closed files
+		 * (the chaos thread's) free their observers.
+		 */
+		gen_range(t, c, &addr, &npages, &ptr);
+		u.obs.op = below(s, 8) ? below(s, 3) : (__u32)rnd(s);
+		u.obs.id = below(s, 8) ? below(s, HMM_P2P_OBS_MAX) : (__u32)rnd(s);
+		u.obs.addr = addr;
+		u.obs.npages = npages;
+		u.obs.flags = below(s, 8) ? (u.obs.op == HMM_P2P_OBS_READ ? below(s, 2) : 0) :
+			      (__u32)rnd(s);
+		u.obs.pad = below(s, 16) ? 0 : 1;
+		if (!below(s, 16))
+			arg = (void *)(uintptr_t)bad_addrs[below(s, 4)];
+		break;
 	case K_RAW:
 		/* unknown numbers, known numbers with the wrong size or direction */
 		req = _IOC(below(s, 4), below(s, 4) ? 'H' : rnd(s) & 0xff,
-			   below(s, 2) ? 0x0a + below(s, 0x36) : 0x46 + below(s, 0xb9),
+			   below(s, 2) ? 0x0a + below(s, 0x36) : 0x48 + below(s, 0xb7),
 			   below(s, 3) ? below(s, 512) : sizeof(struct hmm_dmirror_cmd));
 		for (ret = 0; ret < 64; ret++)
 			u.raw[ret] = (char)rnd(s);

@@ -330,6 +330,7 @@ static int td_pci_open(struct inode *inode, struct file *filp)
 	}
 	pf->tp = tp;
 	pf->tf.dev = &tp->td;
+	td_observe_init(&pf->tf);
 	ret = hmm_p2p_mirror_init(&pf->tf.mirror, tp->td.dm, current->mm, &tp->pdev->dev);
 	if (ret)
 		goto err;
@@ -351,6 +352,7 @@ static int td_pci_release(struct inode *inode, struct file *filp)
 	struct td_pci_file *pf = container_of(filp->private_data, struct td_pci_file, tf);
 	struct td_pci *tp = pf->tp;
 
+	td_observe_release(&pf->tf);
 	down_read(&tp->rw);
 	/* upstream's rule, as for /dev/hmm_dmirrorN (see td_release()) */
 	if (!tp->gone)

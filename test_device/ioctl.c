@@ -661,6 +661,8 @@ static long td_ioctl_mm(struct td_file *tf, unsigned int cmd, void __user *uarg)
 		return td_copy_bench(uarg);
 	case HMM_P2P_IOC_DMA:
 		return td_dma(tf, uarg);
+	case HMM_P2P_IOC_OBSERVE:
+		return td_observe(tf, uarg);
 	}
 	return -ENOTTY;
 }

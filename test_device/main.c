@@ -109,6 +109,7 @@ static int td_open(struct inode *inode, struct file *filp)
 		kfree(tf);
 		return ret;
 	}
+	td_observe_init(tf);
 	filp->private_data = tf;
 	return 0;
 }
@@ -123,6 +124,7 @@ static int td_release(struct inode *inode, struct file *filp)
 	 * only an unmirrored process maps, a forked child's, stay until the
 	 * device's removal: hmm_p2p_devmem_evict_mirrored()).
 	 */
+	td_observe_release(tf);
 	hmm_p2p_devmem_evict_mirrored(tf->dev->dm);
 	hmm_p2p_mirror_fini(&tf->mirror);
 	kfree(tf);

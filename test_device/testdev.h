@@ -9,6 +9,7 @@
 #include <linux/platform_device.h>
 #include <linux/pci.h>
 #include <linux/atomic.h>
+#include <linux/mutex.h>
 #include "hmm_p2p.h"
 #include "hmm_p2p_test.h"
 
@@ -81,11 +82,15 @@ struct td_device {
  * @dev: the device
  * @mirror: the mirror
  * @flags: HMM_DMIRROR_FLAG_* set by HMM_DMIRROR_FLAGS
+ * @obs_lock: serializes HMM_P2P_IOC_OBSERVE's changes of @obs
+ * @obs: invalidation observers (observe.c), NULL for a free slot
  */
 struct td_file {
 	struct td_device *dev;
 	struct hmm_p2p_mirror mirror;
 	u64 flags;
+	struct mutex obs_lock;	/* protects obs */
+	struct td_observer *obs[HMM_P2P_OBS_MAX];
 };
 
 /* backend_soft.c, backend_spm.c */
@@ -132,6 +137,12 @@ struct td_device *td_page_device(struct page *page);
 
 /* main.c */
 extern umode_t td_node_mode;
+
+/* observe.c */
+struct td_observer;
+int td_observe(struct td_file *tf, void __user *uarg);
+void td_observe_init(struct td_file *tf);
+void td_observe_release(struct td_file *tf);
 
 /* ioctl.c */
 long td_ioctl(struct file *filp, unsigned int cmd, unsigned long arg);

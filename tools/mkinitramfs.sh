@@ -4,6 +4,7 @@
 # modules for the booted kernel and the static test binaries.
 #
 # usage: tools/mkinitramfs.sh --modules DIR --out FILE [--kdir KDIR] [--bin FILE]...
+#            [--dynbin FILE]...
 #
 #   /init            tools/guest/init
 #   /bin/busybox     the host's busybox (must be static: busybox-static)
@@ -12,13 +13,23 @@
 #   /bin/hmm-tests   upstream's suite from KDIR (built by build-kernel.sh)
 #   /bin/*           every executable in out/selftests/ and out/tools/, and --bin FILEs
 #   /modules/*.ko    every module in --modules DIR
+#   /modules/kdir/   the kernel's own modules some plans need (KDIR_MODULES
+#                    below, from KDIR, with what modinfo says they depend on),
+#                    when KDIR has them; kdir/order lists them in load order
 #   /plans/          selftests/plans/*.sh and tools/guest/lib.sh
+#
+# Dynamic binaries: every executable in out/selftests-dynamic/, the host's
+# rdma tool (iproute2) and --dynbin FILEs go to /bin with what ldd resolves
+# for them, at the host's paths, and the loader. A binary linked against
+# libibverbs also gets the providers in IBV_PROVIDERS (default rxe): the
+# provider library, which libibverbs dlopens (ldd does not list it), with
+# its own libraries, and its /etc/libibverbs.d/NAME.driver file.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 out_dir=${OUT:-$top/out}
-moddir='' out='' kdir='' extra=()
+moddir='' out='' kdir='' extra=() dynextra=()
 
 log() { echo "mkinitramfs: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -29,6 +40,7 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift 2 ;;
 	--kdir) kdir=$2; shift 2 ;;
 	--bin) extra+=("$2"); shift 2 ;;
+	--dynbin) dynextra+=("$2"); shift 2 ;;
 	*) die "unknown argument '$1' (see the header of $0)" ;;
 	esac
 done
@@ -79,6 +91,92 @@ for b in ${bins[@]+"${bins[@]}"}; do
 	names+=("$(basename "$b")")
 done
 
+# add_file SRC: SRC at its own path in the stage (the file, not a symlink).
+add_file() {
+	[ -e "$stage$1" ] && return 0
+	mkdir -p "$stage$(dirname "$1")"
+	cp -L "$1" "$stage$1"
+}
+
+# add_libs FILE: the loader FILE asks for and every library ldd resolves.
+add_libs() {
+	local interp lib
+	interp=$(readelf -l "$1" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+	[ -z "$interp" ] || add_file "$interp"
+	while read -r lib; do
+		add_file "$lib"
+	done < <(ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+}
+
+# add_dynbin FILE: a dynamic binary in /bin, with its libraries (and
+# libibverbs' providers).
+dyn_names=()
+add_dynbin() {
+	local p drv lib deps ibv pattern
+	[ -f "$1" ] || die "no such binary $1"
+	cp "$1" "$stage/bin/"
+	add_libs "$1"
+	dyn_names+=("$(basename "$1")")
+	deps=$(ldd "$1")
+	ibv=$(awk '$1 ~ /^libibverbs\.so/ { print $3 }' <<<"$deps")
+	[ -n "$ibv" ] || return 0
+	# where libibverbs dlopens providers from (its built-in pattern)
+	pattern=$(grep -m1 -ao '/[[:graph:]]*/lib%s-rdmav[0-9]*\.so' "$ibv" || true)
+	[ -n "$pattern" ] || die "$ibv: no provider path pattern in it"
+	for p in ${IBV_PROVIDERS:-rxe}; do
+		drv=/etc/libibverbs.d/$p.driver
+		# shellcheck disable=SC2059 # the pattern is libibverbs' own format
+		lib=$(printf "$pattern" "$p")
+		[ -f "$drv" ] && [ -f "$lib" ] ||
+			die "no libibverbs provider '$p' ($drv, $lib): make deps installs ibverbs-providers"
+		add_file "$drv"
+		add_file "$lib"
+		add_libs "$lib"
+	done
+}
+
+dynbins=()
+if [ -d "$out_dir/selftests-dynamic" ]; then
+	while IFS= read -r f; do dynbins+=("$f"); done < <(find "$out_dir/selftests-dynamic" -maxdepth 1 -type f -perm -u+x | sort)
+fi
+rdma=$(command -v rdma || true)
+[ -n "$rdma" ] && dynbins+=("$rdma")
+dynbins+=(${dynextra[@]+"${dynextra[@]}"})
+for b in ${dynbins[@]+"${dynbins[@]}"}; do
+	add_dynbin "$b"
+done
+
+# The kernel's own modules (when KDIR built them: rdma.config), with their
+# dependencies first, in load order.
+KDIR_MODULES="ib_core ib_uverbs rdma_rxe dummy"
+kmods=()
+# kmod_path NAME: KDIR's NAME.ko (modules.order lists what it built), or "".
+kmod_path() {
+	local o
+	o=$(awk -v n="$1" '{ b = $0; sub(/.*\//, "", b); sub(/\.(k)?o$/, "", b)
+		if (b == n) { print; exit } }' "$kdir/modules.order" 2>/dev/null)
+	[ -n "$o" ] && [ -f "$kdir/${o%.*}.ko" ] && echo "$kdir/${o%.*}.ko"
+	return 0
+}
+add_kmod() {
+	local name=$1 path dep k
+	for k in ${kmods[@]+"${kmods[@]}"}; do [ "$k" = "$name" ] && return 0; done
+	path=$(kmod_path "$name")
+	[ -n "$path" ] || die "$name.ko, a dependency, is not in $kdir/modules.order"
+	for dep in $(modinfo -F depends "$path" | tr ',' ' '); do
+		add_kmod "$dep"
+	done
+	mkdir -p "$stage/modules/kdir"
+	cp "$path" "$stage/modules/kdir/"
+	kmods+=("$name")
+	basename "$path" .ko >> "$stage/modules/kdir/order"
+}
+if [ -n "$kdir" ]; then
+	for m in $KDIR_MODULES; do
+		[ -z "$(kmod_path "$m")" ] || add_kmod "$m"
+	done
+fi
+
 mods=()
 for m in "$moddir"/*.ko; do
 	[ -f "$m" ] || continue
@@ -100,4 +198,4 @@ mkdir -p "$(dirname "$out")"
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
 	gzip -1 > "$out.tmp"
 mv "$out.tmp" "$out"
-log "$out ($(du -k "$out" | cut -f1) KiB): modules: ${mods[*]}; binaries: ${names[*]:-none}; plans: $(cd "$stage/plans" && ls *.sh | sed 's/\.sh$//' | grep -vx lib | tr '\n' ' ')"
+log "$out ($(du -k "$out" | cut -f1) KiB): modules: ${mods[*]}; kernel's: ${kmods[*]:-none}; binaries: ${names[*]:-none}; dynamic: ${dyn_names[*]:-none}; plans: $(cd "$stage/plans" && ls *.sh | sed 's/\.sh$//' | grep -vx lib | tr '\n' ' ')"

@@ -266,6 +266,72 @@ struct hmm_p2p_dma_cmd {
 #define HMM_P2P_IOC_DMA		_IOWR('H', 0x45, struct hmm_p2p_dma_cmd)
 
 /*
+ * Invalidation observers (HMM_P2P_IOC_OBSERVE). An observer is an interval
+ * notifier of the file's own over a range of the opener's address space: it
+ * counts the invalidations the kernel sends to every notifier of that range
+ * (another driver's too: rdma_rxe's ODP memory regions have no counters of
+ * their own), by event. It takes no part in them: it never fails, delays or
+ * retries one. A file has at most HMM_P2P_OBS_MAX observers; closing the
+ * file removes them.
+ *
+ * Events (@events[] index). A migration (migrate_vma, either direction) is
+ * "own" when its pagemap owner is that of the file's device, else "other".
+ */
+enum hmm_p2p_obs_event {
+	HMM_P2P_OBS_UNMAP = 0,		/* munmap, mremap */
+	HMM_P2P_OBS_CLEAR,		/* entries cleared: zap, reclaim, COW... */
+	HMM_P2P_OBS_PROTECTION_VMA,	/* mprotect */
+	HMM_P2P_OBS_PROTECTION_PAGE,	/* one page's write permission */
+	HMM_P2P_OBS_SOFT_DIRTY,		/* soft-dirty tracking */
+	HMM_P2P_OBS_RELEASE,		/* the address space is going away */
+	HMM_P2P_OBS_MIGRATE_OWN,	/* migrate_vma by the device's owner */
+	HMM_P2P_OBS_MIGRATE_OTHER,	/* migrate_vma by another owner */
+	HMM_P2P_OBS_EXCLUSIVE,		/* make_device_exclusive */
+	HMM_P2P_OBS_OTHER,		/* an event this interface does not know */
+	HMM_P2P_OBS_NR,
+};
+
+#define HMM_P2P_OBS_EVENTS	12	/* room in @events (the rest read 0) */
+#define HMM_P2P_OBS_MAX		4	/* observers per open file */
+
+/*
+ * struct hmm_p2p_observe_cmd - start, read or stop an observer.
+ * @op:       HMM_P2P_OBS_START, _READ or _STOP
+ * @id:       START: out: the observer's id (0 .. HMM_P2P_OBS_MAX - 1);
+ *            READ, STOP: in
+ * @addr:     START: start of the range, page aligned (else ignored)
+ * @npages:   START: pages in the range, as range commands take it
+ * @flags:    READ: HMM_P2P_OBS_RESET or 0; START, STOP: 0
+ * @pad:      0
+ * @calls:    out: invalidations received
+ * @nonblock: out: of those, non-blockable ones (from OOM reaping)
+ * @pages:    out: pages of the range the invalidations covered, summed
+ * @events:   out: invalidations per enum hmm_p2p_obs_event
+ *
+ * Every op returns the counters (START: all 0; STOP: the last ones).
+ */
+struct hmm_p2p_observe_cmd {
+	__u32 op;
+	__u32 id;
+	__u64 addr;
+	__u64 npages;
+	__u32 flags;
+	__u32 pad;
+	__u64 calls;
+	__u64 nonblock;
+	__u64 pages;
+	__u64 events[HMM_P2P_OBS_EVENTS];
+};
+
+#define HMM_P2P_OBS_START	0
+#define HMM_P2P_OBS_READ	1
+#define HMM_P2P_OBS_STOP	2
+
+#define HMM_P2P_OBS_RESET	_BITUL(0)	/* READ: zero the counters after */
+
+#define HMM_P2P_IOC_OBSERVE	_IOWR('H', 0x47, struct hmm_p2p_observe_cmd)
+
+/*
  * Errors, per command: every errno a command of this interface returns
  * (hmm_p2p_errno_table below has them as data). A return not in its
  * command's list is a bug of the driver; the fuzzer
@@ -313,6 +379,12 @@ struct hmm_p2p_dma_cmd {
  *           limits), ENOMEM
  *   DMA:    as READ; READ needs CAP_SYS_RAWIO (EPERM), and an address the
  *           IOMMU does not map for the device is EFAULT
+ *   OBSERVE: EFAULT, EINVAL (an unknown op, flags the op does not take, pad
+ *           not 0, id not below HMM_P2P_OBS_MAX, START's range as range
+ *           commands check theirs), EBUSY (START: the file has
+ *           HMM_P2P_OBS_MAX observers), ENOENT (READ, STOP: no observer
+ *           @id), ENOMEM. A STOP whose copy-out fails (EFAULT) has still
+ *           removed the observer.
  */
 #ifdef HMM_P2P_WANT_ERRNO_TABLE
 /*
@@ -350,6 +422,7 @@ static const struct hmm_p2p_errnos hmm_p2p_errno_table[] = {
 	{ HMM_P2P_IOC_COPY_BENCH, { EPERM, EFAULT, EINVAL, ENOMEM } },
 	{ HMM_P2P_IOC_DMA,
 	  { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM, EIO, ENODEV, EREMOTEIO, EOPNOTSUPP } },
+	{ HMM_P2P_IOC_OBSERVE, { EFAULT, EINVAL, EBUSY, ENOENT, ENOMEM } },
 };
 #endif /* HMM_P2P_WANT_ERRNO_TABLE */
 
