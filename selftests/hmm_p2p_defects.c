@@ -780,6 +780,80 @@ TEST(fd_outlives_opener)
 	close(fd);
 }
 
+static int observe(int fd, struct hmm_p2p_observe_cmd *c)
+{
+	return ioctl(fd, HMM_P2P_IOC_OBSERVE, c) ? -errno : 0;
+}
+
+/*
+ * An observer (HMM_P2P_IOC_OBSERVE) on a file whose opener has exited. A
+ * opens the device and forks B, which inherits the file; A exits before
+ * any command, so nothing of the file's own has an interval notifier on
+ * A's address space yet. START must not register one on an address space
+ * with no users (mmu_notifier_register() has BUG_ON(mm_users <= 0)): it
+ * fails with -ESRCH, as every other command does. And while the opener
+ * lives, an observer counts a munmap over its range, page by page.
+ */
+TEST(observe_opener_gone)
+{
+	struct hmm_p2p_observe_cmd c = { .op = HMM_P2P_OBS_START };
+	int res[2], fd, ch;
+	size_t sz = 4 * PAGE_SZ;
+	char *p;
+	pid_t pid;
+
+	fd = dev_open(DEV_PRIV0);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(p, MAP_FAILED);
+	memset(p, 1, sz);
+	c.addr = U64(p);
+	c.npages = 4;
+	ASSERT_EQ(observe(fd, &c), 0);
+	ASSERT_EQ(munmap(p + PAGE_SZ, PAGE_SZ), 0);
+	c.op = HMM_P2P_OBS_STOP;
+	ASSERT_EQ(observe(fd, &c), 0);
+	ASSERT_EQ(c.events[HMM_P2P_OBS_UNMAP], 1);
+	ASSERT_EQ(c.pages, 1);
+	ASSERT_EQ(observe(fd, &c), -ENOENT);
+	munmap(p, sz);
+
+	ASSERT_EQ(pipe(res), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		pid_t a = getpid(), b_pid;
+		int afd = dev_open(DEV_PRIV0);
+
+		CCHECK(afd >= 0, "open");
+		b_pid = fork();
+		CCHECK(b_pid >= 0, "fork");
+		if (!b_pid) {
+			struct hmm_p2p_observe_cmd o = {
+				.op = HMM_P2P_OBS_START,
+				.addr = 1UL << 30, .npages = 16,
+			};
+			int ret;
+
+			close(res[0]);
+			while (getppid() == a)	/* until A has exited */
+				usleep(10000);
+			ret = observe(afd, &o);
+			if (ret != -ESRCH)
+				fprintf(stderr, "# OBSERVE START, opener gone: %d\n", ret);
+			pipe_put(res[1], ret == -ESRCH ? 'y' : 'n');
+			_exit(0);
+		}
+		_exit(0);
+	}
+	close(res[1]);
+	ASSERT_EQ(wait_child(pid), 0);
+	ch = pipe_get(res[0]);
+	close(res[0]);
+	ASSERT_EQ(ch, 'y');
+	close(fd);
+}
+
 /*
  * Defect 7. A mirror mapping lives while the CPU keeps writing through the
  * PTE, with no sync: under bounce buffering (swiotlb=force, a confidential
