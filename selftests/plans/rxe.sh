@@ -49,7 +49,7 @@ else
 	setup "rxe: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours
 	setup "rxe: load the kernel's RDMA modules ($(tr '\n' ' ' < "$KMODS/order"))" kmods_load
 	setup "rxe: rxe0 on dummy0 (MTU 9000), port active" rxe_up
-	check "rxe: rxe_odp is there (dynamic, with libibverbs and its rxe provider)" test -x "$RXE"
+	setup "rxe: rxe_odp is there (dynamic, with libibverbs and its rxe provider)" test -x "$RXE"
 	run_tap --expect 9 rxe_odp "$RXE"
 	setup "rxe: remove rxe0 and dummy0" rxe_down
 	setup "rxe: unload ours" unload_ours
