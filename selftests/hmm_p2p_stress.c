@@ -184,7 +184,7 @@ struct results {
 	unsigned long child_ops, child_mismatches, child_errors, forks;
 	unsigned long thr_ops[MAXTHR];
 	__u64 thr_hash[MAXTHR];
-	int nmsg;
+	int nmsg, nprinted;
 	char msg[24][200];
 	int stop;
 };
@@ -195,6 +195,8 @@ static pthread_mutex_t *rlock;		/* process-shared */
 static unsigned long opt_seed, opt_ops = 3000;
 static int opt_secs = 60, opt_threads = 4, opt_verbose;
 static long opt_corrupt = -1;
+static int opt_nofork;
+static unsigned int opt_devmask = 0x7f;	/* migration targets */
 static const char *opt_kernel;
 static struct timespec t_start;
 static int fds[MAXDEV];
@@ -243,8 +245,9 @@ static void note(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(m, sizeof(m), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "# %s\n", m);
 	pthread_mutex_lock(rlock);
+	if (R->nprinted++ < 40)
+		fprintf(stderr, "# %s\n", m);
 	if (R->nmsg < (int)ARRAY_SIZE(R->msg))
 		memcpy(R->msg[R->nmsg++], m, sizeof(m));
 	pthread_mutex_unlock(rlock);
@@ -396,6 +399,7 @@ struct token {
 	int wkind0;
 	__u32 locs;
 	__u32 loc0;		/* locations possible at the start (incl. in flight) */
+	__u32 flight0;		/* locations ops in flight at the start may move to */
 	__u64 pend0;
 };
 
@@ -416,10 +420,11 @@ static void op_begin(struct piece *pc, struct token *t, __u64 stamp, __u32 locs)
 	t->wseq0 = pc->wseq;
 	t->wkind0 = pc->wkind;
 	t->locs = locs;
-	t->loc0 = pc->loc;
+	t->flight0 = 0;
 	for (l = 0; l < L_NLOC; l++)
 		if (pc->flightcnt[l])
-			t->loc0 |= LB(l);
+			t->flight0 |= LB(l);
+	t->loc0 = pc->loc | t->flight0;
 	t->pend0 = pc->pend;
 	for (l = 0; l < L_NLOC; l++)
 		if (locs & LB(l))
@@ -488,8 +493,8 @@ static __u32 image(int a, int dev, int l)
 	int x = l - L_DEV0;
 
 	switch (a) {
-	case A_MIGDEV:
-		return LB(l) | LDEV(dev);
+	case A_MIGDEV:	/* what stays behind is read back through the mirror */
+		return LB(l) | LDEV(dev) | image(A_DREAD, dev, l);
 	case A_MIGSYS:
 		return l >= L_DEV0 && l < L_P2PDMA ? LB(L_SYS) | LB(l) : LB(l);
 	case A_DREAD:	/* a read fault: the zero page; another owner's pages come home */
@@ -535,7 +540,7 @@ static __u32 op_locs(int a, int dev, enum pkind k)
 		return 0;
 	switch (a) {
 	case A_MIGDEV:
-		return LDEV(dev) | LB(L_NONE);
+		return LDEV(dev) | LB(L_NONE) | LB(L_SYS) | LB(L_ZERO);
 	case A_MIGSYS:
 	case A_DWRITE:
 	case A_CPUW:
@@ -584,12 +589,17 @@ struct thr {
 	__u64 opno;
 	bool child;
 	int *fd;
+	__u64 printed;		/* opno + 1 of the last op that printed a mismatch */
 };
 
 static void mismatch(struct thr *t, const char *what, struct piece *pc, unsigned long pg,
 		     long off, __u64 got, const char *want)
 {
 	__atomic_add_fetch(&R->mismatches, 1, __ATOMIC_RELAXED);
+	/* the first bad page of an op tells it; the count tells the rest */
+	if (t->printed == t->opno + 1)
+		return;
+	t->printed = t->opno + 1;
 	note("MISMATCH seed=%lu %s%d op=%llu %s piece=%ld page=%lu +%ld: got %#llx, %s",
 	     opt_seed, t->child ? "child-of-" : "thread", t->id,
 	     (unsigned long long)t->opno, what, (long)(pc - pieces), pg, off,
@@ -641,12 +651,15 @@ static bool errno_ok(struct piece *pc, struct token *t, int a, int dev, int e)
 		return true;
 	case EFAULT:
 		return t->remapping0 || pc->mapgen != t->mapgen0 || pc->remapping;
+	case EINVAL:	/* a migration of a range not mapped (remap), or of p2pmem */
+		if (t->remapping0 || pc->mapgen != t->mapgen0 || pc->remapping)
+			return a == A_MIGDEV || a == A_MIGSYS;
+		return pc->kind == P_P2P && (a == A_MIGDEV || a == A_MIGSYS);
 	case ENOENT:
 		return a == A_MIGDEV;
 	case EREMOTEIO:
 		return pc->kind == P_P2P || a == A_MIGDEV;
 	case EPERM:	/* migration of the p2pmem piece: not anonymous memory */
-	case EINVAL:
 	case EOPNOTSUPP:
 		return pc->kind == P_P2P && (a == A_MIGDEV || a == A_MIGSYS);
 	default:
@@ -938,7 +951,14 @@ static void do_reader(struct thr *t, struct piece *pc, int a, int dev)
 			unsigned char b = t->snap[i];
 			int lab = snap_label(b, dev);
 
-			if (!snap_ok(b, dev, may, pc->kind)) {
+			/*
+			 * A THP being migrated is a non-present PMD, which a
+			 * snapshot (no fault) reports as an error.
+			 */
+			bool moving = pc->kind == P_THP && (tk.flight0 | during);
+
+			if (!snap_ok(b, dev, may, pc->kind) &&
+			    !(b == HMM_DMIRROR_PROT_ERROR && moving)) {
 				char ls[96], w[128];
 
 				snprintf(w, sizeof(w), "snapshot via %s: may be %s",
@@ -1007,8 +1027,10 @@ static void one_op(struct thr *t)
 		dev = 0;
 	if (pc->kind == P_P2P && (a == A_DONTNEED || a == A_REMAP || a == A_FORK))
 		a = A_CPUW;	/* a shared BAR mapping: no zap, no remap, no fork here */
-	if (t->child && a == A_FORK)
+	if ((t->child || opt_nofork) && a == A_FORK)
 		a = A_MIGSYS;
+	if (a == A_MIGDEV && !(opt_devmask & (1U << dev)))
+		dev = 0;
 	/* the p2pmem piece is MAP_SHARED: the parent's, not the child's copy */
 	if (t->child && pc->kind == P_P2P)
 		pc = &pieces[0];
@@ -1049,6 +1071,8 @@ static void child_main(struct thr *parent, __u64 cseed)
 		pieces[i].remapping = 0;
 		memset(pieces[i].flightcnt, 0, sizeof(pieces[i].flightcnt));
 		pieces[i].pend = NOSTAMP;
+		/* fork may have copied device pages: the child's may be anywhere */
+		pieces[i].loc |= LB(L_SYS) | LB(L_ZERO);
 	}
 	/* the copy is exact: no writer was in flight at the fork */
 	for (i = 0; i < npieces; i++)
@@ -1257,7 +1281,7 @@ int main(int argc, char **argv)
 	char line[160];
 
 	opt_seed = (unsigned long)time(NULL) ^ ((unsigned long)getpid() << 16);
-	while ((opt = getopt(argc, argv, "s:n:t:j:k:vX:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:t:j:k:vX:FD:")) != -1) {
 		switch (opt) {
 		case 's':
 			opt_seed = strtoul(optarg, NULL, 0);
@@ -1276,6 +1300,12 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			opt_verbose = 1;
+			break;
+		case 'F':
+			opt_nofork = 1;
+			break;
+		case 'D':
+			opt_devmask = strtoul(optarg, NULL, 0) | 1;
 			break;
 		case 'X':
 			opt_corrupt = strtol(optarg, NULL, 0);

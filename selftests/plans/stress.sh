@@ -14,6 +14,8 @@ STRESS=$BINDIR/hmm_p2p_stress
 INVAL=$BINDIR/hmm_p2p_inval
 arg() { sed -n "s/.*hmmp2p\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 ops=$(arg stress_ops) seed=$(arg stress_seed) secs=$(arg stress_secs)
+# hmmp2p.stress_args=-F,-D,0x33: more options, commas for spaces (debugging)
+xargs=$(arg stress_args | tr , ' ')
 if [ "$FLAVOR" = debug ]; then
 	: "${ops:=400}" "${secs:=110}"
 else
@@ -32,8 +34,9 @@ limit=$((secs + 60))
 	killall -9 hmm_p2p_stress
 ) &
 wd=$!
+# shellcheck disable=SC2086
 run_tap --expect 6 hmm_p2p_stress "$STRESS" -n "$ops" -t "$secs" \
-	-k "$KERNEL_SERIES-$FLAVOR" ${seed:+-s "$seed"}
+	-k "$KERNEL_SERIES-$FLAVOR" ${seed:+-s "$seed"} $xargs
 kill "$wd" 2>/dev/null
 if [ -x "$INVAL" ]; then
 	run_tap hmm_p2p_inval "$INVAL"
