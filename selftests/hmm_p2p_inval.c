@@ -156,7 +156,6 @@ static void expect_new(struct __test_metadata *_metadata, FIXTURE_DATA(inval) *s
 	ASSERT_EQ(0, dm(self->fd, HMM_DMIRROR_READ, self->buf, self->out, self->npages, &cpages));
 	ASSERT_EQ(self->npages, cpages);
 	EXPECT_EQ(-1, check(self->out, self->size, 2));
-	EXPECT_NE(0, check(self->out, PAGE_SZ, 1));
 
 	fill(self->out, self->size, 3);
 	ASSERT_EQ(0, dm(self->fd, HMM_DMIRROR_WRITE, self->buf, self->out, self->npages,
@@ -175,8 +174,8 @@ TEST_F(inval, migrate_and_back)
 
 	mirror_old(_metadata, self);
 	inv0 = invalidations(self->fd);
-	ASSERT_EQ(0, dm(self->other, HMM_DMIRROR_MIGRATE_TO_DEV, self->buf, NULL, self->npages,
-			&cpages));
+	ASSERT_EQ(0, dm(self->other, HMM_DMIRROR_MIGRATE_TO_DEV, self->buf, self->out,
+			self->npages, &cpages));
 	ASSERT_EQ(self->npages, cpages);
 	ASSERT_EQ(0, dm(self->other, HMM_DMIRROR_MIGRATE_TO_SYS, self->buf, NULL, self->npages,
 			&cpages));
