@@ -197,6 +197,7 @@ static int opt_secs = 60, opt_threads = 4, opt_verbose;
 static long opt_corrupt = -1;
 static int opt_nofork;
 static unsigned int opt_devmask = 0x7f;	/* migration targets */
+static unsigned int opt_childmask = 0x7f;	/* a forked child's */
 static const char *opt_kernel;
 static struct timespec t_start;
 static int fds[MAXDEV];
@@ -1061,7 +1062,7 @@ static void one_op(struct thr *t)
 		a = A_CPUW;	/* a shared BAR mapping: no zap, no remap, no fork here */
 	if ((t->child || opt_nofork) && a == A_FORK)
 		a = A_MIGSYS;
-	if (a == A_MIGDEV && !(opt_devmask & (1U << dev)))
+	if (a == A_MIGDEV && !((t->child ? opt_childmask : opt_devmask) & (1U << dev)))
 		dev = 0;
 	/* the p2pmem piece is MAP_SHARED: the parent's, not the child's copy */
 	if (t->child && pc->kind == P_P2P)
@@ -1313,7 +1314,7 @@ int main(int argc, char **argv)
 	char line[160];
 
 	opt_seed = (unsigned long)time(NULL) ^ ((unsigned long)getpid() << 16);
-	while ((opt = getopt(argc, argv, "s:n:t:j:k:vX:FD:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:t:j:k:vX:FD:c:")) != -1) {
 		switch (opt) {
 		case 's':
 			opt_seed = strtoul(optarg, NULL, 0);
@@ -1338,6 +1339,9 @@ int main(int argc, char **argv)
 			break;
 		case 'D':
 			opt_devmask = strtoul(optarg, NULL, 0) | 1;
+			break;
+		case 'c':
+			opt_childmask = strtoul(optarg, NULL, 0) | 1;
 			break;
 		case 'X':
 			opt_corrupt = strtol(optarg, NULL, 0);
