@@ -1069,6 +1069,9 @@ static void one_op(struct thr *t)
 		pc = &pieces[0];
 	if (a == A_MIGDEV && pc->kind == P_P2P && dev == p2p_owner)
 		dev = 0;
+	if (opt_verbose && t->child)
+		fprintf(stderr, "# child %d: op %llu %s piece %d %s\n", getpid(),
+			(unsigned long long)t->opno, act_name[a], (int)(pc - pieces), dev_name(dev));
 	if (a == A_FORK)
 		do_fork(t, mix(opt_seed, x4));
 	else if (act_is_writer(a))
@@ -1104,8 +1107,13 @@ static void child_main(struct thr *parent, __u64 cseed)
 		pieces[i].remapping = 0;
 		memset(pieces[i].flightcnt, 0, sizeof(pieces[i].flightcnt));
 		pieces[i].pend = NOSTAMP;
-		/* fork may have copied device pages: the child's may be anywhere */
-		pieces[i].loc |= LB(L_SYS) | LB(L_ZERO);
+		/*
+		 * The parent's threads migrate pages the child shares
+		 * (copy-on-write) under it, fork may have copied device
+		 * pages and copies no page table of a VMA without anon_vma:
+		 * the child checks every byte, not where pages are.
+		 */
+		pieces[i].loc = (1U << L_NLOC) - 1;
 	}
 	/* the copy is exact: no writer was in flight at the fork */
 	for (i = 0; i < npieces; i++)
@@ -1137,6 +1145,13 @@ static void do_fork(struct thr *t, __u64 cseed)
 	pid = fork();
 	if (pid == 0)
 		child_main(t, cseed);
+	if (opt_verbose) {
+		char ls[96];
+
+		for (i = 0; i < npieces; i++)
+			fprintf(stderr, "# fork %d: piece %d may be %s\n", pid, i,
+				loc_str(pieces[i].loc, ls, sizeof(ls)));
+	}
 	for (i = npieces - 1; i >= 0; i--)
 		pthread_mutex_unlock(&pieces[i].wlock);
 	if (pid < 0) {
