@@ -565,7 +565,7 @@ static void update_loc(struct piece *pc, int a, int dev, bool alone, bool comple
 {
 	__u32 img;
 
-	if (pc->kind == P_P2P)
+	if (pc->kind == P_P2P || in_child)	/* a child's: anywhere (child_main()) */
 		return;
 	img = image_mask(a, dev, pc->loc);
 	if (a == A_MIGDEV && complete && alone)

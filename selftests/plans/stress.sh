@@ -17,7 +17,7 @@ ops=$(arg stress_ops) seed=$(arg stress_seed) secs=$(arg stress_secs)
 # hmmp2p.stress_args=-F,-D,0x33: more options, commas for spaces (debugging)
 xargs=$(arg stress_args | tr , ' ')
 if [ "$FLAVOR" = debug ]; then
-	: "${ops:=400}" "${secs:=110}"
+	: "${ops:=1000}" "${secs:=100}"
 else
 	: "${ops:=1500}" "${secs:=45}"
 fi
