@@ -828,7 +828,7 @@ static void do_writer(struct thr *t, struct piece *pc, int a, int dev, __u64 sta
 	pthread_mutex_lock(&pc->lk);
 	op_window(pc, &tk, &alone, NULL, NULL, NULL, 0);
 	update_loc(pc, a, dev, alone, complete, tk.locs);
-	if (verify)	/* the CPU read: the zero page (or a THP's) */
+	if (verify && !in_child)	/* the CPU read: the zero page (or a THP's) */
 		pc->loc = alone ? LB(L_ZERO) | LB(L_SYS) : pc->loc | LB(L_ZERO) | LB(L_SYS);
 	pc->pend = NOSTAMP;
 	pc->wseq++;
