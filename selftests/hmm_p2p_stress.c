@@ -19,6 +19,8 @@
  *   -k  kernel name for the summary line (default: uname -r)
  *   -X  (test of the test) corrupt one byte of the N-th expected page the
  *       checker compares: the run must report a mismatch
+ *   -F  no fork; -D MASK, -c MASK: the devices (bit N: device N) the threads,
+ *       and a forked child, migrate to (debugging aids); -v: a child's ops
  *
  * The model. Every page holds a "stamp": its words are stamp_word(stamp,
  * page, word), stamp 0 being zeros. Per piece the model keeps each page's
@@ -38,6 +40,19 @@
  * migration lost is a mismatch. A fork takes every writer lock (the child
  * gets an exact copy of the model); the child opens its own device files and
  * works on its copy alone, while the parent's threads race on.
+ *
+ * Racing pairs (counted, both orders): each writer against migrate_dev,
+ * migrate_sys, dev_read and snapshot; those four among themselves; a fork
+ * (its child's whole life) against all four. Serialised per piece: writer
+ * against writer, and fork against every writer (it takes every piece's
+ * writer lock while it forks).
+ *
+ * Where the model is looser than exact, on purpose: a location set only
+ * shrinks when an op ran alone on its piece and did everything it was asked;
+ * a child's pages may be anywhere (the parent migrates pages they share);
+ * a snapshot may report the zero page where the model has "not present"
+ * (counted: "zero page where none") and an error entry where the page may be
+ * absent, unmapped or another owner's device-private page (error_ok()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -127,7 +142,7 @@ static int rr_index(int a)
 /* ---- snapshot labels, for the transitions table ---- */
 
 enum { T_NONE, T_ZERO, T_SYS, T_THP, T_DEV0, T_PEER = T_DEV0 + MAXDEV, T_COH_OTHER, T_P2PDMA,
-       T_ERROR, T_N, T_UNSEEN = 0xff };
+	T_ERROR, T_N, T_UNSEEN = 0xff };
 static const char *const t_name[T_N] = {
 	"none", "zero", "sys", "sys-thp", "dmirror0", "dmirror1", "dmirror2", "dmirror3",
 	"p2p0", "p2p1", "p2p2", "priv-peer", "coh-other", "p2pdma", "error",
@@ -321,7 +336,8 @@ static long page_mixed(const __u64 *p, const __u64 *st, int n, unsigned long gp,
 			bool ok = false;
 
 			for (i = 0; i < n && !ok; i++)
-				ok = got == (unsigned char)(expect_word(st[i], gp, w, corrupt) >> (8 * b));
+				ok = got == (unsigned char)(expect_word(st[i], gp, w, corrupt) >>
+							    (8 * b));
 			if (!ok)
 				return w * 8 + b;
 		}
@@ -846,11 +862,16 @@ static int snap_label(unsigned char b, int dev)
 	if (b == HMM_DMIRROR_PROT_NONE)
 		return T_NONE;
 	switch (nib) {
-	case 0x00: return (b & HMM_DMIRROR_PROT_PMD) ? T_THP : T_SYS;
-	case HMM_DMIRROR_PROT_ZERO: return T_ZERO;
-	case HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL: return T_DEV0 + dev;
-	case HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE: return T_PEER;
-	case HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL: return T_DEV0 + dev;
+	case 0x00:
+		return (b & HMM_DMIRROR_PROT_PMD) ? T_THP : T_SYS;
+	case HMM_DMIRROR_PROT_ZERO:
+		return T_ZERO;
+	case HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL:
+		return T_DEV0 + dev;
+	case HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE:
+		return T_PEER;
+	case HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL:
+		return T_DEV0 + dev;
 	case HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE:
 		return dev == 2 ? T_DEV0 + 3 : dev == 3 ? T_DEV0 + 2 : T_COH_OTHER;
 	}
@@ -993,7 +1014,8 @@ static void do_reader(struct thr *t, struct piece *pc, int a, int dev)
 				char fl[64], du[64];
 
 				snprintf(w, sizeof(w), "via %s: may be %s; flight %s, during %s%s",
-					 dev_name(dev), loc_str(tk.loc0 & ~tk.flight0, ls, sizeof(ls)),
+					 dev_name(dev),
+					 loc_str(tk.loc0 & ~tk.flight0, ls, sizeof(ls)),
 					 loc_str(tk.flight0, fl, sizeof(fl)),
 					 loc_str(during, du, sizeof(du)), alone ? ", alone" : "");
 				mismatch(t, "snapshot", pc, i, 0, b, w);
@@ -1071,7 +1093,8 @@ static void one_op(struct thr *t)
 		dev = 0;
 	if (opt_verbose && t->child)
 		fprintf(stderr, "# child %d: op %llu %s piece %d %s\n", getpid(),
-			(unsigned long long)t->opno, act_name[a], (int)(pc - pieces), dev_name(dev));
+			(unsigned long long)t->opno, act_name[a], (int)(pc - pieces),
+			dev_name(dev));
 	if (a == A_FORK)
 		do_fork(t, mix(opt_seed, x4));
 	else if (act_is_writer(a))
@@ -1298,7 +1321,8 @@ static int devices_idle(void)
 				break;
 			usleep(100000);
 		}
-		printf("# %s: pages_in_use=%llu migrated_to_dev=%llu migrated_to_sys=%llu cpu_faults=%llu invalidations=%llu thp_migrated=%llu p2p_mappings=%llu\n",
+		printf("# %s: pages_in_use=%llu migrated_to_dev=%llu migrated_to_sys=%llu "
+		       "cpu_faults=%llu invalidations=%llu thp_migrated=%llu p2p_mappings=%llu\n",
 		       dev_name(i), (unsigned long long)st.pages_in_use,
 		       (unsigned long long)st.migrated_to_dev,
 		       (unsigned long long)st.migrated_to_sys, (unsigned long long)st.cpu_faults,
@@ -1362,7 +1386,8 @@ int main(int argc, char **argv)
 			opt_corrupt = strtol(optarg, NULL, 0);
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-s SEED] [-n OPS] [-t SECS] [-j THREADS] [-k KERNEL]\n",
+			fprintf(stderr,
+				"usage: %s [-s SEED] [-n OPS] [-t SECS] [-j THREADS] [-k KERNEL]\n",
 				argv[0]);
 			return 2;
 		}
@@ -1466,7 +1491,8 @@ int main(int argc, char **argv)
 		for (j = 0; j < T_N; j++)
 			if (R->trans[i][j])
 				printf("#   %s -> %s: %lu\n", t_name[i], t_name[j], R->trans[i][j]);
-	printf("# mismatches: data %lu, class %lu; inconclusive windows %lu; pages checked %lu; zero page where none: %lu\n",
+	printf("# mismatches: data %lu, class %lu; inconclusive windows %lu; pages checked %lu; "
+	       "zero page where none: %lu\n",
 	       R->data_mismatches, R->class_mismatches, R->inconclusive, R->page_checks,
 	       R->zero_for_none);
 
