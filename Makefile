@@ -73,3 +73,4 @@ clean:
 -include tools/harness.mk
 -include tools/patched-kernel.mk
 -include tools/hmm-bench/bench.mk
+-include tools/dkms.mk
