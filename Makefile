@@ -74,3 +74,4 @@ clean:
 -include tools/patched-kernel.mk
 -include tools/hmm-bench/bench.mk
 -include tools/dkms.mk
+-include tools/host.mk

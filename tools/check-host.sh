@@ -30,7 +30,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 logdir=${OUT:-$top/out}/logs
 mkdir -p "$logdir"
-cache=${HMM_P2P_CACHE:-$HOME/.cache/hmm-p2p}
 tmp=$(mktemp -d /tmp/hmm-p2p-host.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -171,6 +170,39 @@ intree() {
 		fail "the cached tree was written to" || return 1
 	system_state | diff "$tmp/intree-before" - || fail "the system's /usr/src or /lib/modules changed" || return 1
 	say "in-tree build of drivers/misc/hmm_p2p passed; cached trees untouched"
+}
+
+# --- kselftest ----------------------------------------------------------------
+
+# selftests/ as a kselftest target of the 7.3 source tree (an overlay):
+# built and installed with the kernel's selftests Makefile, static as the
+# project's VMs need them, against the build tree's installed headers.
+kselftest() {
+	local b s inst=$tmp/ksft-install
+	b=$(tree 7.3) || fail "no 7.3 build tree" || return 1
+	s=$(readlink -f "$b/source")
+	cat > "$tmp/ksft.sh" <<-EOS
+	S='$s' B='$b' TOP='$top' INST='$inst'
+	"\$TOP/tools/ksft-install.sh" "\$S"
+	make -C "\$S/tools/testing/selftests" TARGETS=hmm_p2p \
+		KHDR_INCLUDES="-isystem \$B/usr/include" LDFLAGS=-static -j\$((\$(nproc) + 1))
+	make -C "\$S/tools/testing/selftests" TARGETS=hmm_p2p \
+		KHDR_INCLUDES="-isystem \$B/usr/include" LDFLAGS=-static INSTALL_PATH="\$INST" install
+	EOS
+	overlay_run "$s" - "$tmp/ksft.sh" || fail "kselftest build" || return 1
+	cat "$inst/kselftest-list.txt"
+	grep -qx 'hmm_p2p:run_hmm_p2p.sh' "$inst/kselftest-list.txt" ||
+		fail "kselftest-list.txt has no hmm_p2p:run_hmm_p2p.sh" || return 1
+	for p in hmm_p2p_tests hmm_p2p_defects p2p_tests hmm_p2p_fuzz hmm_thp_subrange \
+		hmm_p2p_holder hmm_p2p_pin hmm_p2p_pressure hmm_p2p_reload run_hmm_p2p.sh; do
+		[ -x "$inst/hmm_p2p/$p" ] || fail "not installed: hmm_p2p/$p" || return 1
+	done
+	file "$inst/hmm_p2p/hmm_p2p_tests" | grep -q 'statically linked' ||
+		fail "hmm_p2p_tests is not static" || return 1
+	"$inst/hmm_p2p/hmm_p2p_tests" -l > "$tmp/ksft-list" 2>&1 || true	# -l exits 1
+	grep -q enomem_chunk_grow "$tmp/ksft-list" || fail "hmm_p2p_tests -l lists no enomem_chunk_grow" || return 1
+	[ ! -e "$s/tools/testing/selftests/hmm_p2p" ] || fail "the cached source tree was written to" || return 1
+	say "selftests built and installed as kselftest target hmm_p2p of $s (overlay)"
 }
 
 # --- main ---------------------------------------------------------------------
