@@ -17,7 +17,7 @@
 #   kselftest  selftests/ copied (tools/ksft-install.sh) into an overlay of
 #              the 7.3 source tree and built there with
 #              make -C tools/testing/selftests TARGETS=hmm_p2p
-#   docs       docs/abi.md against uapi/hmm_p2p_test.h (tools/gen-abi-doc.sh
+#   docs       docs/abi.md against uapi/hmm_p2p_test.h (tools/gen-abi-doc.py
 #              --check)
 #
 # Prints "ok N name (S s)" or "not ok N name (S s)" per check (a failure
@@ -205,6 +205,23 @@ kselftest() {
 	say "selftests built and installed as kselftest target hmm_p2p of $s (overlay)"
 }
 
+# --- docs -------------------------------------------------------------------
+
+# docs/abi.md matches the header, and the check fails on a header with one
+# ioctl more or one struct field more (it can fail).
+docs_check() {
+	local h=$tmp/abi-h
+	"$here/gen-abi-doc.py" --check || return 1
+	sed 's|^#define HMM_P2P_IOC_DMA\t|#define HMM_P2P_IOC_NEW _IOW('"'H'"', 0x7f, struct hmm_p2p_info)\n&|' \
+		"$top/uapi/hmm_p2p_test.h" > "$h.1"
+	grep -q HMM_P2P_IOC_NEW "$h.1" || fail "test header not made" || return 1
+	! "$here/gen-abi-doc.py" --check "$h.1" >/dev/null || fail "no failure on a new ioctl" || return 1
+	sed 's|^\t__u64 cpages;$|&\n\t__u64 newfield;|' "$top/uapi/hmm_p2p_test.h" > "$h.2"
+	grep -q newfield "$h.2" || fail "test header not made" || return 1
+	! "$here/gen-abi-doc.py" --check "$h.2" >/dev/null || fail "no failure on a new field" || return 1
+	say "docs/abi.md matches; a new ioctl or field in the header fails the check"
+}
+
 # --- main ---------------------------------------------------------------------
 
 what=${*:-dkms intree kselftest docs}
@@ -217,7 +234,7 @@ for w in $what; do
 		t dkms-skip-no-device-private dkms_skip ;;
 	intree) t intree-7.3 intree ;;
 	kselftest) t kselftest-7.3 kselftest ;;
-	docs) t docs-abi "$here/gen-abi-doc.sh" --check ;;
+	docs) t docs-abi docs_check ;;
 	*) echo "check-host: unknown check '$w'" >&2; exit 2 ;;
 	esac
 done

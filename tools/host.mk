@@ -13,4 +13,4 @@ check-dkms check-intree check-kselftest check-docs:
 	@$(TOP)/tools/check-host.sh $(patsubst check-%,%,$@)
 # Regenerate the generated parts of docs/abi.md from the uapi header.
 abi-doc:
-	@$(TOP)/tools/gen-abi-doc.sh
+	@$(TOP)/tools/gen-abi-doc.py
