@@ -16,6 +16,7 @@ KSFT_SKIP=4
 loaded=0
 rc=0
 
+# shellcheck disable=SC2086 # HMM_P2P_PARAMS: one word per parameter
 load() {
 	if [ -n "${HMM_P2P_MODDIR:-}" ]; then
 		insmod "$HMM_P2P_MODDIR/hmm_p2p.ko" &&
@@ -35,8 +36,10 @@ if [ ! -d /sys/module/hmm_p2p_test ]; then
 fi
 
 run() {
-	echo "run_hmm_p2p: $*"
-	"./$@" || rc=1
+	prog=$1
+	shift
+	echo "run_hmm_p2p: $prog $*"
+	"./$prog" "$@" || rc=1
 }
 # enomem_chunk_grow fills a whole device: slow with the default sizes
 run hmm_p2p_tests -T enomem_chunk_grow

@@ -25,6 +25,8 @@
 # "N passed, N failed". Exit status 0 only when nothing failed. Needs root
 # (mounts; dkms's package) for dkms and intree.
 set -uo pipefail
+# $flags: dkms options, one word each
+# shellcheck disable=SC2086
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -116,7 +118,7 @@ dkms_skip() {
 	# Every "depends on" of Kconfig must be in BUILD_EXCLUSIVE_CONFIG.
 	for opt in $(sed -n 's/^[[:space:]]*depends on //p' "$top/Kconfig" | tr -c 'A-Z0-9_\n' ' '); do
 		case $opt in HMM_P2P) continue ;; esac
-		grep -q "^BUILD_EXCLUSIVE_CONFIG=.*CONFIG_$opt[ \"]" "$top/dkms.conf" ||
+		grep -q "^BUILD_EXCLUSIVE_CONFIG=.*CONFIG_${opt}[ \"]" "$top/dkms.conf" ||
 			fail "Kconfig depends on $opt, dkms.conf's BUILD_EXCLUSIVE_CONFIG lacks CONFIG_$opt" || return 1
 	done
 }
