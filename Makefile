@@ -73,3 +73,5 @@ clean:
 -include tools/harness.mk
 -include tools/patched-kernel.mk
 -include tools/hmm-bench/bench.mk
+-include tools/dkms.mk
+-include tools/host.mk

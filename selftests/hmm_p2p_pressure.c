@@ -47,12 +47,10 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#include "hmm_p2p_test.h"
+#include "hmm_p2p_util.h"
 
-#define PAGE_SZ		4096UL
 #define MIB		(1024UL * 1024)
 #define NP		(16 * MIB / PAGE_SZ)
-#define INJECT_FOREVER	0x40000000U
 /* one real load: the fault must happen here, not be optimised away */
 #define READ_ONCE(x)	(*(const __typeof__(x) *)&(x))
 
@@ -63,87 +61,6 @@ static int dev_fd = -1;	/* a hog must not keep it (nor the module) */
 static long hog_kills;	/* memory.events oom_kill when the hog started */
 
 #define FAIL(...) do { printf("FAIL: " __VA_ARGS__); printf("\n"); failures++; } while (0)
-
-static int cmd(int fd, unsigned long req, void *addr, void *ptr, unsigned long npages,
-	       __u64 *cpages)
-{
-	struct hmm_dmirror_cmd c = {
-		.addr = (uintptr_t)addr, .ptr = (uintptr_t)ptr, .npages = npages,
-	};
-	int ret;
-
-	do {
-		ret = ioctl(fd, req, &c);
-	} while (ret && errno == EINTR);
-	if (ret)
-		return -errno;
-	if (cpages)
-		*cpages = c.cpages;
-	return 0;
-}
-
-static int inject(int fd, __u32 point, __u32 count)
-{
-	struct hmm_p2p_fault_cmd f = { .point = point, .count = count };
-
-	return ioctl(fd, HMM_P2P_IOC_FAULT_INJECT, &f) ? -errno : 0;
-}
-
-static __u64 pat(unsigned int seed, unsigned long i)
-{
-	return 0x9e55000000000000ULL ^ ((__u64)seed << 32) ^ i;
-}
-
-static void fill(void *p, unsigned long npages, unsigned int seed)
-{
-	__u64 *w = p;
-	unsigned long i;
-
-	for (i = 0; i < npages * PAGE_SZ / 8; i++)
-		w[i] = pat(seed, i);
-}
-
-static long bad_word(const void *p, unsigned long npages, unsigned int seed)
-{
-	const __u64 *w = p;
-	unsigned long i;
-
-	for (i = 0; i < npages * PAGE_SZ / 8; i++)
-		if (w[i] != pat(seed, i))
-			return i;
-	return -1;
-}
-
-/* Device-private pages at @p (non-present swap-type pagemap entries). */
-static long on_device(const void *p, unsigned long npages, bool *map)
-{
-	unsigned long i, n = 0;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	__u64 e;
-
-	if (fd < 0)
-		return -1;
-	for (i = 0; i < npages; i++) {
-		if (pread(fd, &e, 8, ((uintptr_t)p / PAGE_SZ + i) * 8) != 8) {
-			close(fd);
-			return -1;
-		}
-		bool dev = !(e & (1ULL << 63)) && (e & (1ULL << 62));
-
-		if (map)
-			map[i] = dev;
-		n += dev;
-	}
-	close(fd);
-	return n;
-}
-
-static void *map_anon(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
 
 static long cg_read(const char *file)
 {
@@ -296,7 +213,7 @@ static void check_where(int fd, void *p, unsigned long npages, unsigned int seed
 	__u64 cpages;
 	int ret;
 
-	if (on_device(p, npages, map) < 0) {
+	if (pagemap_on_device(p, npages, map, 0, 0) < 0) {
 		FAIL("%s: no pagemap", what);
 		return;
 	}
@@ -310,7 +227,7 @@ static void check_where(int fd, void *p, unsigned long npages, unsigned int seed
 		int tries = 0;
 
 		do {
-			ret = cmd(fd, HMM_DMIRROR_READ, (char *)p + i * PAGE_SZ,
+			ret = dm(fd, HMM_DMIRROR_READ, (char *)p + i * PAGE_SZ,
 				  out + i * PAGE_SZ, 16, &cpages);
 			if (ret == -ENOMEM) {
 				enomem_reads++;
@@ -367,9 +284,9 @@ static int test(void)
 		return 2;
 	}
 	show("start");
-	fill(buf, NP, 1);
+	fill(buf, NP * PAGE_SZ, 1);
 	memset(out, 0, NP * PAGE_SZ);
-	ret = cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, buf, out, NP, &cpages);
+	ret = dm(fd, HMM_DMIRROR_MIGRATE_TO_DEV, buf, out, NP, &cpages);
 	if (ret || cpages != NP)
 		FAIL("MIGRATE_TO_DEV: %d, %llu pages", ret, (unsigned long long)cpages);
 	show("16 MiB on the device (its charge stays with the cgroup)");
@@ -379,54 +296,54 @@ static int test(void)
 	if (h < 0)
 		return 1;
 	show("(a) hog at the limit");
-	ret = cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, buf, NULL, half, &cpages);
+	ret = dm(fd, HMM_DMIRROR_MIGRATE_TO_SYS, buf, NULL, half, &cpages);
 	printf("(a) MIGRATE_TO_SYS of 8 MiB at the limit: %s, %llu pages moved\n",
 	       ret ? strerror(-ret) : "ok", (unsigned long long)cpages);
 	if (ret && ret != -ENOMEM)
 		FAIL("(a) MIGRATE_TO_SYS: %s (0 or ENOMEM expected)", strerror(-ret));
 	show("(a) after MIGRATE_TO_SYS");
 	check_where(fd, buf, NP, 1, "(a) after the move");
-	ret = inject(fd, HMM_P2P_FAULT_ALLOC_SYS_PAGE, INJECT_FOREVER);
+	ret = inject(fd, HMM_P2P_FAULT_ALLOC_SYS_PAGE, INJECT_FOREVER, 0);
 	if (ret)
 		FAIL("inject: %s", strerror(-ret));
-	ret = cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, buf + half * PAGE_SZ, NULL, half, &cpages);
+	ret = dm(fd, HMM_DMIRROR_MIGRATE_TO_SYS, buf + half * PAGE_SZ, NULL, half, &cpages);
 	printf("(a) MIGRATE_TO_SYS of 8 MiB, no system page to be had: %s\n",
 	       ret ? strerror(-ret) : "ok");
 	if (ret != -ENOMEM)
 		FAIL("(a) MIGRATE_TO_SYS without memory: %s, ENOMEM expected", strerror(-ret));
-	n = on_device(buf + half * PAGE_SZ, half, NULL);
+	n = pagemap_on_device(buf + half * PAGE_SZ, half, NULL, 0, 0);
 	if (n != (long)half)
 		FAIL("(a) %ld of %lu pages stayed on the device", n, half);
 	check_where(fd, buf, NP, 1, "(a) after the failed move");
-	inject(fd, HMM_P2P_FAULT_ALLOC_SYS_PAGE, 0);
+	inject(fd, HMM_P2P_FAULT_ALLOC_SYS_PAGE, 0, 0);
 
 	/* (b) */
-	n = on_device(buf, NP, NULL);
-	w = bad_word(buf, NP, 1);
+	n = pagemap_on_device(buf, NP, NULL, 0, 0);
+	w = bad_word(buf, NP * PAGE_SZ, 1);
 	printf("(b) CPU read of %ld device pages at the limit: %s\n", n,
 	       w < 0 ? "data intact" : "WRONG DATA");
 	if (w >= 0)
 		FAIL("(b) wrong data at word %ld after CPU faults", w);
-	if (on_device(buf, NP, NULL))
+	if (pagemap_on_device(buf, NP, NULL, 0, 0))
 		FAIL("(b) pages still on the device after the CPU touched them all");
 	show("(b) after the CPU faults");
 	hog_to_death(h, go);
 	show("(b) after the OOM kill");
 
 	/* (c) */
-	fill(buf, half, 2);
-	ret = cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, buf, out, half, &cpages);
+	fill(buf, half * PAGE_SZ, 2);
+	ret = dm(fd, HMM_DMIRROR_MIGRATE_TO_DEV, buf, out, half, &cpages);
 	if (ret || cpages != half)
 		FAIL("(c) MIGRATE_TO_DEV: %d, %llu pages", ret, (unsigned long long)cpages);
 	h = hog(MIB, &go);
 	if (h < 0)
 		return 1;
 	show("(c) 8 MiB on the device, hog at the limit");
-	if (inject(fd, HMM_P2P_FAULT_ALLOC_SYS_PAGE, INJECT_FOREVER))
+	if (inject(fd, HMM_P2P_FAULT_ALLOC_SYS_PAGE, INJECT_FOREVER, 0))
 		FAIL("(c) inject");
 	close(fd);
 	dev_fd = -1;
-	n = on_device(buf, half, NULL);
+	n = pagemap_on_device(buf, half, NULL, 0, 0);
 	printf("(c) after close (its eviction made to fail): %ld pages on the device\n", n);
 	if (n != (long)half)
 		FAIL("(c) %ld of %lu pages on the device before the unload", n, half);
@@ -438,8 +355,8 @@ static int test(void)
 	if (i == 3000)
 		FAIL("(c) no %s", path);
 	show("(c) after the unload");
-	n = on_device(buf, half, NULL);
-	w = n ? -2 : bad_word(buf, half, 2);	/* never touch what stayed: SIGBUS */
+	n = pagemap_on_device(buf, half, NULL, 0, 0);
+	w = n ? -2 : bad_word(buf, half * PAGE_SZ, 2);	/* never touch what stayed: SIGBUS */
 	printf("(c) after the unload: %ld pages on the device, data %s\n", n,
 	       w < 0 ? "intact" : "WRONG");
 	if (n || w != -1)
@@ -470,13 +387,13 @@ static int fault_inject(void)
 		perror("setup");
 		return 2;
 	}
-	fill(buf, np, 3);
-	ret = cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, buf, map_anon(np * PAGE_SZ), np, &cpages);
-	if (ret || cpages != np || on_device(buf, np, NULL) != (long)np) {
+	fill(buf, np * PAGE_SZ, 3);
+	ret = dm(fd, HMM_DMIRROR_MIGRATE_TO_DEV, buf, map_anon(np * PAGE_SZ), np, &cpages);
+	if (ret || cpages != np || pagemap_on_device(buf, np, NULL, 0, 0) != (long)np) {
 		printf("fault-inject: setup failed (%d)\n", ret);
 		return 2;
 	}
-	ret = inject(fd, HMM_P2P_FAULT_ALLOC_SYS_PAGE, 64);
+	ret = inject(fd, HMM_P2P_FAULT_ALLOC_SYS_PAGE, 64, 0);
 	if (ret) {
 		printf("fault-inject: inject: %s\n", strerror(-ret));
 		return 2;

@@ -52,16 +52,14 @@
 #include <linux/types.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
-#include "hmm_p2p_test.h"
+#include "hmm_p2p_util.h"
 
-#define PAGE_SZ		4096UL
-#define PMD_SZ		(2UL << 20)
 #define NP_4K		256UL		/* 1 MiB */
 #define NP_THP		(PMD_SZ / PAGE_SZ)
 #define WAIT_SECS	600
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-#define INJECT_FOREVER	0x40000000U
 /* the coherent range of /dev/hmm_dmirror2 (lib.sh, the test module's default) */
 #define COH_LO		0x180000000ULL
 #define COH_HI		(COH_LO + 0x20000000ULL)
@@ -112,84 +110,10 @@ static int wait_file(const char *name)
 	return -1;
 }
 
-static int cmd(int fd, unsigned long req, void *addr, void *ptr, unsigned long npages,
-	       __u64 *cpages)
+/* The pattern seed of buffer @buf of round @round. */
+static __u64 seed_of(unsigned int round, unsigned int buf)
 {
-	struct hmm_dmirror_cmd c = {
-		.addr = (uintptr_t)addr, .ptr = (uintptr_t)ptr, .npages = npages,
-	};
-	int ret;
-
-	do {
-		ret = ioctl(fd, req, &c);
-	} while (ret && errno == EINTR);
-	if (ret)
-		return -errno;
-	if (cpages)
-		*cpages = c.cpages;
-	return 0;
-}
-
-static int stats(int fd, struct hmm_p2p_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->size = sizeof(*st);
-	return ioctl(fd, HMM_P2P_IOC_STATS, st) ? -errno : 0;
-}
-
-static __u64 pat(unsigned int round, unsigned int buf, unsigned long i)
-{
-	return 0xc0de000000000000ULL ^ ((__u64)round << 40) ^ ((__u64)buf << 32) ^ i;
-}
-
-static void fill(__u64 *w, size_t size, unsigned int round, unsigned int buf)
-{
-	unsigned long i;
-
-	for (i = 0; i < size / sizeof(*w); i++)
-		w[i] = pat(round, buf, i);
-}
-
-/* Index of the first wrong word, or -1. */
-static long bad_word(const __u64 *w, size_t size, unsigned int round, unsigned int buf)
-{
-	unsigned long i;
-
-	for (i = 0; i < size / sizeof(*w); i++)
-		if (w[i] != pat(round, buf, i))
-			return i;
-	return -1;
-}
-
-/*
- * Pages at @addr in device memory: device-private pages are non-present
- * swap-type entries (the guest has no swap), coherent ones present with a
- * PFN in the coherent range (PFNs are shown to root).
- */
-static long on_device(const void *addr, unsigned long npages)
-{
-	unsigned long i, n = 0;
-	__u64 *e = malloc(npages * sizeof(*e));
-	ssize_t want = npages * sizeof(*e);
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-
-	if (!e || fd < 0 || pread(fd, e, want, (uintptr_t)addr / PAGE_SZ * 8) != want) {
-		if (fd >= 0)
-			close(fd);
-		free(e);
-		return -1;
-	}
-	close(fd);
-	for (i = 0; i < npages; i++) {
-		__u64 pfn = e[i] & ((1ULL << 55) - 1);
-
-		if (!(e[i] & (1ULL << 63)))
-			n += !!(e[i] & (1ULL << 62));
-		else if (pfn * PAGE_SZ >= COH_LO && pfn * PAGE_SZ < COH_HI)
-			n++;
-	}
-	free(e);
-	return n;
+	return (__u64)round << 8 | buf;
 }
 
 /* ---- hold ---- */
@@ -267,30 +191,30 @@ static int hold_setup(struct hbuf *b, int nb, unsigned int round, char *why, siz
 		}
 	}
 	for (i = 0; i < nb; i++) {
-		fill(b[i].p, b[i].npages * PAGE_SZ, round, i);
-		if (stats(b[i].fd, &st0) || ioctl(b[i].fd, HMM_P2P_IOC_INFO, &di)) {
+		fill(b[i].p, b[i].npages * PAGE_SZ, seed_of(round, i));
+		if (get_stats(b[i].fd, &st0) || ioctl(b[i].fd, HMM_P2P_IOC_INFO, &di)) {
 			snprintf(why, len, "STATS/INFO %s: %s", b[i].node, strerror(errno));
 			return -1;
 		}
 		/* the device hands back what it got, as upstream's does */
-		ret = cmd(b[i].fd, HMM_DMIRROR_MIGRATE_TO_DEV, b[i].p, b[i].out, b[i].npages,
+		ret = dm(b[i].fd, HMM_DMIRROR_MIGRATE_TO_DEV, b[i].p, b[i].out, b[i].npages,
 			  &cpages);
 		if (ret || cpages != b[i].npages) {
 			snprintf(why, len, "MIGRATE_TO_DEV %s: %d, %llu of %lu pages", b[i].node,
 				 ret, (unsigned long long)cpages, b[i].npages);
 			return -1;
 		}
-		if (bad_word(b[i].out, b[i].npages * PAGE_SZ, round, i) >= 0) {
+		if (bad_word(b[i].out, b[i].npages * PAGE_SZ, seed_of(round, i)) >= 0) {
 			snprintf(why, len, "%s: the device's copy is wrong", b[i].node);
 			return -1;
 		}
-		n = on_device(b[i].p, b[i].npages);
+		n = pagemap_on_device(b[i].p, b[i].npages, NULL, COH_LO, COH_HI);
 		if (n != (long)b[i].npages) {
 			snprintf(why, len, "%s: %ld of %lu pages in device memory", b[i].node, n,
 				 b[i].npages);
 			return -1;
 		}
-		if (stats(b[i].fd, &st) || st.pages_in_use < b[i].npages) {
+		if (get_stats(b[i].fd, &st) || st.pages_in_use < b[i].npages) {
 			snprintf(why, len, "%s: STATS pages_in_use %llu < %lu", b[i].node,
 				 (unsigned long long)st.pages_in_use, b[i].npages);
 			return -1;
@@ -333,7 +257,7 @@ static int hold_setup(struct hbuf *b, int nb, unsigned int round, char *why, siz
 	snprintf(info + strlen(info), ilen - strlen(info), " close_ms=%.0f",
 		 (now() - t0) * 1000);
 	for (i = 0; i < nb; i++) {
-		n = on_device(b[i].p, b[i].npages);
+		n = pagemap_on_device(b[i].p, b[i].npages, NULL, COH_LO, COH_HI);
 		if (n != (long)b[i].npages) {
 			snprintf(why, len, "%s: after close, %ld of %lu pages in device memory",
 				 b[i].node, n, b[i].npages);
@@ -349,12 +273,12 @@ static int hold_check(struct hbuf *b, int nb, unsigned int round, char *why, siz
 	int i;
 
 	for (i = 0; i < nb; i++) {
-		n = on_device(b[i].p, b[i].npages);
+		n = pagemap_on_device(b[i].p, b[i].npages, NULL, COH_LO, COH_HI);
 		if (n) {
 			snprintf(why, len, "%s: %ld pages still in device memory", b[i].node, n);
 			return -1;
 		}
-		w = bad_word(b[i].p, b[i].npages * PAGE_SZ, round, i);
+		w = bad_word(b[i].p, b[i].npages * PAGE_SZ, seed_of(round, i));
 		if (w >= 0) {
 			snprintf(why, len, "%s: wrong data at word %ld (page %ld)", b[i].node, w,
 				 w * 8 / (long)PAGE_SZ);
@@ -429,7 +353,7 @@ static int reader(void)
 
 	if (!buf || !out)
 		return 2;
-	fill(buf, NP_READ * PAGE_SZ, 0, 7);
+	fill(buf, NP_READ * PAGE_SZ, seed_of(0, 7));
 	while (!have_file("stop")) {
 		if (a < 0)
 			a = open("/dev/hmm_p2p0", O_RDWR);
@@ -437,7 +361,7 @@ static int reader(void)
 			b = open("/dev/hmm_p2p1", O_RDWR);
 			/* the pages go to the peer each time it is back */
 			if (b >= 0) {
-				ret = cmd(b, HMM_DMIRROR_MIGRATE_TO_DEV, buf, out, NP_READ,
+				ret = dm(b, HMM_DMIRROR_MIGRATE_TO_DEV, buf, out, NP_READ,
 					  &cpages);
 				if (!ret)
 					moves++;
@@ -453,10 +377,10 @@ static int reader(void)
 			continue;
 		}
 		memset(out, 0, NP_READ * PAGE_SZ);
-		ret = cmd(a, HMM_DMIRROR_READ, buf, out, NP_READ, &cpages);
+		ret = dm(a, HMM_DMIRROR_READ, buf, out, NP_READ, &cpages);
 		reads++;
 		if (!ret) {
-			if (cpages != NP_READ || bad_word(out, NP_READ * PAGE_SZ, 0, 7) >= 0)
+			if (cpages != NP_READ || bad_word(out, NP_READ * PAGE_SZ, seed_of(0, 7)) >= 0)
 				bad++;
 			else
 				ok++;
@@ -472,13 +396,13 @@ static int reader(void)
 			usleep(1000);
 		}
 		/* the peer's file may have died: ask it, cheaply */
-		if (b >= 0 && cmd(b, HMM_DMIRROR_READ, buf, out, 1, &cpages) == -ENODEV) {
+		if (b >= 0 && dm(b, HMM_DMIRROR_READ, buf, out, 1, &cpages) == -ENODEV) {
 			gone++;
 			close(b);
 			b = -1;
 		}
 	}
-	if (bad_word(buf, NP_READ * PAGE_SZ, 0, 7) >= 0)
+	if (bad_word(buf, NP_READ * PAGE_SZ, seed_of(0, 7)) >= 0)
 		bad++;
 	printf("%s: %.1f s, reads=%lu ok=%lu wrong_data=%lu gone=%lu other_errors=%lu%s%s",
 	       __func__, now() - t0, reads, ok, bad, gone, other, lasterr ? " last=" : "",

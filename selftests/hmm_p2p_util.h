@@ -212,6 +212,62 @@ static inline long check_zero(const void *p, size_t size)
 	return -1;
 }
 
+/* Index of the first word of @size bytes at @p off @seed's pattern, or -1. */
+static inline long bad_word(const void *p, size_t size, __u64 seed)
+{
+	const __u64 *w = p;
+	unsigned long i;
+
+	for (i = 0; i < size / sizeof(*w); i++)
+		if (w[i] != pat(seed, i))
+			return i;
+	return -1;
+}
+
+/*
+ * Pages at @addr in device memory: device-private ones are non-present
+ * swap-type pagemap entries; with @coh_hi > @coh_lo, present pages whose
+ * PFN (shown to root) is in [@coh_lo, @coh_hi) count too (coherent memory).
+ * @map (may be NULL) gets one bool per page. Returns the count or -1.
+ */
+static inline long pagemap_on_device(const void *addr, unsigned long npages, bool *map,
+				     __u64 coh_lo, __u64 coh_hi)
+{
+	unsigned long i, n = 0;
+	ssize_t want = npages * sizeof(__u64);
+	__u64 *e = malloc(want);
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (!e || fd < 0 || pread(fd, e, want, (uintptr_t)addr / PAGE_SZ * 8) != want) {
+		if (fd >= 0)
+			close(fd);
+		free(e);
+		return -1;
+	}
+	close(fd);
+	for (i = 0; i < npages; i++) {
+		__u64 pa = (e[i] & ((1ULL << 55) - 1)) * PAGE_SZ;
+		bool dev;
+
+		if (!(e[i] & (1ULL << 63)))
+			dev = e[i] & (1ULL << 62);
+		else
+			dev = pa >= coh_lo && pa < coh_hi;
+		if (map)
+			map[i] = dev;
+		n += dev;
+	}
+	free(e);
+	return n;
+}
+
+static inline void *map_anon(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static inline bool thp_enabled(void)
 {
 	char buf[128] = "";

@@ -24,8 +24,17 @@
  * memory back to system memory (peers' mirrors of those pages are
  * invalidated by that migration), then lets the PCI core remove the pool.
  *
+ * Binding is opt-in: a machine may use ivshmem for something else, and this
+ * driver writes the device's memory. It binds only the devices named in
+ * pci_devs=, every ivshmem device with pci_all=1 (the project's test VMs),
+ * or one whose driver_override names hmm_p2p_pci (then bind through sysfs);
+ * the others it declines (-ENODEV, silently). The module has no device
+ * table alias, so nothing loads it for a device by itself.
+ *
  * Module parameters (simulated bad devices take a slot number N, the order
  * of probing; -1: none):
+ *   pci_devs=         comma-separated PCI names (0000:03:00.0) to bind
+ *   pci_all=1         bind every ivshmem device
  *   pci_private_mb=   MiB of BAR2 for device-private memory (default 512)
  *   pci_min_mb=       smallest usable BAR2, MiB (default 256)
  *   pci_sim_nobar=N   device N behaves as if it had no BAR2
@@ -46,6 +55,14 @@
 #include <linux/kref.h>
 #include "hmm_p2p_compat.h"
 #include "testdev.h"
+
+static char *pci_devs = "";
+module_param(pci_devs, charp, 0444);
+MODULE_PARM_DESC(pci_devs, "Comma-separated ivshmem devices to bind, e.g. 0000:03:00.0 (default: none)");
+
+static bool pci_all;
+module_param(pci_all, bool, 0444);
+MODULE_PARM_DESC(pci_all, "Bind every ivshmem device (default: only pci_devs= and driver_override)");
 
 static unsigned int pci_private_mb = 512;
 module_param(pci_private_mb, uint, 0444);
@@ -71,6 +88,7 @@ static int pci_sim_hide_p2p = -1;
 module_param(pci_sim_hide_p2p, int, 0644);
 MODULE_PARM_DESC(pci_sim_hide_p2p, "Simulate: PCI device N offers peers no P2P page (run time)");
 
+#define TD_PCI_IVSHMEM		0x1110	/* ivshmem's device ID (Red Hat/Qumranet) */
 #define TD_PCI_BAR		2
 #define TD_PCI_CHUNK		SZ_128M
 #define TD_PCI_SMALL		SZ_16M
@@ -485,11 +503,37 @@ static int td_pci_slot(struct pci_dev *pdev)
 	return free < 0 ? -ENOSPC : free;
 }
 
+/* Was the driver asked for this device (pci_all, pci_devs, driver_override)? */
+static bool td_pci_wanted(struct pci_dev *pdev)
+{
+	const char *name = pci_name(pdev), *p = pci_devs;
+	size_t len = strlen(name);
+
+	/* driver_override binds any device: take only ivshmem */
+	if (pdev->vendor != PCI_VENDOR_ID_REDHAT_QUMRANET || pdev->device != TD_PCI_IVSHMEM) {
+		pci_info(pdev, "hmm_p2p_test: not an ivshmem device (%04x:%04x), not binding\n",
+			 pdev->vendor, pdev->device);
+		return false;
+	}
+	if (pci_all || device_has_driver_override(&pdev->dev))
+		return true;
+	while (p && *p) {
+		p += strspn(p, ", ");
+		if (!strncmp(p, name, len) && (p[len] == '\0' || p[len] == ',' || p[len] == ' '))
+			return true;
+		p += strcspn(p, ", ");
+	}
+	return false;
+}
+
 static int td_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	resource_size_t len = pci_resource_len(pdev, TD_PCI_BAR);
 	struct td_pci *tp;
 	int slot, ret;
+
+	if (!td_pci_wanted(pdev))
+		return -ENODEV;	/* not ours to take: see pci_devs=, pci_all= */
 
 	mutex_lock(&td_pci_lock);
 	slot = td_pci_slot(pdev);
@@ -617,10 +661,11 @@ static void td_pci_remove(struct pci_dev *pdev)
 }
 
 static const struct pci_device_id td_pci_ids[] = {
-	{ PCI_DEVICE(PCI_VENDOR_ID_REDHAT_QUMRANET, 0x1110) },	/* ivshmem */
+	{ PCI_DEVICE(PCI_VENDOR_ID_REDHAT_QUMRANET, TD_PCI_IVSHMEM) },
 	{ }
 };
-MODULE_DEVICE_TABLE(pci, td_pci_ids);
+
+/* No MODULE_DEVICE_TABLE: an ivshmem device must not load us by itself. */
 
 static struct pci_driver td_pci_driver = {
 	.name = "hmm_p2p_pci",

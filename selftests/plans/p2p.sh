@@ -52,3 +52,46 @@ check "p2p: ... and has no node" test ! -e /dev/hmm_p2p2
 check "p2p: ... the switch pair still works" "$P2P" -t switch_peer_rw
 setup "p2p: unload" unload_ours
 check "p2p: /dev/hmm_p2p* gone" p2p_nodes_gone
+
+# Binding is opt-in (a machine may use ivshmem for other things): without
+# pci_all= or pci_devs= the driver takes no device; driver_override and a
+# sysfs bind take one; pci_devs= takes exactly the devices it names.
+PCIDRV=/sys/bus/pci/drivers/hmm_p2p_pci
+ivshmem_devs() {
+	for _d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$_d/vendor")" = 0x1af4 ] && [ "$(cat "$_d/device")" = 0x1110 ] &&
+			basename "$_d"
+	done
+}
+# bound_devs: the devices bound to hmm_p2p_pci, one per line.
+bound_devs() { for _b in "$PCIDRV"/0000:*; do [ -e "$_b" ] && basename "$_b"; done; }
+bound_is() {
+	_got=$(bound_devs | tr '\n' ' ')
+	say "bound to hmm_p2p_pci: '${_got}', expected '$1 '"
+	[ "$_got" = "$1 " ]
+}
+bound_none() { _got=$(bound_devs); say "bound to hmm_p2p_pci: '${_got}'"; [ -z "$_got" ]; }
+override_bind() {
+	echo hmm_p2p_pci > "/sys/bus/pci/devices/$1/driver_override" && echo "$1" > "$PCIDRV/bind"
+}
+IVDEVS=$(ivshmem_devs | tr '\n' ' ')
+IV1=$(echo "$IVDEVS" | cut -d' ' -f1)
+IV2=$(echo "$IVDEVS" | cut -d' ' -f2)
+say "ivshmem devices: $IVDEVS"
+if [ -n "$IV1" ] && [ -n "$IV2" ] && [ "$IV1" != "$IV2" ]; then
+	setup "p2p: load without pci_all or pci_devs" load_ours pci_all=0
+	check "p2p: ... binds no ivshmem device" bound_none
+	check "p2p: ... and makes no node" p2p_nodes_gone
+	check "p2p: driver_override and bind take $IV2" override_bind "$IV2"
+	check "p2p: ... only it" bound_is "$IV2"
+	check "p2p: ... as /dev/hmm_p2p0" sh -c "[ -c /dev/hmm_p2p0 ] && [ ! -e /dev/hmm_p2p1 ]"
+	setup "p2p: unload" unload_ours
+	setup "p2p: clear $IV2's driver_override" sh -c "echo > /sys/bus/pci/devices/$IV2/driver_override"
+	setup "p2p: load with pci_devs=$IV1" load_ours pci_all=0 pci_devs="$IV1"
+	check "p2p: ... binds only $IV1" bound_is "$IV1"
+	check "p2p: ... as /dev/hmm_p2p0" sh -c "[ -c /dev/hmm_p2p0 ] && [ ! -e /dev/hmm_p2p1 ]"
+	setup "p2p: unload" unload_ours
+	check "p2p: /dev/hmm_p2p* gone" p2p_nodes_gone
+else
+	skip "p2p: opt-in binding" "fewer than 2 ivshmem devices"
+fi

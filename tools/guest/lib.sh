@@ -152,10 +152,12 @@ _rmmod() {
 }
 
 # load_ours [PARAMS...]: hmm_p2p.ko (params in $HMM_P2P_PARAMS), then the
-# test device hmm_p2p_test.ko with PARAMS.
+# test device hmm_p2p_test.ko with PARAMS. pci_all=1: the test VM's ivshmem
+# devices are all ours (binding is opt-in, backend_pci.c); a later
+# pci_all=0 in PARAMS overrides it.
 load_ours() {
 	# shellcheck disable=SC2086
-	_insmod hmm_p2p ${HMM_P2P_PARAMS:-} && _insmod hmm_p2p_test "$@"
+	_insmod hmm_p2p ${HMM_P2P_PARAMS:-} && _insmod hmm_p2p_test pci_all=1 "$@"
 }
 
 unload_ours() { _rmmod hmm_p2p_test && _rmmod hmm_p2p; }
