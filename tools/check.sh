@@ -159,6 +159,28 @@ for c in $configs; do
 		--out "${OUT:-$top/out}/initramfs/$c.cpio.gz" 2>/dev/null
 	i=$((i + 1))
 done
+# The host-side checks (no VM): DKMS, the in-tree build, the kselftest
+# shape, the ABI reference (tools/check-host.sh), before the boots start:
+# they compile on both cores. CHECK_HOST=0 leaves them out.
+: > "$tmp/rows-host"
+if [ "${CHECK_HOST:-1}" != 0 ] && [ -x "$here/check-host.sh" ]; then
+	echo "check: ==== host: DKMS, in-tree, kselftest, ABI reference (tools/check-host.sh) ===="
+	"$here/check-host.sh" | tee "$tmp/out-host" || true
+	sed -n 's/^\(not \)\{0,1\}ok [0-9]* \([^ ]*\) (\([0-9]*\) s)$/\1 \2 \3/p' "$tmp/out-host" |
+		while read -r a b c; do
+			if [ -z "$c" ]; then
+				printf '%-12s %-18s PASS %4d passed %4d failed %4d skipped | %3d housekeeping %5ss\n' \
+					host "$a" 1 0 0 0 "$b"
+			else
+				printf '%-12s %-18s FAIL %4d passed %4d failed %4d skipped | %3d housekeeping %5ss\n' \
+					host "$b" 0 1 0 0 "$c"
+			fi
+		done >> "$tmp/rows-host"
+	# a check-host.sh that failed without a "not ok" line
+	grep -q '^[0-9]* passed, 0 failed$' "$tmp/out-host" || grep -q '^not ok' "$tmp/out-host" ||
+		printf '%-12s %-18s FAIL %4d passed %4d failed %4d skipped | %3d housekeeping %5ss\n' \
+			host check-host.sh 0 1 0 0 0 >> "$tmp/rows-host"
+fi
 pids=()
 for c in ${bg[@]+"${bg[@]}"}; do
 	echo "check: $c runs in the background (its console: $logdir/$c-*.log; its output at the end)"
@@ -177,7 +199,7 @@ done
 total_p=0 total_f=0 total_s=0 total_h=0
 echo
 echo "check: summary ($(( $(date +%s) - start )) s; logs in $logdir)"
-for c in $configs; do
+for c in $configs host; do
 	while IFS= read -r r; do
 		echo "  $r"
 		read -ra w <<<"$r"
