@@ -264,6 +264,7 @@ static int hp_chunk_add(struct hmm_p2p_devmem *dm)
 	void *addr;
 	int ret;
 
+	lockdep_assert_held(&dm->grow_lock);
 	if (dm->dying || nr >= dm->desc.max_chunks)
 		return -ENOMEM;
 	if (dm->desc.type == HMM_P2P_MEM_COHERENT &&

@@ -116,6 +116,7 @@ static int hp_mirror_store(struct hmm_p2p_mirror *mirror, unsigned long idx,
 	dma_addr_t dma = DMA_MAPPING_ERROR;
 	void *old;
 
+	lockdep_assert_held(&mirror->lock);
 	old = xa_load(&mirror->pt, idx);
 	if (old)
 		hp_mirror_erase(mirror, idx, old, true);
@@ -234,6 +235,17 @@ int hmm_p2p_mirror_init(struct hmm_p2p_mirror *mirror, struct hmm_p2p_devmem *dm
 	int ret;
 
 	mutex_init(&mirror->lock);
+	/*
+	 * The invalidation takes the mirror lock, and reclaim invalidates:
+	 * no allocation that may enter reclaim is allowed under it. Tell
+	 * lockdep, so the debug kernel checks that rule on every run, not
+	 * only when reclaim happens to meet the lock.
+	 */
+	if (IS_ENABLED(CONFIG_LOCKDEP)) {
+		fs_reclaim_acquire(GFP_KERNEL);
+		might_lock(&mirror->lock);
+		fs_reclaim_release(GFP_KERNEL);
+	}
 	xa_init(&mirror->pt);
 	xa_init(&mirror->dma);
 	INIT_LIST_HEAD(&mirror->dm_link);

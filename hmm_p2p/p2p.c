@@ -96,6 +96,7 @@ int hp_p2p_map(struct hmm_p2p_mirror *mirror, struct hmm_p2p_entry *e, void **co
 	struct page *page;
 	int ret;
 
+	lockdep_assert_held(&mirror->lock);
 	if (!mirror->dma_dev)
 		return -EREMOTEIO;
 	page = pfn_to_page(e->pfn);

@@ -111,8 +111,9 @@ struct hmm_p2p_entry {
  * @p2p_page: optional, device-private memory only: the PCI P2PDMA page (in
  *	the device's BAR) that holds the data of the page at @index, or NULL.
  *	With it, mirrors of devices sharing the owner map that page peer to
- *	peer instead of moving the data. Called under a mirror lock: must not
- *	sleep.
+ *	peer instead of moving the data. Called under a mirror lock, which
+ *	invalidations from reclaim take: may sleep, must not enter reclaim
+ *	(no GFP_KERNEL allocation; lockdep checks it on debug kernels).
  *
  * The @data argument is the chunk's backend state from @chunk_init and
  * @index the page's offset in its chunk.
