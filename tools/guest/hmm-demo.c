@@ -443,7 +443,7 @@ static __printf(1, 2) void j_note(const char *fmt, ...)
 {
 	va_list ap;
 
-	printf("  %*s ", J_STRIP_COL - 2, "");
+	printf("       ");
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
