@@ -15,11 +15,10 @@
 section() { echo; echo "=== $* ==="; }
 
 # kmsg_mark, kmsg_since: the kernel's messages since the mark, indented,
-# without timestamps (make demo hides the console's kernel lines).
-kmsg_mark() { _kmsg_n=$(dmesg | wc -l); }
-kmsg_since() {
-	dmesg | tail -n +$((_kmsg_n + 1)) | sed 's/^\[ *[0-9]*\.[0-9]*\] //; s/^/  kernel: /'
-}
+# without timestamps (make demo hides the console's kernel lines). The mark
+# empties the kernel's ring buffer; the console log keeps every message.
+kmsg_mark() { dmesg -c >/dev/null; }
+kmsg_since() { dmesg | sed 's/^\[ *[0-9]*\.[0-9]*\] //; s/^/  kernel: /'; }
 
 iomem() {
 	# Device memory as the kernel sees it: the PCI BARs of the ivshmem

@@ -614,16 +614,22 @@ static int run_journey(void)
 		goto out;
 	}
 	printf("\nPeer to peer: the PCI test devices (an ivshmem BAR each as device memory),\n"
-	       "where they sit, and their P2P (pagemap owner) group: one group, a P2P path:\n");
+	       "where they sit, and their P2P group (HMM_P2P_IOC_INFO owner_group): devices\n"
+	       "of one group have a P2P path between them:\n");
 	for (i = 0; i < 3; i++) {
-		char path[PATH_MAX], real[PATH_MAX];
+		char path[PATH_MAX], real[PATH_MAX], grp[24];
 		const char *at = "?";
+		unsigned long j;
 
 		snprintf(path, sizeof(path), "/sys/class/misc/%s/device", p[i].name);
 		if (realpath(path, real))
 			at = strncmp(real, "/sys/devices/", 13) ? real : real + 13;
-		printf("  %s  device %d, owner group %d  %s\n", p[i].name, p[i].index, p[i].group,
-		       at);
+		/* a group is named after a member's device index */
+		snprintf(grp, sizeof(grp), "%d", p[i].group);
+		for (j = 0; j < 3; j++)
+			if (p[j].index == p[i].group)
+				snprintf(grp, sizeof(grp), "%.15s's", p[j].name);
+		printf("  %s  group %-11s %s\n", p[i].name, grp, at);
 	}
 	bs = 1;
 	be = 0;
