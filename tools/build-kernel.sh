@@ -12,6 +12,11 @@
 # never rebuilt. Besides bzImage and test_hmm.ko the directory holds the
 # upstream hmm-tests, built static from the same tree, and is a valid KDIR
 # for building our modules. Prints the build directory on stdout.
+#
+# The kernel's build output goes to <build directory>/build.log; the
+# terminal gets progress instead: on a TTY one live line (elapsed time,
+# files compiled, objects linked), else (CI, a log) a line a minute. A
+# failed build shows the log's last lines.
 set -euo pipefail
 
 series=${1:-7.3}
@@ -48,6 +53,49 @@ fi
 log "building Linux $ver ($flavor) in $out with -j$jobs"
 start=$(date +%s)
 mkdir -p "$out"
+blog=$out/build.log
+: > "$blog"
+
+# progress WHAT: read kbuild's output and show how far it is: on a TTY a
+# line rewritten every second (a quiet link step too), else a line a minute.
+progress() {
+	local line cc=0 ld=0 now last=0 every=60 el tty=0 msg rc
+	[ -t 2 ] && { tty=1; every=1; }
+	while :; do
+		# (a line cut by the timeout counts as two: only the count suffers)
+		if IFS= read -r -t 1 line; then
+			case $line in
+			"  CC "*) cc=$((cc + 1)) ;;	# also "  CC [M]  "
+			"  LD "*) ld=$((ld + 1)) ;;
+			esac
+		else
+			rc=$?
+			[ "$rc" -gt 128 ] || break	# end of the output, not a timeout
+		fi
+		printf -v now '%(%s)T' -1
+		[ $((now - last)) -ge "$every" ] || continue
+		last=$now
+		el=$((now - start))
+		msg=$(printf 'building Linux %s (%s): %dm%02ds, %d files compiled, %d linked' \
+			"$ver" "$flavor" $((el / 60)) $((el % 60)) "$cc" "$ld")
+		if [ "$tty" = 1 ]; then
+			printf '\rbuild-kernel: %s\033[K' "$msg" >&2
+		else
+			log "$msg"
+		fi
+	done
+	[ "$tty" = 0 ] || printf '\n' >&2
+	log "$1: $cc files compiled, $ld linked in $(($(date +%s) - start)) s (output: $blog)"
+}
+
+# kbuild TARGET...: make TARGET... in the build directory, with progress.
+kbuild() {
+	if ! make -C "$src" O="$out" -j"$jobs" "$@" 2>&1 | tee -a "$blog" | progress "$*"; then
+		log "make $* failed; the last lines of $blog:"
+		tail -n 40 "$blog" >&2
+		exit 1
+	fi
+}
 make -s -C "$src" O="$out" tinyconfig >&2
 "$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$mmcfg" "${frags[@]}" >/dev/null
 make -s -C "$src" O="$out" olddefconfig >&2
@@ -71,7 +119,7 @@ for f in "${frags[@]}"; do
 done
 [ "$missing" = 0 ] || die "configuration incomplete (see above)"
 
-make -s -C "$src" O="$out" -j"$jobs" bzImage modules >&2
+kbuild bzImage modules
 make -s -C "$src" O="$out" headers_install >&2
 
 # The upstream reference: hmm-tests, static, from the same tree.

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # The test harness: VM runs of test plans (included by the top-level Makefile).
 #
-#   make demo                the main job, shown in a VM (KERNEL, FLAVOR)
+#   make demo [V=1]          the main job, shown in a VM (KERNEL, FLAVOR; V=1: the console)
 #   make check               our plans on 7.3, 7.3-debug and 6.12; ends "N passed, N failed"
 #   make check PLANS=smoke CONFIGS=7.3-normal    a subset
 #   make check-upstream      upstream hmm-tests on upstream test_hmm (KERNEL, FLAVOR)
@@ -20,9 +20,12 @@ HARNESS_ENV = KERNEL=$(KERNEL) FLAVOR=$(FLAVOR) OUT=$(OUT) $(if $(KDIR),KDIR=$(K
 
 .PHONY: demo check check-upstream check-fuzz-upstream check-compat vm check-harness
 
+# make demo shows the demo's own output (the whole console is in its log,
+# out/logs/<kernel>-<flavor>-demo.log); make demo V=1 shows the console.
 demo:
 	@$(TOP)/tools/deps.sh
-	@$(HARNESS_ENV) $(TOP)/tools/vm-run.sh --kernel $(KERNEL) --flavor $(FLAVOR) --plan demo $(VMARGS)
+	@$(HARNESS_ENV) $(TOP)/tools/vm-run.sh --kernel $(KERNEL) --flavor $(FLAVOR) --plan demo \
+		$(if $(filter 1,$(V)),,--plan-output) $(VMARGS)
 
 check:
 	@$(TOP)/tools/deps.sh

@@ -4,7 +4,7 @@
 #
 # usage: tools/vm-run.sh --plan NAME[,NAME...] [--kernel 7.3|6.12] [--flavor normal|debug]
 #            [--cpu MODEL] [--iommu] [--timeout S] [--append ARGS]
-#            [--variant NAME] [--accel tcg|kvm] [--quiet] [--no-build]
+#            [--variant NAME] [--accel tcg|kvm] [--quiet|--plan-output] [--no-build]
 #
 #   --plan NAME     selftests/plans/NAME.sh (smoke, upstream, compat, demo, ...);
 #                   NAME,NAME,...: the plans one after the other in one boot
@@ -22,6 +22,9 @@
 #   --variant NAME  suffix of the log name (default from --cpu/--iommu)
 #   --accel         tcg (default; a KVM guest hangs on the project's machines)
 #   --quiet         show only test results, not the whole console
+#   --plan-output   show only what the plans print (make demo): not the boot,
+#                   not kernel messages (booted with printk.time=1, which tells
+#                   them apart); the whole console stays in the log
 #   --no-build      use what is built; do not build kernel, modules or selftests
 #
 # Makes sure the kernel (tools/build-kernel.sh, or $KDIR), the modules (make
@@ -50,7 +53,7 @@ top=$(cd "$here/.." && pwd)
 out_dir=${OUT:-$top/out}
 
 kernel=${KERNEL:-7.3} flavor=${FLAVOR:-normal} plan='' cpu=qemu64 iommu=0
-timeout='' append='' variant='' accel=tcg quiet=0 build=1
+timeout='' append='' variant='' accel=tcg quiet=0 planout=0 build=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--plan) plan=$2; shift 2 ;;
@@ -63,8 +66,9 @@ while [ $# -gt 0 ]; do
 	--variant) variant=$2; shift 2 ;;
 	--accel) accel=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
+	--plan-output) planout=1; shift ;;
 	--no-build) build=0; shift ;;
-	-h|--help) sed -n '3,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "vm-run: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -203,6 +207,8 @@ qemu+=(-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1
 	-device pcie-root-port,id=rp1,bus=pcie.0,chassis=4
 	-device ivshmem-plain,memdev=vram2,bus=rp1
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04)
+# --plan-output: kernel messages get a timestamp, the plans' lines none
+[ "$planout" = 0 ] || cmdline+=" printk.time=1"
 [ -n "$append" ] && cmdline+=" $append"
 qemu+=(-append "$cmdline")
 
@@ -329,6 +335,9 @@ while :; do
 		sed -u 's/\r$//' | tee -a "$log" |
 		if [ "$quiet" = 1 ]; then
 			grep --line-buffered -E '^(not )?ok [0-9]+ |^HMMP2P-|^hmmp2p: (plan|run_tap|kmemleak)|Kernel panic|qemu-system'
+		elif [ "$planout" = 1 ]; then
+			sed -u -n '/^hmmp2p: plan [A-Za-z0-9_-]*: start$/,$p;/qemu-system/p' |
+				grep -a --line-buffered -Ev '^\[ *[0-9]+\.[0-9]+\] '
 		else
 			cat
 		fi
