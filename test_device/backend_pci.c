@@ -330,6 +330,7 @@ static int td_pci_open(struct inode *inode, struct file *filp)
 	}
 	pf->tp = tp;
 	pf->tf.dev = &tp->td;
+	td_prefetch_file_init(&pf->tf);
 	ret = hmm_p2p_mirror_init(&pf->tf.mirror, tp->td.dm, current->mm, &tp->pdev->dev);
 	if (ret)
 		goto err;
@@ -351,6 +352,8 @@ static int td_pci_release(struct inode *inode, struct file *filp)
 	struct td_pci_file *pf = container_of(filp->private_data, struct td_pci_file, tf);
 	struct td_pci *tp = pf->tp;
 
+	/* no prefetch worker may use the mirror from here on */
+	td_prefetch_stop(&pf->tf);
 	down_read(&tp->rw);
 	/* upstream's rule, as for /dev/hmm_dmirrorN (see td_release()) */
 	if (!tp->gone)
@@ -582,6 +585,11 @@ static void td_pci_remove(struct pci_dev *pdev)
 		up_write(&tp->rw);
 		td_inject_arm(&tp->td.inj_copy_to_sys, 0, 0);
 		td_inject_arm(&tp->td.inj_copy_to_dev, 0, 0);
+		/* asynchronous prefetches are file operations in flight too */
+		mutex_lock(&tp->files_lock);
+		list_for_each_entry(pf, &tp->files, link)
+			td_prefetch_stop(&pf->tf);
+		mutex_unlock(&tp->files_lock);
 		/*
 		 * Every page home first (peers' mirrors invalidated on the
 		 * way), while our own mirrors still hold their address spaces:
