@@ -1348,7 +1348,7 @@ struct storm {
 	char *buf;
 	unsigned long npages;
 	long period_us;
-	volatile int stop;
+	int stop;
 	unsigned long toggles;
 	int errors;
 };
@@ -1361,7 +1361,7 @@ static void *storm_fn(void *arg)
 	unsigned long k = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	while (!s->stop) {
+	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
 		char *p = s->buf + ((k * 37) % s->npages) * PAGE_SZ;
 
 		if (mprotect(p, PAGE_SZ, PROT_READ) || mprotect(p, PAGE_SZ, PROT_READ | PROT_WRITE))
@@ -1427,15 +1427,17 @@ TEST_F(p2p, importer_storm_no_timeout)
 				bad++;
 		}
 	}
-	s.stop = 1;
+	__atomic_store_n(&s.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(t, NULL);
 	dt = mono_us() - t0;
 	ASSERT_EQ(0, stats(self->fd[self->b], &st, false));
-	printf("# storm: %lu toggles in %.1f s (%.0f/s, asked 10000/s); %lu reads, %llu faults, max %.0f us\n",
-	       s.toggles, dt / 1e6, s.toggles / (dt / 1e6), reads, nf, max_us);
-	printf("# storm: seq_retries=%llu busy_retries=%llu timeouts=%llu fault_max_us=%llu p2p_mappings=%llu\n",
-	       st.mirror_seq_retries, st.mirror_busy_retries, st.mirror_fault_timeouts,
-	       st.mirror_fault_max_ns / 1000, st.p2p_mappings);
+	printf("# storm: %lu toggles in %.1f s (%.0f/s, asked 10000/s);", s.toggles, dt / 1e6,
+	       s.toggles / (dt / 1e6));
+	printf(" %lu reads, %llu faults, max %.0f us\n", reads, nf, max_us);
+	printf("# storm: seq_retries=%llu busy_retries=%llu timeouts=%llu", st.mirror_seq_retries,
+	       st.mirror_busy_retries, st.mirror_fault_timeouts);
+	printf(" fault_max_us=%llu p2p_mappings=%llu\n", st.mirror_fault_max_ns / 1000,
+	       st.p2p_mappings);
 	EXPECT_EQ(0, s.errors);
 	EXPECT_EQ(0, errs);
 	EXPECT_EQ(0, bad);
