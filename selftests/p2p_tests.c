@@ -1390,7 +1390,8 @@ static double mono_us(void)
  * The importer faults pages of its switch peer, one page per device READ,
  * while another thread toggles the protection of a page of the range every
  * 100 us: every fault completes, none waits out hmm_range_fault's retry
- * timeout (HMM_RANGE_DEFAULT_TIMEOUT, 1 s), the data stays right.
+ * timeout (HMM_RANGE_DEFAULT_TIMEOUT, 1 s; the importer's counters say),
+ * no READ fails with EBUSY, the data stays right.
  */
 TEST_F(p2p, importer_storm_no_timeout)
 {
@@ -1444,9 +1445,13 @@ TEST_F(p2p, importer_storm_no_timeout)
 	EXPECT_GT(reads, 0);
 	EXPECT_GT(s.toggles, 0);
 	EXPECT_GE(nf, reads / 2);
+	/*
+	 * No fault round ran into hmm_range_fault's timeout (the kernel's
+	 * measure: a READ's own time adds scheduling, which a debug kernel
+	 * under TCG stretches).
+	 */
 	EXPECT_EQ(0, st.mirror_fault_timeouts);
 	EXPECT_LT(st.mirror_fault_max_ns, 1000000000ULL);
-	EXPECT_LT(max_us, 1e6);
 	/* the pages never left the exporter */
 	EXPECT_EQ(0, st.p2p_fallback_no_path);
 	EXPECT_GE(st.p2p_mappings, reads / 2);
