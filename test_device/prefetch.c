@@ -209,24 +209,27 @@ void td_prefetch_file_init(struct td_file *tf)
  * Requests not started are cancelled, a running one stops at its next
  * batch and is waited for; none is accepted afterwards. Called before the
  * file's mirror is torn down, without locks the workers take (they take
- * none of the file's). May be called more than once.
+ * none of the file's). May be called more than once, and concurrently.
  */
 void td_prefetch_stop(struct td_file *tf)
 {
 	struct td_prefetch_work *w, *tmp;
-	LIST_HEAD(works);
 
+	/*
+	 * All under the lock (the workers never take it): a second caller
+	 * (a PCI removal racing the file's release) returns only once the
+	 * first one's requests are all gone, not while one still runs.
+	 */
 	mutex_lock(&tf->pf_lock);
 	WRITE_ONCE(tf->pf_stop, true);
-	list_splice_init(&tf->pf_works, &works);
-	tf->pf_nr = 0;
-	mutex_unlock(&tf->pf_lock);
-
-	list_for_each_entry_safe(w, tmp, &works, link) {
+	list_for_each_entry_safe(w, tmp, &tf->pf_works, link) {
 		if (cancel_work_sync(&w->work))
 			atomic64_inc(&tf->dev->pf_failed);	/* never ran */
+		list_del(&w->link);
 		kfree(w);
 	}
+	tf->pf_nr = 0;
+	mutex_unlock(&tf->pf_lock);
 }
 
 /**
