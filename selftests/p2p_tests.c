@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1455,6 +1456,30 @@ TEST_F(p2p, importer_storm_no_timeout)
 	/* the pages never left the exporter */
 	EXPECT_EQ(0, st.p2p_fallback_no_path);
 	EXPECT_GE(st.p2p_mappings, reads / 2);
+}
+
+/*
+ * STATS grew (the importer and prefetch counters): a caller built before
+ * passes its smaller size and gets just that much, the kernel's size back.
+ */
+TEST_F(p2p, stats_old_size)
+{
+	size_t old = offsetof(struct hmm_p2p_stats, mirror_seq_retries);
+	struct hmm_p2p_stats st;
+	unsigned char *p = (unsigned char *)&st;
+	size_t i;
+
+	memset(&st, 0xa5, sizeof(st));
+	st.size = old;
+	st.reset = 0;
+	ASSERT_EQ(0, ioctl(self->fd[self->a], HMM_P2P_IOC_STATS, &st));
+	EXPECT_EQ(sizeof(st), st.size);
+	for (i = old; i < sizeof(st); i++)
+		if (p[i] != 0xa5)
+			break;
+	EXPECT_EQ(sizeof(st), i);
+	EXPECT_EQ(0, stats(self->fd[self->a], &st, false));
+	EXPECT_EQ(sizeof(st), st.size);
 }
 
 /* Bad input to the extension. */
