@@ -246,6 +246,7 @@ static int write_sysfs(const char *path, const char *val)
 }
 
 static int rebind(int n, const char *bdf);
+static int prefetch(int fd, void *addr, unsigned long npages, __u32 flags, __u64 *cpages);
 
 FIXTURE(p2p) {
 	int fd[MAXDEV];
@@ -946,6 +947,44 @@ TEST_F(p2p, unbind_without_sys_thp)
  * that evicts, and eviction walked the dying process's anon_vmas (KASAN on
  * the debug kernel). Now: gone, evict through the mirrors, fini, destroy.
  */
+/*
+ * Unbinding a device with asynchronous prefetches queued and running: the
+ * removal stops them before it tears the mirrors down (a KASAN report or a
+ * hang otherwise), the file then fails with ENODEV, the rebound device
+ * prefetches again.
+ */
+TEST_F(p2p, unbind_async_prefetch)
+{
+	unsigned long per = 8192;	/* 32 MiB of untouched memory each */
+	int n = HMM_P2P_PREFETCH_MAX_QUEUED, i;
+	struct timespec t0, t1;
+	__u64 cpages;
+	char bdf[64];
+	char *big;
+	double ms;
+
+	big = mmap(NULL, n * per * PAGE_SZ, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, big);
+	ASSERT_EQ(0, node_bdf(self->a, bdf, sizeof(bdf)));
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, prefetch(self->fd[self->a], big + i * per * PAGE_SZ, per,
+				      HMM_P2P_PREFETCH_ASYNC | HMM_P2P_PREFETCH_WRITE, NULL));
+	usleep(20000);	/* let a worker get going */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/unbind", bdf));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	printf("# unbind with %d prefetches queued: %.1f ms\n", n, ms);
+	EXPECT_EQ(-ENODEV, prefetch(self->fd[self->a], big, 1, HMM_P2P_PREFETCH_ASYNC, NULL));
+	close(self->fd[self->a]);
+	self->fd[self->a] = rebind(self->a, bdf);
+	ASSERT_GE(self->fd[self->a], 0);
+	EXPECT_EQ(0, prefetch(self->fd[self->a], big, 16, 0, &cpages));
+	EXPECT_EQ(16, cpages);
+	munmap(big, n * per * PAGE_SZ);
+}
+
 TEST_F(p2p, unbind_while_opener_killed)
 {
 	char bdf[64], path[32];
