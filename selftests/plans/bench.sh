@@ -29,8 +29,9 @@
 # another thread toggles the protection of a page of the range every 100 us
 # and every 1 ms (fault p50/p99/max, the achieved rate, retries; a fault
 # that waits out the 1 s HMM retry timeout fails it), and first touch with
-# and without HMM_P2P_IOC_PREFETCH. It pins itself (reader on CPU 1, storm
-# on CPU 0). hmmp2p.bench_importer=ARGS replaces its storm arguments.
+# and without HMM_P2P_IOC_PREFETCH. It pins itself (reader and storm on CPU
+# 1: no TLB shootdown IPIs). hmmp2p.bench_importer=ARGS replaces its storm
+# arguments.
 # On the kernel command line, hmmp2p.bench=ARGS (make bench
 # BENCH_ARGS="--quick"; '+' stands for a space there) replaces the hmm-bench
 # arguments, hmmp2p.bench_rounds=N (make bench BENCH_ROUNDS=N) the rounds.
