@@ -16,9 +16,10 @@
  * threads run on CPU 1 (see pin()).
  * Reported per case: fault latency p50/p99/max, the importer's retries
  * (HMM_P2P_IOC_STATS: interval sequence retries, hmm_range_fault -EBUSY,
- * timeouts) and how its pages were mapped (P2P or migrated). A read slower
- * than HMM_RANGE_DEFAULT_TIMEOUT (1 s), a timeout, any error or wrong data
- * fails the run.
+ * timeouts, the longest fault round) and how its pages were mapped (P2P or
+ * migrated). A fault round that ran into HMM_RANGE_DEFAULT_TIMEOUT (1 s:
+ * a timeout, or a round as long), EBUSY, any error or wrong data fails the
+ * run; a READ over 1 s by the clock is counted ("slow").
  *
  * Prefetch: a 16 MiB range on the exporter, read by the importer one page
  * per READ (first touch) with no prefetch, after a synchronous prefetch
@@ -327,7 +328,14 @@ static void storm_one(struct storm_case *r, int efd, int ifd)
 	r->p50 = pct(imp.samples, n, 0.5);
 	r->p99 = pct(imp.samples, n, 0.99);
 	r->max = n ? imp.samples[n - 1] : 0;
-	if (!n || r->slow || r->ebusy || r->errors || r->bad || r->timeouts)
+	/*
+	 * The rule is the kernel's: no fault round may run into
+	 * hmm_range_fault's timeout (the importer's counters, and its longest
+	 * round). A READ's own time adds whatever held the reader up (a
+	 * stalled host under TCG: 0.9 s seen with a 4 ms longest round), so
+	 * reads over 1 s are counted and reported, not failed.
+	 */
+	if (!n || r->ebusy || r->errors || r->bad || r->timeouts || r->max_ns >= 1000000000ULL)
 		r->failed = 1;
 out:
 	munmap(buf, size);
@@ -463,7 +471,7 @@ static void print_results(FILE *o)
 {
 	int i;
 
-	fprintf(o, "importer: fault latency, single-page device READs of a %lu KiB range, one mprotect toggle of a page every PERIOD us meanwhile\n",
+	fprintf(o, "importer: fault latency, single-page device READs of a %lu KiB range, one mprotect toggle of a page every PERIOD us meanwhile (us; kmax: the kernel's longest fault round)\n",
 		STORM_PAGES * PAGE_SZ / 1024);
 	fprintf(o, "importer: %-16s %-6s %7s %9s %8s %8s %9s %7s %8s %8s %6s %8s %7s %7s\n",
 		"importer", "pages", "period", "rate/s", "p50_us", "p99_us", "max_us", "reads",
@@ -475,9 +483,10 @@ static void print_results(FILE *o)
 			r->imp, r->on_exp ? "exp" : "system", r->period_us, r->rate, r->p50,
 			r->p99, r->max, r->reads, r->seq, r->busy, r->timeouts,
 			r->max_ns / 1000, r->p2p, r->no_path, r->failed ? "  FAILED" : "");
-		if (r->failed)
-			fprintf(o, "importer:   failure: slow=%lu (> 1 s) ebusy=%lu errors=%lu bad=%lu timeouts=%llu\n",
-				r->slow, r->ebusy, r->errors, r->bad, r->timeouts);
+		if (r->failed || r->slow)
+			fprintf(o, "importer:   %s: slow=%lu (READs > 1 s) ebusy=%lu errors=%lu bad=%lu timeouts=%llu\n",
+				r->failed ? "failure" : "note", r->slow, r->ebusy, r->errors,
+				r->bad, r->timeouts);
 	}
 	fprintf(o, "importer: first touch of %lu MiB on the exporter, one page per READ (ms, median of %d; faults)\n",
 		PF_PAGES * PAGE_SZ >> 20, PF_RUNS);
@@ -506,9 +515,10 @@ static void print_summary(FILE *o)
 
 		if (!r->on_exp || !r->period_us)
 			continue;
-		fprintf(o, " %s@%ldus(%.0f/s) p50=%.0f p99=%.0f max=%.0f retries=%llu;",
+		fprintf(o, " %s@%ldus(%.0f/s) p50=%.0f p99=%.0f max=%.0f kmax=%llu retries=%llu timeouts=%llu slow=%lu;",
 			strrchr(r->imp, '/') ? strrchr(r->imp, '/') + 1 : r->imp, r->period_us,
-			r->rate, r->p50, r->p99, r->max, r->seq + r->busy);
+			r->rate, r->p50, r->p99, r->max, r->max_ns / 1000, r->seq + r->busy,
+			r->timeouts, r->slow);
 	}
 	for (i = 0; i < imp.npc; i++) {
 		struct pf_case *r = &imp.pc[i];
