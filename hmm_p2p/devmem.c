@@ -836,6 +836,10 @@ void hmm_p2p_devmem_stats(struct hmm_p2p_devmem *dm, struct hmm_p2p_devmem_stats
 	st->p2p_no_path = hp_read_stat(&dm->st_p2p_no_path, reset);
 	st->p2p_write = hp_read_stat(&dm->st_p2p_write, reset);
 	st->p2p_gone = hp_read_stat(&dm->st_p2p_gone, reset);
+	st->seq_retries = hp_read_stat(&dm->st_seq_retries, reset);
+	st->busy_retries = hp_read_stat(&dm->st_busy_retries, reset);
+	st->fault_timeouts = hp_read_stat(&dm->st_fault_timeouts, reset);
+	st->fault_max_ns = hp_read_stat(&dm->st_fault_max_ns, reset);
 	st->pages_in_use = atomic64_read(&dm->in_use);
 	st->chunks = n;
 	st->pages_total = (u64)n * (dm->desc.chunk_size >> PAGE_SHIFT);

@@ -78,6 +78,8 @@ struct hmm_p2p_devmem {
 	atomic64_t st_alloc_fail, st_mirror_faults, st_invalidations;
 	atomic64_t st_remote_faults, st_p2p_maps, st_p2p_no_path, st_p2p_write;
 	atomic64_t st_p2p_gone;
+	/* mirror fault retries (the importer's view of an invalidation storm) */
+	atomic64_t st_seq_retries, st_busy_retries, st_fault_timeouts, st_fault_max_ns;
 
 	struct hp_inject inject[HMM_P2P_INJ_NR];
 

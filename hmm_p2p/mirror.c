@@ -19,6 +19,7 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/hmm.h>
+#include <linux/ktime.h>
 #include "hmm_p2p_compat.h"
 #include "internal.h"
 
@@ -553,12 +554,18 @@ static void hp_fix_private_pmd_pfns(struct hmm_range *range)
 	}
 }
 
-/*
- * One hmm_range_fault() round with the retry protocol. On success the
- * mirror lock is held and range->hmm_pfns is current.
- */
-static int hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *range,
-			   unsigned int flags)
+/* Record the length of one fault round that started at @t0 (ns). */
+static void hp_fault_note_time(struct hmm_p2p_devmem *dm, u64 t0)
+{
+	s64 dt = ktime_get_ns() - t0;
+	s64 old = atomic64_read(&dm->st_fault_max_ns);
+
+	while (dt > old && !atomic64_try_cmpxchg(&dm->st_fault_max_ns, &old, dt))
+		;
+}
+
+static int __hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *range,
+			     unsigned int flags)
 {
 	unsigned long timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	struct mm_struct *mm = mirror->mm;
@@ -570,12 +577,16 @@ static int hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *rang
 	for (;;) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		if (!(flags & HMM_P2P_FAULT_UNLOCKED) && time_after(jiffies, timeout))
+		if (!(flags & HMM_P2P_FAULT_UNLOCKED) && time_after(jiffies, timeout)) {
+			atomic64_inc(&mirror->dm->st_fault_timeouts);
 			return -EBUSY;
+		}
 		ret = hp_range_fault(mirror, range, flags);
 		atomic64_inc(&mirror->dm->st_mirror_faults);
-		if (ret == -EBUSY && !(flags & HMM_P2P_FAULT_UNLOCKED))
+		if (ret == -EBUSY && !(flags & HMM_P2P_FAULT_UNLOCKED)) {
+			atomic64_inc(&mirror->dm->st_busy_retries);
 			continue;
+		}
 		if (ret)
 			return ret;
 
@@ -609,7 +620,25 @@ static int hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *rang
 			return 0;
 		}
 		mutex_unlock(&mirror->lock);
+		atomic64_inc(&mirror->dm->st_seq_retries);
 	}
+}
+
+/*
+ * One hmm_range_fault() round with the retry protocol. On success the
+ * mirror lock is held and range->hmm_pfns is current. Every retry is
+ * counted (an importer's view of invalidations racing its faults), and so
+ * is the round's length.
+ */
+static int hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *range,
+			   unsigned int flags)
+{
+	u64 t0 = ktime_get_ns();
+	int ret;
+
+	ret = __hp_fault_locked(mirror, range, flags);
+	hp_fault_note_time(mirror->dm, t0);
+	return ret;
 }
 
 static int hp_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,

@@ -88,7 +88,7 @@ static const int *abi_errnos(unsigned long req)
 }
 
 enum kind { K_RANGE, K_RELEASE, K_FLAGS, K_CLASSIFY, K_STATS, K_INJECT, K_INFO,
-	    K_BENCH, K_DMA, K_OBSERVE, K_RAW };
+	    K_BENCH, K_DMA, K_OBSERVE, K_PREFETCH, K_RAW };
 
 struct cmdspec {
 	const char *name;
@@ -120,6 +120,7 @@ static const struct cmdspec cmds[] = {
 	{ "COPY_BENCH", HMM_P2P_IOC_COPY_BENCH, K_BENCH, NULL, false, 1, 0, false },
 	{ "DMA", HMM_P2P_IOC_DMA, K_DMA, NULL, false, 3, 0, false },
 	{ "OBSERVE", HMM_P2P_IOC_OBSERVE, K_OBSERVE, NULL, false, 3, 0, false },
+	{ "PREFETCH", HMM_P2P_IOC_PREFETCH, K_PREFETCH, NULL, false, 6, 0, false },
 	{ "RAW", 0, K_RAW, e_raw, true, 2, 0, false },
 };
 
@@ -541,6 +542,7 @@ static void one_call(struct tstate *t, int ci)
 		struct hmm_p2p_copy_bench b;
 		struct hmm_p2p_dma_cmd dma;
 		struct hmm_p2p_observe_cmd obs;
+		struct hmm_p2p_prefetch_cmd pf;
 		char raw[512];
 	} u;
 	__u64 addr = 0, npages = 0, ptr = 0;
@@ -644,6 +646,19 @@ static void one_call(struct tstate *t, int ci)
 		u.obs.pad = below(s, 16) ? 0 : 1;
 		if (!below(s, 16))
 			arg = (void *)(uintptr_t)bad_addrs[below(s, 4)];
+	case K_PREFETCH:
+		/* the range rules; flags mostly valid (sync, async, write), pad mostly 0 */
+		gen_range(t, c, &addr, &npages, &ptr);
+		u.pf.addr = addr;
+		u.pf.npages = npages;
+		u.pf.flags = below(s, 8) ? below(s, 4) : (__u32)rnd(s);
+		u.pf.pad = below(s, 16) ? 0 : 1;
+		u.pf.cpages = rnd(s);
+		if (!below(s, 16))
+			arg = (void *)(uintptr_t)bad_addrs[below(s, 4)];
+		/* an asynchronous request only queues */
+		if (!(u.pf.flags & HMM_P2P_PREFETCH_ASYNC))
+			bytes = npages < (1ULL << 40) ? (double)npages * PAGE : 1e18;
 		break;
 	case K_RAW:
 		/* unknown numbers, known numbers with the wrong size or direction */
@@ -692,6 +707,11 @@ static void one_call(struct tstate *t, int ci)
 	if (!ret && c->kind == K_RANGE && u.d.cpages > npages)
 		record_error("%s: cpages %llu > npages %llu", c->name,
 			     (unsigned long long)u.d.cpages, (unsigned long long)npages);
+	if (!ret && c->kind == K_PREFETCH && arg == &u &&
+	    u.pf.cpages != ((u.pf.flags & HMM_P2P_PREFETCH_ASYNC) ? 0 : npages))
+		record_error("PREFETCH: success with cpages %llu of %llu (flags %#x)",
+			     (unsigned long long)u.pf.cpages, (unsigned long long)npages,
+			     u.pf.flags);
 	if (!ret && c->kind == K_CLASSIFY && u.cl.cpages != npages)
 		record_error("CLASSIFY: success with cpages %llu of %llu",
 			     (unsigned long long)u.cl.cpages, (unsigned long long)npages);

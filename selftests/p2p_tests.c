@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +246,7 @@ static int write_sysfs(const char *path, const char *val)
 }
 
 static int rebind(int n, const char *bdf);
+static int prefetch(int fd, void *addr, unsigned long npages, __u32 flags, __u64 *cpages);
 
 FIXTURE(p2p) {
 	int fd[MAXDEV];
@@ -945,6 +947,44 @@ TEST_F(p2p, unbind_without_sys_thp)
  * that evicts, and eviction walked the dying process's anon_vmas (KASAN on
  * the debug kernel). Now: gone, evict through the mirrors, fini, destroy.
  */
+/*
+ * Unbinding a device with asynchronous prefetches queued and running: the
+ * removal stops them before it tears the mirrors down (a KASAN report or a
+ * hang otherwise), the file then fails with ENODEV, the rebound device
+ * prefetches again.
+ */
+TEST_F(p2p, unbind_async_prefetch)
+{
+	unsigned long per = 8192;	/* 32 MiB of untouched memory each */
+	int n = HMM_P2P_PREFETCH_MAX_QUEUED, i;
+	struct timespec t0, t1;
+	__u64 cpages;
+	char bdf[64];
+	char *big;
+	double ms;
+
+	big = mmap(NULL, n * per * PAGE_SZ, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, big);
+	ASSERT_EQ(0, node_bdf(self->a, bdf, sizeof(bdf)));
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, prefetch(self->fd[self->a], big + i * per * PAGE_SZ, per,
+				      HMM_P2P_PREFETCH_ASYNC | HMM_P2P_PREFETCH_WRITE, NULL));
+	usleep(20000);	/* let a worker get going */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/unbind", bdf));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	printf("# unbind with %d prefetches queued: %.1f ms\n", n, ms);
+	EXPECT_EQ(-ENODEV, prefetch(self->fd[self->a], big, 1, HMM_P2P_PREFETCH_ASYNC, NULL));
+	close(self->fd[self->a]);
+	self->fd[self->a] = rebind(self->a, bdf);
+	ASSERT_GE(self->fd[self->a], 0);
+	EXPECT_EQ(0, prefetch(self->fd[self->a], big, 16, 0, &cpages));
+	EXPECT_EQ(16, cpages);
+	munmap(big, n * per * PAGE_SZ);
+}
+
 TEST_F(p2p, unbind_while_opener_killed)
 {
 	char bdf[64], path[32];
@@ -1113,6 +1153,372 @@ TEST_F(p2p, switch_peer_large)
 	EXPECT_EQ(-1, check(buf, n, 20));
 	munmap(buf, n * PAGE_SZ);
 	munmap(out, n * PAGE_SZ);
+}
+
+/* ---- the importer: prefetch, pages on a peer, an invalidation storm ---- */
+
+static int prefetch(int fd, void *addr, unsigned long npages, __u32 flags, __u64 *cpages)
+{
+	struct hmm_p2p_prefetch_cmd c = { .addr = U64(addr), .npages = npages, .flags = flags };
+	int ret = ioctl(fd, HMM_P2P_IOC_PREFETCH, &c) ? -errno : 0;
+
+	if (cpages)
+		*cpages = ret ? 0 : c.cpages;
+	return ret;
+}
+
+/* A device READ; *faults: the fault rounds it took. */
+static int dread(int fd, void *addr, void *out, unsigned long npages, __u64 *faults)
+{
+	struct hmm_dmirror_cmd cmd = { .addr = U64(addr), .ptr = U64(out), .npages = npages };
+	int ret = ioctl(fd, HMM_DMIRROR_READ, &cmd) ? -errno : 0;
+
+	*faults = ret ? 0 : cmd.faults;
+	if (!ret && cmd.cpages != npages)
+		ret = -ERANGE;
+	return ret;
+}
+
+/* Wait (up to 20 s) until every queued asynchronous prefetch has ended. */
+static int prefetch_wait(int fd, struct hmm_p2p_stats *st)
+{
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		if (stats(fd, st, false))
+			return -errno;
+		if (st->prefetch_async_done + st->prefetch_async_failed >=
+		    st->prefetch_async_queued)
+			return 0;
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+/*
+ * Importer @imp prefetches NPAGES that live in @exp's memory, then reads
+ * them: the read takes no fault; the pages were mapped peer to peer where
+ * @imp reaches @exp and migrated to system memory where it does not.
+ */
+static void prefetch_peer(struct __test_metadata *_metadata, struct _test_data_p2p *self,
+			  int imp, int exp, bool async, unsigned long seed)
+{
+	bool path = self->group[imp] == self->group[exp];
+	struct hmm_p2p_page_info info[NPAGES];
+	struct hmm_p2p_stats si;
+	__u64 cpages, faults;
+	char who[40];
+
+	ASSERT_EQ(0, to_device(self, exp, seed));
+	ASSERT_EQ(0, stats(self->fd[imp], &si, true));
+	if (async) {
+		ASSERT_EQ(0, prefetch(self->fd[imp], self->buf, NPAGES, HMM_P2P_PREFETCH_ASYNC,
+				      &cpages));
+		EXPECT_EQ(0, cpages);
+		ASSERT_EQ(0, prefetch_wait(self->fd[imp], &si));
+		EXPECT_EQ(1, si.prefetch_async_queued);
+		EXPECT_EQ(1, si.prefetch_async_done);
+		EXPECT_EQ(0, si.prefetch_async_failed);
+	} else {
+		ASSERT_EQ(0, prefetch(self->fd[imp], self->buf, NPAGES, 0, &cpages));
+		EXPECT_EQ(NPAGES, cpages);
+	}
+	ASSERT_EQ(0, stats(self->fd[imp], &si, false));
+	EXPECT_EQ(NPAGES, si.prefetch_pages);
+	EXPECT_GE(si.mirror_faults, 1);
+	if (path) {
+		EXPECT_EQ(NPAGES, si.p2p_mappings);
+		EXPECT_EQ(0, si.p2p_fallback_no_path);
+	} else {
+		EXPECT_EQ(0, si.p2p_mappings);
+		EXPECT_EQ(NPAGES, si.p2p_fallback_no_path);
+	}
+	/* what the mirror holds now, without faulting */
+	ASSERT_EQ(0, classify(self->fd[imp], self->buf, NPAGES, HMM_P2P_CLASSIFY_NOFAULT, info));
+	if (path) {
+		EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_PEER,
+					HMM_P2P_PAGE_DMA_MAPPED | HMM_P2P_PAGE_P2P, 0,
+					TD_NR_DMIRROR + exp));
+	} else {
+		EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_SYSTEM,
+					HMM_P2P_PAGE_DMA_MAPPED, HMM_P2P_PAGE_P2P, -1));
+	}
+	/* the device's access: no fault, the right data */
+	ASSERT_EQ(0, stats(self->fd[imp], &si, true));
+	memset(self->out, 0, NPAGES * PAGE_SZ);
+	ASSERT_EQ(0, dread(self->fd[imp], self->buf, self->out, NPAGES, &faults));
+	EXPECT_EQ(0, faults);
+	EXPECT_EQ(-1, check(self->out, NPAGES, seed));
+	ASSERT_EQ(0, stats(self->fd[imp], &si, false));
+	EXPECT_EQ(0, si.mirror_faults);
+	snprintf(who, sizeof(who), "importer hmm_p2p%d%s", imp, async ? " (async)" : "");
+	show_stats(who, self->fd[imp]);
+	printf("# %s: seq_retries=%llu busy_retries=%llu timeouts=%llu fault_max_us=%llu\n", who,
+	       si.mirror_seq_retries, si.mirror_busy_retries, si.mirror_fault_timeouts,
+	       si.mirror_fault_max_ns / 1000);
+	/* and the CPU's view is the same data */
+	EXPECT_EQ(-1, check(self->buf, NPAGES, seed));
+}
+
+/* Pages on one device, prefetched by its switch peer: P2P, no fault left. */
+TEST_F(p2p, prefetch_switch_peer)
+{
+	prefetch_peer(_metadata, self, self->b, self->a, false, 40);
+	prefetch_peer(_metadata, self, self->b, self->a, true, 41);
+}
+
+/*
+ * The same by the lone device: migrated to system memory on qemu64 (no
+ * path), peer to peer through the host bridge on EPYC.
+ */
+TEST_F(p2p, prefetch_lone_importer)
+{
+	if (self->c < 0)
+		SKIP(return, "no lone device");
+	prefetch_peer(_metadata, self, self->c, self->a, false, 42);
+	prefetch_peer(_metadata, self, self->c, self->a, true, 43);
+}
+
+/* System memory, prefetched for writing: the device's WRITE takes no fault. */
+TEST_F(p2p, prefetch_write)
+{
+	struct hmm_dmirror_cmd cmd = {
+		.addr = U64(self->buf), .ptr = U64(self->out), .npages = NPAGES,
+	};
+	struct hmm_p2p_stats st;
+	__u64 cpages;
+
+	memset(self->buf, 1, NPAGES * PAGE_SZ);
+	ASSERT_EQ(0, stats(self->fd[self->a], &st, true));
+	ASSERT_EQ(0, prefetch(self->fd[self->a], self->buf, NPAGES, HMM_P2P_PREFETCH_WRITE,
+			      &cpages));
+	EXPECT_EQ(NPAGES, cpages);
+	fill(self->out, NPAGES, 44);
+	ASSERT_EQ(0, ioctl(self->fd[self->a], HMM_DMIRROR_WRITE, &cmd));
+	EXPECT_EQ(NPAGES, cmd.cpages);
+	EXPECT_EQ(0, cmd.faults);
+	EXPECT_EQ(-1, check(self->buf, NPAGES, 44));
+	ASSERT_EQ(0, stats(self->fd[self->a], &st, false));
+	EXPECT_EQ(NPAGES, st.prefetch_pages);
+}
+
+/* Every bad request gets its errno (uapi: PREFETCH). */
+TEST_F(p2p, prefetch_bad_input)
+{
+	struct hmm_p2p_prefetch_cmd c = { .addr = U64(self->buf), .npages = 1 };
+	int fd = self->fd[self->a];
+	struct hmm_p2p_stats st;
+	void *ro, *hole;
+
+	EXPECT_EQ(-EINVAL, prefetch(fd, self->buf, 0, 0, NULL));
+	EXPECT_EQ(-EINVAL, prefetch(fd, (char *)self->buf + 8, 1, 0, NULL));
+	EXPECT_EQ(-EINVAL, prefetch(fd, self->buf, HMM_P2P_MAX_NPAGES + 1, 0, NULL));
+	EXPECT_EQ(-EINVAL, prefetch(fd, (void *)0x7ffffffff000UL, 2, 0, NULL));
+	EXPECT_EQ(-EINVAL, prefetch(fd, (void *)(~0UL << 12), 1, 0, NULL));
+	EXPECT_EQ(-EINVAL, prefetch(fd, self->buf, 1, 1U << 7, NULL));
+	EXPECT_EQ(-EINVAL, prefetch(fd, self->buf, 1, HMM_P2P_PREFETCH_ASYNC | (1U << 2), NULL));
+	c.pad = 1;
+	EXPECT_EQ(-1, ioctl(fd, HMM_P2P_IOC_PREFETCH, &c));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(fd, HMM_P2P_IOC_PREFETCH, (void *)16));
+	EXPECT_EQ(EFAULT, errno);
+
+	/* a hole: EFAULT synchronously; queued, it fails in the worker */
+	hole = mmap(NULL, 4 * PAGE_SZ, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, hole);
+	ASSERT_EQ(0, munmap(hole, 4 * PAGE_SZ));
+	EXPECT_EQ(-EFAULT, prefetch(fd, hole, 4, 0, NULL));
+	ASSERT_EQ(0, stats(fd, &st, true));
+	EXPECT_EQ(0, prefetch(fd, hole, 4, HMM_P2P_PREFETCH_ASYNC, NULL));
+	ASSERT_EQ(0, prefetch_wait(fd, &st));
+	EXPECT_EQ(1, st.prefetch_async_failed);
+	EXPECT_EQ(0, st.prefetch_async_done);
+
+	/* read-only memory: readable, not writable */
+	ro = mmap(NULL, 4 * PAGE_SZ, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	EXPECT_EQ(0, prefetch(fd, ro, 4, 0, NULL));
+	EXPECT_EQ(-EPERM, prefetch(fd, ro, 4, HMM_P2P_PREFETCH_WRITE, NULL));
+	munmap(ro, 4 * PAGE_SZ);
+}
+
+/*
+ * At most HMM_P2P_PREFETCH_MAX_QUEUED asynchronous requests per file
+ * (EBUSY beyond); closing the file cancels them and returns promptly.
+ */
+TEST_F(p2p, prefetch_async_bound_and_close)
+{
+	unsigned long per = 8192;	/* 32 MiB of untouched memory each */
+	int n = HMM_P2P_PREFETCH_MAX_QUEUED, i, fd, ret = 0;
+	struct hmm_p2p_stats st;
+	struct timespec t0, t1;
+	char *big;
+	double ms;
+
+	big = mmap(NULL, (n + 1) * per * PAGE_SZ, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, big);
+	fd = open("/dev/hmm_p2p0", O_RDWR);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, stats(fd, &st, true));
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, prefetch(fd, big + i * per * PAGE_SZ, per,
+				      HMM_P2P_PREFETCH_ASYNC | HMM_P2P_PREFETCH_WRITE, NULL));
+	/* 256 MiB of faults under TCG take far longer than these calls */
+	for (i = 0; i < 4 && ret != -EBUSY; i++)
+		ret = prefetch(fd, big + n * per * PAGE_SZ, per, HMM_P2P_PREFETCH_ASYNC, NULL);
+	EXPECT_EQ(-EBUSY, ret);
+	ASSERT_EQ(0, stats(fd, &st, false));
+	EXPECT_EQ(n, st.prefetch_async_queued);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	/* every request ended, most of them cancelled */
+	ASSERT_EQ(0, stats(self->fd[0], &st, false));
+	printf("# close with %d queued: %.1f ms; done=%llu failed=%llu pages=%llu\n", n, ms,
+	       st.prefetch_async_done, st.prefetch_async_failed, st.prefetch_pages);
+	EXPECT_EQ(n, st.prefetch_async_done + st.prefetch_async_failed);
+	EXPECT_GE(st.prefetch_async_failed, 1);
+	EXPECT_LT(ms, 5000);
+	munmap(big, (n + 1) * per * PAGE_SZ);
+}
+
+struct storm {
+	char *buf;
+	unsigned long npages;
+	long period_us;
+	int stop;
+	unsigned long toggles;
+	int errors;
+};
+
+/* One mprotect toggle of a page of the range every period_us. */
+static void *storm_fn(void *arg)
+{
+	struct storm *s = arg;
+	struct timespec next;
+	unsigned long k = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
+		char *p = s->buf + ((k * 37) % s->npages) * PAGE_SZ;
+
+		if (mprotect(p, PAGE_SZ, PROT_READ) || mprotect(p, PAGE_SZ, PROT_READ | PROT_WRITE))
+			s->errors++;
+		k++;
+		next.tv_nsec += s->period_us * 1000;
+		while (next.tv_nsec >= 1000000000L) {
+			next.tv_nsec -= 1000000000L;
+			next.tv_sec++;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+	}
+	s->toggles = k;
+	return NULL;
+}
+
+static double mono_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+/*
+ * The importer faults pages of its switch peer, one page per device READ,
+ * while another thread toggles the protection of a page of the range every
+ * 100 us: every fault completes, none waits out hmm_range_fault's retry
+ * timeout (HMM_RANGE_DEFAULT_TIMEOUT, 1 s; the importer's counters say),
+ * no READ fails with EBUSY, the data stays right.
+ */
+TEST_F(p2p, importer_storm_no_timeout)
+{
+	struct storm s = { .buf = self->buf, .npages = NPAGES, .period_us = 100 };
+	double t0, t_end, dt, max_us = 0;
+	unsigned long reads = 0, bad = 0, errs = 0, i;
+	struct hmm_p2p_stats st;
+	char page[PAGE_SZ];
+	pthread_t t;
+	__u64 faults, nf = 0;
+
+	ASSERT_EQ(0, to_device(self, self->a, 45));
+	ASSERT_EQ(0, stats(self->fd[self->b], &st, true));
+	ASSERT_EQ(0, pthread_create(&t, NULL, storm_fn, &s));
+	t0 = mono_us();
+	t_end = t0 + 3e6;
+	while (mono_us() < t_end) {
+		/* drop the importer's entries: each read below faults */
+		ASSERT_EQ(0, mprotect(self->buf, NPAGES * PAGE_SZ, PROT_READ));
+		ASSERT_EQ(0, mprotect(self->buf, NPAGES * PAGE_SZ, PROT_READ | PROT_WRITE));
+		for (i = 0; i < NPAGES && mono_us() < t_end; i++) {
+			double a = mono_us();
+			int ret = dread(self->fd[self->b], (char *)self->buf + i * PAGE_SZ, page, 1,
+					&faults);
+
+			dt = mono_us() - a;
+			if (dt > max_us)
+				max_us = dt;
+			reads++;
+			nf += faults;
+			if (ret)
+				errs++;
+			else if (memcmp(page, (char *)self->out + i * PAGE_SZ, PAGE_SZ))
+				bad++;
+		}
+	}
+	__atomic_store_n(&s.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	dt = mono_us() - t0;
+	ASSERT_EQ(0, stats(self->fd[self->b], &st, false));
+	printf("# storm: %lu toggles in %.1f s (%.0f/s, asked 10000/s);", s.toggles, dt / 1e6,
+	       s.toggles / (dt / 1e6));
+	printf(" %lu reads, %llu faults, max %.0f us\n", reads, nf, max_us);
+	printf("# storm: seq_retries=%llu busy_retries=%llu timeouts=%llu", st.mirror_seq_retries,
+	       st.mirror_busy_retries, st.mirror_fault_timeouts);
+	printf(" fault_max_us=%llu p2p_mappings=%llu\n", st.mirror_fault_max_ns / 1000,
+	       st.p2p_mappings);
+	EXPECT_EQ(0, s.errors);
+	EXPECT_EQ(0, errs);
+	EXPECT_EQ(0, bad);
+	EXPECT_GT(reads, 0);
+	EXPECT_GT(s.toggles, 0);
+	EXPECT_GE(nf, reads / 2);
+	/*
+	 * No fault round ran into hmm_range_fault's timeout (the kernel's
+	 * measure: a READ's own time adds scheduling, which a debug kernel
+	 * under TCG stretches).
+	 */
+	EXPECT_EQ(0, st.mirror_fault_timeouts);
+	EXPECT_LT(st.mirror_fault_max_ns, 1000000000ULL);
+	/* the pages never left the exporter */
+	EXPECT_EQ(0, st.p2p_fallback_no_path);
+	EXPECT_GE(st.p2p_mappings, reads / 2);
+}
+
+/*
+ * STATS grew (the importer and prefetch counters): a caller built before
+ * passes its smaller size and gets just that much, the kernel's size back.
+ */
+TEST_F(p2p, stats_old_size)
+{
+	size_t old = offsetof(struct hmm_p2p_stats, mirror_seq_retries);
+	struct hmm_p2p_stats st;
+	unsigned char *p = (unsigned char *)&st;
+	size_t i;
+
+	memset(&st, 0xa5, sizeof(st));
+	st.size = old;
+	st.reset = 0;
+	ASSERT_EQ(0, ioctl(self->fd[self->a], HMM_P2P_IOC_STATS, &st));
+	EXPECT_EQ(sizeof(st), st.size);
+	for (i = old; i < sizeof(st); i++)
+		if (p[i] != 0xa5)
+			break;
+	EXPECT_EQ(sizeof(st), i);
+	EXPECT_EQ(0, stats(self->fd[self->a], &st, false));
+	EXPECT_EQ(sizeof(st), st.size);
 }
 
 /* Bad input to the extension. */

@@ -349,6 +349,7 @@ static int td_pci_open(struct inode *inode, struct file *filp)
 	pf->tp = tp;
 	pf->tf.dev = &tp->td;
 	td_observe_init(&pf->tf);
+	td_prefetch_file_init(&pf->tf);
 	ret = hmm_p2p_mirror_init(&pf->tf.mirror, tp->td.dm, current->mm, &tp->pdev->dev);
 	if (ret)
 		goto err;
@@ -371,6 +372,8 @@ static int td_pci_release(struct inode *inode, struct file *filp)
 	struct td_pci *tp = pf->tp;
 
 	td_observe_release(&pf->tf);
+	/* no prefetch worker may use the mirror from here on */
+	td_prefetch_stop(&pf->tf);
 	down_read(&tp->rw);
 	/* upstream's rule, as for /dev/hmm_dmirrorN (see td_release()) */
 	if (!tp->gone)
@@ -628,6 +631,11 @@ static void td_pci_remove(struct pci_dev *pdev)
 		up_write(&tp->rw);
 		td_inject_arm(&tp->td.inj_copy_to_sys, 0, 0);
 		td_inject_arm(&tp->td.inj_copy_to_dev, 0, 0);
+		/* asynchronous prefetches are file operations in flight too */
+		mutex_lock(&tp->files_lock);
+		list_for_each_entry(pf, &tp->files, link)
+			td_prefetch_stop(&pf->tf);
+		mutex_unlock(&tp->files_lock);
 		/*
 		 * Every page home first (peers' mirrors invalidated on the
 		 * way), while our own mirrors still hold their address spaces:

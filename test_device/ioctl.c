@@ -25,8 +25,15 @@
 #define TD_BENCH_MAX_PASSES	1000ULL
 #define TD_SNAP_BATCH		512UL
 
-/* A user range of @npages pages at @addr: aligned, non-empty, in user space. */
-static int td_check_range(u64 addr, u64 npages)
+/**
+ * td_check_range() - is a command's range acceptable?
+ * @addr: start
+ * @npages: pages
+ *
+ * Return: 0 for a page aligned, non-empty range of at most
+ * HMM_P2P_MAX_NPAGES inside user space, else -EINVAL.
+ */
+int td_check_range(u64 addr, u64 npages)
 {
 	if (!npages || (addr & ~PAGE_MASK) || npages > HMM_P2P_MAX_NPAGES)
 		return -EINVAL;
@@ -446,6 +453,7 @@ static int td_stats(struct td_file *tf, void __user *uarg)
 	st.p2p_fallback_no_path = ds.p2p_no_path;
 	st.p2p_fallback_write = ds.p2p_write;
 	st.p2p_fallback_gone = ds.p2p_gone;
+	td_importer_stats(tf->dev, &ds, &st, reset);
 	if (copy_to_user(uarg, &st, min_t(u32, usize, sizeof(st))))
 		return -EFAULT;
 	return 0;
@@ -663,6 +671,8 @@ static long td_ioctl_mm(struct td_file *tf, unsigned int cmd, void __user *uarg)
 		return td_dma(tf, uarg);
 	case HMM_P2P_IOC_OBSERVE:
 		return td_observe(tf, uarg);
+	case HMM_P2P_IOC_PREFETCH:
+		return td_prefetch(tf, uarg);
 	}
 	return -ENOTTY;
 }

@@ -104,6 +104,7 @@ static int td_open(struct inode *inode, struct file *filp)
 	if (!tf)
 		return -ENOMEM;
 	tf->dev = td;
+	td_prefetch_file_init(tf);
 	ret = hmm_p2p_mirror_init(&tf->mirror, td->dm, current->mm, &td->pdev->dev);
 	if (ret) {
 		kfree(tf);
@@ -118,6 +119,8 @@ static int td_release(struct inode *inode, struct file *filp)
 {
 	struct td_file *tf = filp->private_data;
 
+	/* no prefetch worker may use the mirror from here on */
+	td_prefetch_stop(tf);
 	/*
 	 * Upstream's rule: closing a device file evicts the device's memory;
 	 * here, from every address space the device's files mirror (pages
@@ -256,6 +259,9 @@ static int __init td_init(void)
 	BUILD_BUG_ON((int)HMM_P2P_PC_ERROR != (int)HMM_P2P_CLASS_ERROR);
 	BUILD_BUG_ON((int)HMM_P2P_PC_P2PDMA != (int)HMM_P2P_CLASS_P2PDMA);
 
+	ret = td_prefetch_module_init();
+	if (ret)
+		return ret;
 	for (i = 0; i < TD_NR_DEVICES; i++) {
 		enum hmm_p2p_mem_type type = i < 2 ? HMM_P2P_MEM_PRIVATE : HMM_P2P_MEM_COHERENT;
 
@@ -289,6 +295,7 @@ err:
 		td_device_destroy(td_devices[i]);
 		td_devices[i] = NULL;
 	}
+	td_prefetch_module_exit();
 	return ret;
 }
 
@@ -299,6 +306,7 @@ static void __exit td_exit(void)
 	td_pci_exit();
 	for (i = TD_NR_DEVICES - 1; i >= 0; i--)
 		td_device_destroy(td_devices[i]);
+	td_prefetch_module_exit();
 }
 
 module_init(td_init);

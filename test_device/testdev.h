@@ -56,6 +56,10 @@ struct td_page_ops {
  * @p2p_bytes: of those, bytes the engine moved peer to peer
  * @inj_copy_to_dev: injected copy failures, system to device
  * @inj_copy_to_sys: injected copy failures, device to system
+ * @pf_pages: pages HMM_P2P_IOC_PREFETCH populated (prefetch.c)
+ * @pf_queued: asynchronous prefetch requests queued
+ * @pf_done: ... that populated their whole range
+ * @pf_failed: ... that ended with an error, or were cancelled
  */
 struct td_device {
 	int index;
@@ -75,6 +79,10 @@ struct td_device {
 	atomic64_t p2p_bytes;
 	struct td_inject inj_copy_to_dev;
 	struct td_inject inj_copy_to_sys;
+	atomic64_t pf_pages;
+	atomic64_t pf_queued;
+	atomic64_t pf_done;
+	atomic64_t pf_failed;
 };
 
 /**
@@ -84,6 +92,11 @@ struct td_device {
  * @flags: HMM_DMIRROR_FLAG_* set by HMM_DMIRROR_FLAGS
  * @obs_lock: serializes HMM_P2P_IOC_OBSERVE's changes of @obs
  * @obs: invalidation observers (observe.c), NULL for a free slot
+ * @pf_lock: protects @pf_works, @pf_nr and @pf_stop (prefetch.c)
+ * @pf_works: asynchronous prefetch requests queued or run, not yet reaped
+ * @pf_nr: entries on @pf_works
+ * @pf_stop: the file is closing or its device going away: no new request,
+ *	a running one stops at its next batch
  */
 struct td_file {
 	struct td_device *dev;
@@ -91,6 +104,10 @@ struct td_file {
 	u64 flags;
 	struct mutex obs_lock;	/* protects obs */
 	struct td_observer *obs[HMM_P2P_OBS_MAX];
+	struct mutex pf_lock;	/* protects pf_works, pf_nr, pf_stop */
+	struct list_head pf_works;
+	unsigned int pf_nr;
+	bool pf_stop;
 };
 
 /* backend_soft.c, backend_spm.c */
@@ -145,7 +162,17 @@ void td_observe_init(struct td_file *tf);
 void td_observe_release(struct td_file *tf);
 
 /* ioctl.c */
+int td_check_range(u64 addr, u64 npages);
 long td_ioctl(struct file *filp, unsigned int cmd, unsigned long arg);
 int td_mmap(struct file *filp, struct vm_area_struct *vma);
+
+/* prefetch.c: HMM_P2P_IOC_PREFETCH and the importer's counters */
+int td_prefetch_module_init(void);
+void td_prefetch_module_exit(void);
+void td_prefetch_file_init(struct td_file *tf);
+void td_prefetch_stop(struct td_file *tf);
+int td_prefetch(struct td_file *tf, void __user *uarg);
+void td_importer_stats(struct td_device *td, const struct hmm_p2p_devmem_stats *ds,
+		       struct hmm_p2p_stats *st, bool reset);
 
 #endif /* _HMM_P2P_TESTDEV_H */

@@ -160,6 +160,21 @@ struct hmm_p2p_stats {
 	__u64 p2p_fallback_write;	/* peer page migrated: write to RO */
 	__u64 p2p_fallback_gone;	/* peer page migrated: peer going away */
 	__u64 reserved[8];
+	/*
+	 * The mirror as an importer (an ODP-style device whose pages live
+	 * elsewhere and keep moving): its faults' retries when invalidations
+	 * race them. Appended: a caller built with the struct without them
+	 * passes its smaller @size and gets the fields it knows.
+	 */
+	__u64 mirror_seq_retries;	/* fault rounds redone: invalidated meanwhile */
+	__u64 mirror_busy_retries;	/* hmm_range_fault -EBUSY, retried */
+	__u64 mirror_fault_timeouts;	/* faults that ran out of retries (1 s) */
+	__u64 mirror_fault_max_ns;	/* longest fault round (<= 2 MiB), ns */
+	/* HMM_P2P_IOC_PREFETCH */
+	__u64 prefetch_pages;		/* pages populated, sync and async */
+	__u64 prefetch_async_queued;	/* asynchronous requests queued */
+	__u64 prefetch_async_done;	/* ... that populated their whole range */
+	__u64 prefetch_async_failed;	/* ... ended by an error or cancelled */
 };
 
 /*
@@ -332,6 +347,42 @@ struct hmm_p2p_observe_cmd {
 #define HMM_P2P_IOC_OBSERVE	_IOWR('H', 0x47, struct hmm_p2p_observe_cmd)
 
 /*
+ * struct hmm_p2p_prefetch_cmd - populate the device's mirror of a range
+ * ahead of use (HMM_P2P_IOC_PREFETCH), as ibv_advise_mr() does for an RDMA
+ * NIC's on-demand-paging memory region.
+ * @addr:   start, page aligned
+ * @npages: pages in the range (the range commands' rules)
+ * @flags:  HMM_P2P_PREFETCH_* below
+ * @pad:    must be 0
+ * @cpages: out: pages populated (an asynchronous request: 0)
+ *
+ * The range is faulted into the mirror as a device READ (with
+ * HMM_P2P_PREFETCH_WRITE: a WRITE) would fault it, without moving data
+ * through the engine: a later device access of a page the mirror still
+ * holds takes no fault. A peer's page is mapped peer to peer where a path
+ * exists and migrated to system memory where none does, as for READ.
+ * HMM_P2P_PREFETCH_ASYNC queues the request and returns at once; a kernel
+ * worker does it, in 2 MiB batches. A file has at most
+ * HMM_P2P_PREFETCH_MAX_QUEUED requests queued or running (EBUSY beyond);
+ * closing the file or removing the device cancels them (a running one stops
+ * at its next batch). Their outcome is in HMM_P2P_IOC_STATS
+ * (prefetch_async_queued, _done, _failed).
+ */
+struct hmm_p2p_prefetch_cmd {
+	__u64 addr;
+	__u64 npages;
+	__u32 flags;
+	__u32 pad;
+	__u64 cpages;
+};
+
+#define HMM_P2P_PREFETCH_WRITE		_BITUL(0)	/* fault for writing */
+#define HMM_P2P_PREFETCH_ASYNC		_BITUL(1)	/* queue it, do not wait */
+#define HMM_P2P_PREFETCH_MAX_QUEUED	8
+
+#define HMM_P2P_IOC_PREFETCH	_IOWR('H', 0x46, struct hmm_p2p_prefetch_cmd)
+
+/*
  * Errors, per command: every errno a command of this interface returns
  * (hmm_p2p_errno_table below has them as data). A return not in its
  * command's list is a bug of the driver; the fuzzer
@@ -385,6 +436,13 @@ struct hmm_p2p_observe_cmd {
  *           HMM_P2P_OBS_MAX observers), ENOENT (READ, STOP: no observer
  *           @id), ENOMEM. A STOP whose copy-out fails (EFAULT) has still
  *           removed the observer.
+ *   PREFETCH: the range commands' EINVAL (also: an unknown flag, pad not 0),
+ *           EFAULT, ENOMEM and EBUSY (also: HMM_P2P_PREFETCH_MAX_QUEUED
+ *           asynchronous requests already queued), and as READ's fault:
+ *           EPERM (HMM_P2P_PREFETCH_WRITE on read-only memory), EIO,
+ *           ENODEV (the device is going away), EREMOTEIO, EOPNOTSUPP. An
+ *           asynchronous request returns only the checks' errors; the
+ *           fault's are counted (prefetch_async_failed).
  */
 #ifdef HMM_P2P_WANT_ERRNO_TABLE
 /*
@@ -423,6 +481,8 @@ static const struct hmm_p2p_errnos hmm_p2p_errno_table[] = {
 	{ HMM_P2P_IOC_DMA,
 	  { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM, EIO, ENODEV, EREMOTEIO, EOPNOTSUPP } },
 	{ HMM_P2P_IOC_OBSERVE, { EFAULT, EINVAL, EBUSY, ENOENT, ENOMEM } },
+	{ HMM_P2P_IOC_PREFETCH,
+	  { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM, EIO, ENODEV, EREMOTEIO, EOPNOTSUPP } },
 };
 #endif /* HMM_P2P_WANT_ERRNO_TABLE */
 

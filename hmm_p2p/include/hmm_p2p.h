@@ -188,6 +188,14 @@ struct hmm_p2p_devmem_desc {
  *	read-only page
  * @p2p_gone: P2P mappings dropped, or peer pages moved to system memory
  *	instead of mapped, because their exporter was going away
+ * @seq_retries: mirror fault rounds redone because an invalidation came in
+ *	between hmm_range_fault() and the commit (mmu_interval_read_retry())
+ * @busy_retries: hmm_range_fault() calls that returned -EBUSY (an
+ *	invalidation raced the walk) and were retried
+ * @fault_timeouts: mirror faults that gave up with -EBUSY after
+ *	HMM_RANGE_DEFAULT_TIMEOUT of retries
+ * @fault_max_ns: the longest mirror fault round (one batch of at most 2 MiB,
+ *	its retries included), in nanoseconds; reset like the counters
  */
 struct hmm_p2p_devmem_stats {
 	u64 migrated_to_dev;
@@ -206,6 +214,10 @@ struct hmm_p2p_devmem_stats {
 	u64 p2p_no_path;
 	u64 p2p_write;
 	u64 p2p_gone;
+	u64 seq_retries;
+	u64 busy_retries;
+	u64 fault_timeouts;
+	u64 fault_max_ns;
 };
 
 /**

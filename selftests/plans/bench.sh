@@ -22,6 +22,16 @@
 # hmm_p2p.fault_around=1: one page per CPU fault, as upstream's driver does,
 # so that the cost of one served fault compares directly (the default
 # moves the aligned 64 KiB around a fault, and most touches do not fault).
+# Then, once, ours only (test_hmm has no peers and no prefetch): the
+# ODP-style importer (hmm-bench --importer, tools/hmm-bench/importer.c):
+# single-page device READs by hmm_p2p1 (P2P) and hmm_p2p2 (migration on
+# qemu64) of pages on hmm_p2p0, and by hmm_p2p1 of system pages, while
+# another thread toggles the protection of a page of the range every 100 us
+# and every 1 ms (fault p50/p99/max, the achieved rate, retries; a fault
+# that waits out the 1 s HMM retry timeout fails it), and first touch with
+# and without HMM_P2P_IOC_PREFETCH. It pins itself (reader and storm on CPU
+# 1: no TLB shootdown IPIs). hmmp2p.bench_importer=ARGS replaces its storm
+# arguments.
 # On the kernel command line, hmmp2p.bench=ARGS (make bench
 # BENCH_ARGS="--quick"; '+' stands for a space there) replaces the hmm-bench
 # arguments, hmmp2p.bench_rounds=N (make bench BENCH_ROUNDS=N) the rounds.
@@ -29,11 +39,13 @@
 BENCH_ARGS="--sizes 2,8,64:6,256 --runs 4 --cpu 1"
 BENCH_ROUNDS=2
 BENCH_PEER="--peer /dev/hmm_p2p0,/dev/hmm_p2p1,/dev/hmm_p2p2 --peer-sizes 8,64"
+BENCH_IMPORTER="--storm-us 100,1000 --storm-secs 4"
 # shellcheck disable=SC2013 # the command line is one line of words
 for _arg in $(cat /proc/cmdline); do
 	case $_arg in
 	hmmp2p.bench=*) BENCH_ARGS=$(echo "${_arg#*=}" | tr + ' ') ;;
 	hmmp2p.bench_rounds=*) BENCH_ROUNDS=${_arg#*=} ;;
+	hmmp2p.bench_importer=*) BENCH_IMPORTER=$(echo "${_arg#*=}" | tr + ' ') ;;
 	esac
 done
 case $BENCH_ROUNDS in
@@ -114,6 +126,19 @@ while [ "$_round" -le "$BENCH_ROUNDS" ]; do
 	_fa1=$_fa1${_fa1:+,}$BENCH_OUT/ours-fa1.$_round.json
 	_round=$((_round + 1))
 done
+
+# The importer, once.
+if setup "load-ours-importer" load_ours; then
+	if setup "ours-p2p-nodes-importer" test -c /dev/hmm_p2p2; then
+		say "hmm-bench importer: $BENCH_IMPORTER"
+		_t0=$(date +%s)
+		# shellcheck disable=SC2086
+		check "hmm-bench-importer" "$BINDIR/hmm-bench" \
+			--importer /dev/hmm_p2p0,/dev/hmm_p2p1,/dev/hmm_p2p2 $BENCH_IMPORTER
+		say "hmm-bench importer: $(( $(date +%s) - _t0 )) s"
+	fi
+	setup "unload-ours-importer" unload_ours
+fi
 
 _round=1
 while [ "$_round" -le "$BENCH_ROUNDS" ]; do

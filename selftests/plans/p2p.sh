@@ -26,9 +26,11 @@ setup "p2p: /dev/hmm_p2p0..2 exist" p2p_nodes
 dmesg | grep -E 'hmm_p2p[0-9]|peer-to-peer' | sed 's/^/    /'
 
 run_tap p2p_tests "$P2P" -T unbind_peer -T unbind_importer -T unbind_classify_race \
-	-T unbind_read_race -T unbind_without_sys_thp -T unbind_while_opener_killed
-run_tap --expect 6 p2p_tests-unbind "$P2P" -t unbind_peer -t unbind_importer -t unbind_classify_race \
-	-t unbind_read_race -t unbind_without_sys_thp -t unbind_while_opener_killed
+	-T unbind_read_race -T unbind_without_sys_thp -T unbind_while_opener_killed \
+	-T unbind_async_prefetch
+run_tap --expect 7 p2p_tests-unbind "$P2P" -t unbind_peer -t unbind_importer -t unbind_classify_race \
+	-t unbind_read_race -t unbind_without_sys_thp -t unbind_while_opener_killed \
+	-t unbind_async_prefetch
 
 setup "p2p: unload" unload_ours
 check "p2p: /dev/hmm_p2p* gone" p2p_nodes_gone

@@ -86,6 +86,10 @@ for label in $labels; do
 	esac
 done
 log "JSON: $bench/{upstream,ours}.N.json, one per round (copies: $bench/$when-*.json)"
+# The ODP-style importer (ours only, hmm-bench --importer): its table and
+# summary as the guest printed them, before the comparison.
+tr -d '\r' < "$log" | grep -E '^importer( summary)?:' | tee "$bench/importer.txt" ||
+	log "no importer figures in $log"
 # shellcheck disable=SC2086 # $fa1: no argument when there is no variant
 "$bin" --compare "${up:-$bench/upstream.1.json}" "${ours:-$bench/ours.1.json}" $fa1
 crc=$?

@@ -86,4 +86,11 @@ void peer_print(FILE *o);
 void peer_json(FILE *f);
 void peer_compare(const struct docset *ours);
 
+/* importer.c */
+int importer_enabled(void);
+int importer_parse(const char *arg);
+int importer_parse_periods(const char *arg);
+int importer_parse_secs(const char *arg);
+int importer_run(void);
+
 #endif /* HMM_BENCH_H */

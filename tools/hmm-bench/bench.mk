@@ -23,11 +23,11 @@ HMM_BENCH := $(OUT)/tools/hmm-bench
 
 hmm-bench: $(HMM_BENCH)
 
-HMM_BENCH_SRC := $(addprefix $(TOP)/tools/hmm-bench/,hmm-bench.c peer.c)
+HMM_BENCH_SRC := $(addprefix $(TOP)/tools/hmm-bench/,hmm-bench.c peer.c importer.c)
 
 $(HMM_BENCH): $(HMM_BENCH_SRC) $(TOP)/tools/hmm-bench/bench.h $(TOP)/uapi/hmm_p2p_test.h
 	@mkdir -p $(dir $@)
-	gcc -static -O2 -Wall -Wextra -Wno-sign-compare -I$(TOP)/uapi -o $@ $(HMM_BENCH_SRC) -lm
+	gcc -static -O2 -Wall -Wextra -Wno-sign-compare -I$(TOP)/uapi -o $@ $(HMM_BENCH_SRC) -lm -lpthread
 
 bench: $(HMM_BENCH)
 	@OUT=$(OUT) $(TOP)/tools/hmm-bench/bench-run.sh \

@@ -1640,6 +1640,12 @@ static void print_usage(FILE *o)
 		"                    where the topology allows it) against EXP migrating it\n"
 		"                    to system memory first (see peer.c)\n"
 		"  --peer-sizes LIST sizes in MiB for --peer (default 8,64)\n"
+		"  --importer EXP,IMP[,IMP]  only this: single-page device READs by each IMP\n"
+		"                    of pages on EXP (and in system memory) under an\n"
+		"                    invalidation storm, and first touch with and without\n"
+		"                    HMM_P2P_IOC_PREFETCH (see importer.c)\n"
+		"  --storm-us LIST   storm periods for --importer, us (default 100,1000)\n"
+		"  --storm-secs S    seconds per storm case (default 4)\n"
 		"  --no-warmup       skip the untimed warm-up round of each case\n"
 		"  --verbose         print every run\n"
 		"  --compare A B [V] print A (upstream) and B (ours) side by side; the last\n"
@@ -1747,6 +1753,9 @@ int main(int argc, char **argv)
 		{ "variant", required_argument, NULL, 'V' },
 		{ "cpu", required_argument, NULL, 'C' },
 		{ "peer-sizes", required_argument, NULL, 'S' },
+		{ "importer", required_argument, NULL, 'I' },
+		{ "storm-us", required_argument, NULL, 'U' },
+		{ "storm-secs", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1756,7 +1765,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	parse_sizes("2,8,64,256");
-	while ((c = getopt_long(argc, argv, "d:s:r:m:l:j:qWvchP:S:V:C:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:s:r:m:l:j:qWvchP:S:V:C:I:U:T:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			opt.dev = optarg;
@@ -1821,6 +1830,18 @@ int main(int argc, char **argv)
 			if (peer_parse_sizes(optarg))
 				return 2;
 			break;
+		case 'I':
+			if (importer_parse(optarg))
+				return 2;
+			break;
+		case 'U':
+			if (importer_parse_periods(optarg))
+				return 2;
+			break;
+		case 'T':
+			if (importer_parse_secs(optarg))
+				return 2;
+			break;
 		case 'h':
 			print_usage(stdout);
 			return 0;
@@ -1854,6 +1875,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (importer_enabled())
+		return importer_run() ? 1 : 0;
 	fd = open(opt.dev, O_RDWR);
 	if (fd < 0) {
 		set_error(fatal_error, sizeof(fatal_error),
