@@ -103,7 +103,7 @@ run_config() {
 		fi
 		# plans that need a kernel argument of their own
 		[ "$plan" = swiotlb ] && vmargs+=(--append swiotlb=force)
-		echo "check: ==== $c: plan${plan//,/, } ${vmargs[*]:+ (${vmargs[*]})} ===="
+		echo "check: ==== $c: $(case $plan in *,*) echo plans;; *) echo plan;; esac) ${plan//,/, }${vmargs[*]:+ (${vmargs[*]})} ===="
 		"$here/vm-run.sh" --quiet --kernel "$kernel" --flavor "$flavor" --plan "$plan" \
 			${vmargs[@]+"${vmargs[@]}"} || true
 		parts=${plan//,/ }
