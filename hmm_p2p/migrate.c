@@ -417,6 +417,48 @@ static bool hp_to_sys_excl(struct hmm_p2p_devmem *dm)
 	return HP_DEVICE_THP && dm->thp && READ_ONCE(hp_zap_workaround);
 }
 
+/*
+ * May another mm map anonymous pages of @vma (a forked child, or the parent
+ * @vma's mm was forked from)? Every VMA that can map an anonymous folio is
+ * on the interval tree of the folio's anon_vma, and that anon_vma is on the
+ * chain of each VMA mapping the folio; so if no anon_vma on @vma's chain has
+ * a VMA of another mm, no other mm maps a folio of @vma. Conservative: a
+ * child that has not touched the range yet, or one still linked after it
+ * unmapped the range, counts too. Stable under @vma's mmap write lock: only
+ * a fork of an mm already on these trees can add another mm (fork holds the
+ * forking mm's mmap write lock).
+ *
+ * The anon_vma trees are read under their root's rwsem, which every VMA on
+ * the chain shares (mm/internal.h's anon_vma_lock_read() is not exported).
+ */
+#if HP_DEVICE_THP
+static bool hp_vma_maybe_shared(struct vm_area_struct *vma)
+{
+	struct anon_vma *av = vma->anon_vma;
+	struct anon_vma_chain *avc;
+	struct rb_node *n;
+	bool shared = false;
+
+	mmap_assert_write_locked(vma->vm_mm);
+	if (!av)
+		return false;
+	down_read(&av->root->rwsem);
+	list_for_each_entry(avc, &vma->anon_vma_chain, same_vma) {
+		for (n = rb_first_cached(&avc->anon_vma->rb_root); n && !shared; n = rb_next(n))
+			shared = rb_entry(n, struct anon_vma_chain, rb)->vma->vm_mm != vma->vm_mm;
+		if (shared)
+			break;
+	}
+	up_read(&av->root->rwsem);
+	return shared;
+}
+#else
+static bool hp_vma_maybe_shared(struct vm_area_struct *vma)
+{
+	return false;
+}
+#endif
+
 /* The src and dst arrays of a batch, in one allocation: kfree(args->src). */
 static int hp_alloc_batch(struct migrate_vma *args)
 {
@@ -452,6 +494,16 @@ static int hp_setup_batch(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 	if (excl) {
 		mmap_assert_write_locked(mm);
 		vma_start_write(vma);
+		/*
+		 * A 2 MiB device folio another mm maps would get a PMD
+		 * migration entry there too (try_to_migrate()), which that mm's
+		 * zap, under its own locks only, frees under us (7.3's
+		 * zap_huge_pmd(), see hp_to_sys_excl()). Move such a folio as
+		 * 4 KiB pages: the kernel splits it first, in every mm, into
+		 * PTE migration entries, which zap handles.
+		 */
+		if ((select & HP_SELECT_COMPOUND) && hp_vma_maybe_shared(vma))
+			select &= ~HP_SELECT_COMPOUND;
 	}
 	*next = min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
 

@@ -669,8 +669,12 @@ TEST_F_TIMEOUT(priv, thp_fork_zap_race, 300)
 		int how = rounds % 3;
 		pid_t pid;
 
+		/* a fresh THP each round: a move in 4 KiB pages leaves none */
+		madvise(p, PMD_SZ, MADV_DONTNEED);
 		stamp(p, NPAGES_THP, round);
 		dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, NPAGES_THP, NULL);
+		if (!(rounds % 16))
+			fprintf(stderr, "# round %lu at %.1f s\n", rounds, now_s() - end + secs);
 		__atomic_store_n(&fr->go, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&fr->child_done, 0, __ATOMIC_RELEASE);
 		pid = fork();
