@@ -400,9 +400,11 @@ static void hp_batch_unlock(struct mm_struct *mm, bool excl)
  * (pages_in_use underflows, "Bad rss-counter state", VM_BUG_ON_PAGE in
  * __migrate_device_finalize). patches/ has the kernel fix. Until it is in,
  * such moves exclude zaps: the mmap lock is taken for writing and the VMA
- * write-locked for the batch. A CPU fault on a PMD-mapped device folio
- * holds the mmap lock for reading: it hands the move to a worker
- * (hp_fault_defer()); a fault that cannot be retried (hmm_range_fault()
+ * write-locked for the batch. That excludes this mm's zaps only: a folio
+ * another mm maps too (after fork) gets a PMD migration entry there as well,
+ * so such a folio moves as 4 KiB pages (hp_vma_maybe_shared()). A CPU
+ * fault on a PMD-mapped device folio holds the mmap lock for reading: it
+ * hands the move to a worker (hp_fault_defer()); a fault that cannot be retried (hmm_range_fault()
  * with the caller's mmap lock held) stays exposed. An eviction moves 4 KiB
  * pages only (hp_migrate_to_sys()); the pagemap walk for pages no mirrored
  * mm maps (hp_evict_chunk()) stays exposed too.
