@@ -420,34 +420,42 @@ static bool hp_to_sys_excl(struct hmm_p2p_devmem *dm)
 }
 
 /*
- * May another mm map anonymous pages of @vma (a forked child, or the parent
- * @vma's mm was forked from)? Every VMA that can map an anonymous folio is
- * on the interval tree of the folio's anon_vma, and that anon_vma is on the
+ * May another mm map anonymous pages of [@start, @end) in @vma (a forked
+ * child, or the parent @vma's mm was forked from)? The rmap walk finds
+ * every mapping of an anonymous folio among the VMAs on its anon_vma's
+ * interval tree that cover its page offset, and that anon_vma is on the
  * chain of each VMA mapping the folio; so if no anon_vma on @vma's chain has
- * a VMA of another mm, no other mm maps a folio of @vma. Conservative: a
- * child that has not touched the range yet, or one still linked after it
- * unmapped the range, counts too. Stable under @vma's mmap write lock: only
- * a fork of an mm already on these trees can add another mm (fork holds the
- * forking mm's mmap write lock).
+ * a VMA of another mm covering the range's offsets, no other mm maps a
+ * folio of the range. Conservative: a child that has not touched the range
+ * yet, or one still linked after it unmapped the range, counts too. Stable
+ * under @vma's mmap write lock: only a fork of an mm already on these trees
+ * can add another mm (fork holds the forking mm's mmap write lock).
  *
- * The anon_vma trees are read under their root's rwsem, which every VMA on
- * the chain shares (mm/internal.h's anon_vma_lock_read() is not exported).
+ * The trees are read under their root's rwsem, which every anon_vma on the
+ * chain shares (mm/internal.h's anon_vma_lock_read() is not exported).
  */
 #if HP_DEVICE_THP
-static bool hp_vma_maybe_shared(struct vm_area_struct *vma)
+static bool hp_vma_maybe_shared(struct vm_area_struct *vma, unsigned long start,
+				unsigned long end)
 {
+	pgoff_t first = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT);
+	pgoff_t last = first + ((end - start) >> PAGE_SHIFT) - 1;
 	struct anon_vma *av = vma->anon_vma;
 	struct anon_vma_chain *avc;
-	struct rb_node *n;
 	bool shared = false;
+	struct rb_node *n;
 
 	mmap_assert_write_locked(vma->vm_mm);
 	if (!av)
 		return false;
 	down_read(&av->root->rwsem);
 	list_for_each_entry(avc, &vma->anon_vma_chain, same_vma) {
-		for (n = rb_first_cached(&avc->anon_vma->rb_root); n && !shared; n = rb_next(n))
-			shared = rb_entry(n, struct anon_vma_chain, rb)->vma->vm_mm != vma->vm_mm;
+		for (n = rb_first_cached(&avc->anon_vma->rb_root); n && !shared; n = rb_next(n)) {
+			struct vm_area_struct *v = rb_entry(n, struct anon_vma_chain, rb)->vma;
+
+			shared = v->vm_mm != vma->vm_mm && v->vm_pgoff <= last &&
+				 v->vm_pgoff + vma_pages(v) > first;
+		}
 		if (shared)
 			break;
 	}
@@ -455,7 +463,8 @@ static bool hp_vma_maybe_shared(struct vm_area_struct *vma)
 	return shared;
 }
 #else
-static bool hp_vma_maybe_shared(struct vm_area_struct *vma)
+static bool hp_vma_maybe_shared(struct vm_area_struct *vma, unsigned long start,
+				unsigned long end)
 {
 	return false;
 }
@@ -493,6 +502,7 @@ static int hp_setup_batch(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 	/* an eviction takes pages home from PROT_NONE mappings too */
 	if (!vma || (!(vma->vm_flags & VM_READ) && !evict))
 		return -EINVAL;
+	*next = min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
 	if (excl) {
 		mmap_assert_write_locked(mm);
 		vma_start_write(vma);
@@ -504,10 +514,9 @@ static int hp_setup_batch(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 		 * 4 KiB pages: the kernel splits it first, in every mm, into
 		 * PTE migration entries, which zap handles.
 		 */
-		if ((select & HP_SELECT_COMPOUND) && hp_vma_maybe_shared(vma))
+		if ((select & HP_SELECT_COMPOUND) && hp_vma_maybe_shared(vma, addr, *next))
 			select &= ~HP_SELECT_COMPOUND;
 	}
-	*next = min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
 
 	args->vma = vma;
 	args->start = addr;
