@@ -400,9 +400,11 @@ static void hp_batch_unlock(struct mm_struct *mm, bool excl)
  * (pages_in_use underflows, "Bad rss-counter state", VM_BUG_ON_PAGE in
  * __migrate_device_finalize). patches/ has the kernel fix. Until it is in,
  * such moves exclude zaps: the mmap lock is taken for writing and the VMA
- * write-locked for the batch. A CPU fault on a PMD-mapped device folio
- * holds the mmap lock for reading: it hands the move to a worker
- * (hp_fault_defer()); a fault that cannot be retried (hmm_range_fault()
+ * write-locked for the batch. That excludes this mm's zaps only: a folio
+ * another mm maps too (after fork) gets a PMD migration entry there as well,
+ * so such a folio moves as 4 KiB pages (hp_vma_maybe_shared()). A CPU
+ * fault on a PMD-mapped device folio holds the mmap lock for reading: it
+ * hands the move to a worker (hp_fault_defer()); a fault that cannot be retried (hmm_range_fault()
  * with the caller's mmap lock held) stays exposed. An eviction moves 4 KiB
  * pages only (hp_migrate_to_sys()); the pagemap walk for pages no mirrored
  * mm maps (hp_evict_chunk()) stays exposed too.
@@ -416,6 +418,57 @@ static bool hp_to_sys_excl(struct hmm_p2p_devmem *dm)
 {
 	return HP_DEVICE_THP && dm->thp && READ_ONCE(hp_zap_workaround);
 }
+
+/*
+ * May another mm map anonymous pages of [@start, @end) in @vma (a forked
+ * child, or the parent @vma's mm was forked from)? The rmap walk finds
+ * every mapping of an anonymous folio among the VMAs on its anon_vma's
+ * interval tree that cover its page offset, and that anon_vma is on the
+ * chain of each VMA mapping the folio; so if no anon_vma on @vma's chain has
+ * a VMA of another mm covering the range's offsets, no other mm maps a
+ * folio of the range. Conservative: a child that has not touched the range
+ * yet, or one still linked after it unmapped the range, counts too. Stable
+ * under @vma's mmap write lock: only a fork of an mm already on these trees
+ * can add another mm (fork holds the forking mm's mmap write lock).
+ *
+ * The trees are read under their root's rwsem, which every anon_vma on the
+ * chain shares (mm/internal.h's anon_vma_lock_read() is not exported).
+ */
+#if HP_DEVICE_THP
+static bool hp_vma_maybe_shared(struct vm_area_struct *vma, unsigned long start,
+				unsigned long end)
+{
+	pgoff_t first = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT);
+	pgoff_t last = first + ((end - start) >> PAGE_SHIFT) - 1;
+	struct anon_vma *av = vma->anon_vma;
+	struct anon_vma_chain *avc;
+	bool shared = false;
+	struct rb_node *n;
+
+	mmap_assert_write_locked(vma->vm_mm);
+	if (!av)
+		return false;
+	down_read(&av->root->rwsem);
+	list_for_each_entry(avc, &vma->anon_vma_chain, same_vma) {
+		for (n = rb_first_cached(&avc->anon_vma->rb_root); n && !shared; n = rb_next(n)) {
+			struct vm_area_struct *v = rb_entry(n, struct anon_vma_chain, rb)->vma;
+
+			shared = v->vm_mm != vma->vm_mm && v->vm_pgoff <= last &&
+				 v->vm_pgoff + vma_pages(v) > first;
+		}
+		if (shared)
+			break;
+	}
+	up_read(&av->root->rwsem);
+	return shared;
+}
+#else
+static bool hp_vma_maybe_shared(struct vm_area_struct *vma, unsigned long start,
+				unsigned long end)
+{
+	return false;
+}
+#endif
 
 /* The src and dst arrays of a batch, in one allocation: kfree(args->src). */
 static int hp_alloc_batch(struct migrate_vma *args)
@@ -449,11 +502,21 @@ static int hp_setup_batch(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 	/* an eviction takes pages home from PROT_NONE mappings too */
 	if (!vma || (!(vma->vm_flags & VM_READ) && !evict))
 		return -EINVAL;
+	*next = min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
 	if (excl) {
 		mmap_assert_write_locked(mm);
 		vma_start_write(vma);
+		/*
+		 * A 2 MiB device folio another mm maps would get a PMD
+		 * migration entry there too (try_to_migrate()), which that mm's
+		 * zap, under its own locks only, frees under us (7.3's
+		 * zap_huge_pmd(), see hp_to_sys_excl()). Move such a folio as
+		 * 4 KiB pages: the kernel splits it first, in every mm, into
+		 * PTE migration entries, which zap handles.
+		 */
+		if ((select & HP_SELECT_COMPOUND) && hp_vma_maybe_shared(vma, addr, *next))
+			select &= ~HP_SELECT_COMPOUND;
 	}
-	*next = min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
 
 	args->vma = vma;
 	args->start = addr;

@@ -597,6 +597,148 @@ TEST_F_TIMEOUT(priv, thp_zap_race, 300)
 }
 
 /*
+ * Defect 12. After fork, a PMD-mapped 2 MiB device-private folio is mapped
+ * by the child too. Moving it back (MIGRATE_VMA_SELECT_COMPOUND) replaces
+ * the child's mapping by a PMD migration entry as well (try_to_migrate()),
+ * and the child's zap of that entry (MADV_DONTNEED, munmap, exit) runs
+ * 7.3's zap_huge_pmd() under the child's locks only, which the driver's
+ * workaround (the migrating mm's mmap write lock) does not exclude: it drops
+ * a mapcount and a reference the entry never held, the folio is freed under
+ * the migration and reused. Before the fix (the stress plan: "Bad page map",
+ * a GPF in remove_migration_ptes, a soft lockup) pages_in_use underflowed
+ * here. Now a 2 MiB device folio another mm may map moves back as 4 KiB
+ * pages (PTE migration entries, which zap handles). Each round: stamp piece
+ * 0, move it to the device, fork; the child zaps piece 0 (MADV_DONTNEED,
+ * munmap or exit, after a varying delay) while the parent moves it back
+ * (MIGRATE_TO_SYS, a CPU read, or a READ by the other private device, whose
+ * hmm_range_fault() cannot retry) and checks it; a thread moves piece 1 back
+ * and forth and checks it, so that a block freed too early is reused at
+ * once.
+ */
+struct fork_race {
+	int go;
+	int child_done;
+};
+
+static void fork_zap_child(char *p, int how, unsigned int spin, struct fork_race *fr)
+{
+	unsigned int i;
+
+	while (!__atomic_load_n(&fr->go, __ATOMIC_ACQUIRE))
+		;
+	for (i = 0; i < spin; i++)
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (how == 0)
+		madvise(p, PMD_SZ, MADV_DONTNEED);
+	else if (how == 1)
+		munmap(p, PMD_SZ);
+	__atomic_store_n(&fr->child_done, 1, __ATOMIC_RELEASE);
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(priv, thp_fork_zap_race, 300)
+{
+	struct hmm_p2p_info info;
+	struct hmm_p2p_stats st;
+	struct race r = { 0 };
+	struct fork_race *fr;
+	unsigned long rounds = 0, bad = 0, bad_read = 0, over = 0, thp = 0, kids_bad = 0;
+	int fd1 = dev_open(DEV_PRIV1);
+	char *rbuf = malloc(PMD_SZ);
+	int secs = stress_secs(15);
+	unsigned int seed = 1;
+	__u64 thp0;
+	double end;
+	pthread_t tc;
+	struct buf b;
+	char *p;
+
+	ASSERT_EQ(get_info(self->fd, &info), 0);
+	if (!(info.flags & HMM_P2P_INFO_THP))
+		SKIP(return, "no 2 MiB device folios on this kernel");
+	ASSERT_GE(fd1, 0);
+	ASSERT_NE(rbuf, NULL);
+	fr = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(fr, MAP_FAILED);
+	ASSERT_EQ(get_stats(self->fd, &st), 0);
+	ASSERT_NE(thp_range(&b, 2), NULL);
+	p = b.ptr;
+	r.fd = self->fd;
+	r.p = p;
+	r.total = st.pages_total ? st.pages_total : ~0ULL;
+	thp0 = st.thp_migrated;
+	ASSERT_EQ(pthread_create(&tc, NULL, race_c, &r), 0);
+	end = now_s() + secs;
+	while (now_s() < end) {
+		__u64 round = ++rounds + 1000;
+		int path = rounds % 3, how = (rounds / 3) % 3;
+		pid_t pid;
+
+		/* a fresh THP each round: a move in 4 KiB pages leaves none */
+		madvise(p, PMD_SZ, MADV_DONTNEED);
+		stamp(p, NPAGES_THP, round);
+		dm(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, NPAGES_THP, NULL);
+		if (!(rounds % 16))
+			fprintf(stderr, "# round %lu at %.1f s\n", rounds, now_s() - end + secs);
+		__atomic_store_n(&fr->go, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&fr->child_done, 0, __ATOMIC_RELEASE);
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (!pid)
+			fork_zap_child(p, how, rand_r(&seed) % 20000, fr);
+		rand_r(&seed);
+		__atomic_store_n(&fr->go, 1, __ATOMIC_RELEASE);
+		if (path == 0) {
+			dm(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, NPAGES_THP, NULL);
+		} else if (path == 1) {
+			/* the CPU fault path: the worker moves the 2 MiB folio */
+			(void)__atomic_load_n(p + 300 * PAGE_SZ, __ATOMIC_RELAXED);
+		} else {
+			/*
+			 * Another device's READ: hmm_range_fault() under its
+			 * mirror's mmap lock, a fault that cannot be retried
+			 */
+			memset(rbuf, 0, PMD_SZ);
+			if (dm(fd1, HMM_DMIRROR_READ, p, rbuf, NPAGES_THP, NULL) ||
+			    stamp_of(rbuf, round) != 0 ||
+			    stamp_of(rbuf + 300 * PAGE_SZ, round) != 300 ||
+			    stamp_of(rbuf + 511 * PAGE_SZ, round) != 511)
+				bad_read++;
+		}
+		if (stamp_of(p, round) != 0 || stamp_of(p + 300 * PAGE_SZ, round) != 300 ||
+		    stamp_of(p + 511 * PAGE_SZ, round) != 511)
+			bad++;
+		if (wait_child(pid))
+			kids_bad++;
+		if (!get_stats(self->fd, &st) && st.pages_in_use > r.total)
+			over++;
+		if (over)
+			break;
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(tc, NULL);
+	ASSERT_EQ(get_stats(self->fd, &st), 0);
+	thp = st.thp_migrated - thp0;
+	TH_LOG("%lu fork rounds, %lu checked rounds on piece 1, %lu 2 MiB moves", rounds,
+	       r.ops[2], thp);
+	TH_LOG("pages_in_use %lld, %lu bad rounds, %lu bad device reads, %lu bad on piece 1",
+	       (long long)st.pages_in_use, bad, bad_read, r.bad);
+	ASSERT_GT(rounds, 0);
+	ASSERT_GT(thp, 0);
+	ASSERT_EQ(over, 0);
+	ASSERT_EQ(bad, 0);
+	ASSERT_EQ(bad_read, 0);
+	ASSERT_EQ(r.bad, 0);
+	ASSERT_EQ(r.over, 0);
+	ASSERT_EQ(kids_bad, 0);
+	buf_free(&b);
+	munmap(fr, PAGE_SZ);
+	free(rbuf);
+	close(fd1);
+	ASSERT_EQ(wait_in_use(self->fd, 0, 5000), 0);
+}
+
+/*
  * Defect 9. Fault-around collected the aligned 64 KiB window around a fault
  * with migrate_vma, which splits every PTE-mapped large device folio in it
  * with a blocking folio_lock() while the fault holds its own folio's lock.

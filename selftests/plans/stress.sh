@@ -6,11 +6,13 @@
 # selftests/hmm_p2p_inval.c, the invalidation contract (a device never
 # reads or writes a page after its invalidation returned).
 #
-# Known (7.3 with large device folios, not 6.12): the stress hits a kernel
-# bug about one run in two on the plain 7.3 and none in 20000 operations on
-# the kernel with patches/ applied: see the report of issue 11 (Bad page
-# map, a GPF in remove_migration_ptes, a soft lockup in the LRU lock);
-# hmmp2p.stress_args=-F (no fork) avoids it.
+# Fixed (7.3 with large device folios, not 6.12): the stress hit a kernel
+# bug about one run in two on the plain 7.3 (Bad page map, a GPF in
+# remove_migration_ptes, a soft lockup in the LRU lock): patches/0002's
+# zap_huge_pmd() bug, reached through a forked child that shares a 2 MiB
+# device folio and zaps it while the parent moves it back. hmm_p2p now moves
+# such a shared folio back as 4 KiB pages (README, "Kernel bugs worked
+# around"; defects' thp_fork_zap_race is the directed test).
 #
 # Knobs (kernel command line, e.g. tools/vm-run.sh --append ...):
 #   hmmp2p.stress_ops=N   operations per thread (default 1500; 400 on the debug kernel)
