@@ -121,6 +121,7 @@ struct hp_fault_ctx {
 	struct list_head link;
 	struct task_struct *task;
 	struct hmm_p2p_devmem *dm;
+	bool stuck;	/* a page stayed busy: the fault failed (hp_fault_stuck()) */
 };
 
 bool hp_p2p_wanted(const struct hmm_p2p_entry *e);
@@ -130,6 +131,7 @@ dma_addr_t hp_p2p_dma(void *cookie, u8 *flags);
 void hp_p2p_ctx_enter(struct hp_fault_ctx *ctx, struct hmm_p2p_mirror *mirror);
 void hp_p2p_ctx_exit(struct hp_fault_ctx *ctx);
 void hp_p2p_remote_fault(struct hmm_p2p_devmem *dm, unsigned long nr);
+void hp_p2p_ctx_stuck(void);
 
 /* migrate.c */
 vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf);

@@ -920,8 +920,9 @@ undo:
  * eviction and migration behind them, waiting; and what keeps the page busy
  * may itself be waiting for that mmap lock. Busy for a moment is normal
  * (retry: 0); the same page failing for a second fails the fault (GUP gets
- * -EFAULT, its caller an errno). Approximate across CPUs, on purpose: it
- * only has to end a loop.
+ * -EFAULT, its caller an errno; a mirror's fault reports -EBUSY, try again:
+ * hp_p2p_ctx_stuck()). Approximate across CPUs, on purpose: it only has to
+ * end a loop.
  */
 static vm_fault_t hp_fault_stuck(struct hmm_p2p_devmem *dm, unsigned long pfn)
 {
@@ -933,6 +934,7 @@ static vm_fault_t hp_fault_stuck(struct hmm_p2p_devmem *dm, unsigned long pfn)
 	if (time_before(jiffies, READ_ONCE(dm->stuck_since) + HZ))
 		return 0;
 	WRITE_ONCE(dm->stuck_pfn, 0);
+	hp_p2p_ctx_stuck();
 	pr_warn_ratelimited("hmm_p2p: %s: pfn %#lx stayed busy for a second under a fault that cannot retry: failed\n",
 			    dm->name, pfn);
 	return VM_FAULT_SIGBUS;

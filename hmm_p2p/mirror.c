@@ -495,6 +495,9 @@ static int hp_range_fault(struct hmm_p2p_mirror *mirror, struct hmm_range *range
 		mmap_read_unlock(mirror->mm);
 	}
 	hp_p2p_ctx_exit(&ctx);
+	/* a page that stayed busy is no bad address: the caller may retry */
+	if (ret == -EFAULT && ctx.stuck)
+		ret = -EBUSY;
 	return ret;
 }
 

@@ -180,6 +180,7 @@ void hp_p2p_ctx_enter(struct hp_fault_ctx *ctx, struct hmm_p2p_mirror *mirror)
 {
 	ctx->task = current;
 	ctx->dm = mirror->dm;
+	ctx->stuck = false;
 	spin_lock(&hp_ctx_lock);
 	list_add(&ctx->link, &hp_ctx_list);
 	spin_unlock(&hp_ctx_lock);
@@ -220,6 +221,25 @@ void hp_p2p_remote_fault(struct hmm_p2p_devmem *dm, unsigned long nr)
 				atomic64_add(nr, &ctx->dm->st_p2p_no_path);
 			else if (ctx->dm != dm)
 				atomic64_add(nr, &ctx->dm->st_p2p_write);
+			break;
+		}
+	}
+	spin_unlock(&hp_ctx_lock);
+}
+
+/**
+ * hp_p2p_ctx_stuck() - the current task's mirror fault failed on a page
+ *	that stayed busy (hp_fault_stuck()): a transient state, not a bad
+ *	address; hp_range_fault() reports it as -EBUSY, not -EFAULT
+ */
+void hp_p2p_ctx_stuck(void)
+{
+	struct hp_fault_ctx *ctx;
+
+	spin_lock(&hp_ctx_lock);
+	list_for_each_entry(ctx, &hp_ctx_list, link) {
+		if (ctx->task == current) {
+			ctx->stuck = true;
 			break;
 		}
 	}

@@ -401,7 +401,8 @@ struct hmm_p2p_prefetch_cmd {
  *           user buffer is not accessible
  *   ENOMEM  no kernel memory for the command's bookkeeping
  *   EBUSY   the range kept being invalidated (hmm_range_fault's retries ran
- *           out); try again
+ *           out), or a page of it stayed busy (being moved) for a second;
+ *           try again
  * and each adds:
  *   READ, READ_UNLOCKED: EPERM (hmm_range_fault: not allowed), EIO (a copy
  *           failed: fault injection, a device error), ENODEV (the device or
