@@ -77,7 +77,7 @@ FIXTURE_VARIANT_ADD(inval, pci)
 	.dev = "hmm_p2p0", .other = "hmm_p2p1", .thp = false,
 };
 
-static void map_range(struct __test_metadata *_metadata, FIXTURE_DATA(inval) *self, bool thp,
+static void map_range(struct __test_metadata *_metadata, struct _test_data_inval *self, bool thp,
 		      bool fixed)
 {
 	void *p;
@@ -127,7 +127,7 @@ static __u64 invalidations(int fd)
 }
 
 /* The old data (seed 1), mirrored: the device has read every page. */
-static void mirror_old(struct __test_metadata *_metadata, FIXTURE_DATA(inval) *self)
+static void mirror_old(struct __test_metadata *_metadata, struct _test_data_inval *self)
 {
 	__u64 cpages;
 
@@ -143,7 +143,7 @@ static void mirror_old(struct __test_metadata *_metadata, FIXTURE_DATA(inval) *s
  * must read it (never seed 1), and its WRITE (seed 3) must reach the pages
  * the CPU sees.
  */
-static void expect_new(struct __test_metadata *_metadata, FIXTURE_DATA(inval) *self,
+static void expect_new(struct __test_metadata *_metadata, struct _test_data_inval *self,
 		       __u64 inv0)
 {
 	__u64 cpages, inv = invalidations(self->fd);

@@ -228,7 +228,7 @@ static void check_where(int fd, void *p, unsigned long npages, unsigned int seed
 
 		do {
 			ret = dm(fd, HMM_DMIRROR_READ, (char *)p + i * PAGE_SZ,
-				  out + i * PAGE_SZ, 16, &cpages);
+				 out + i * PAGE_SZ, 16, &cpages);
 			if (ret == -ENOMEM) {
 				enomem_reads++;
 				usleep(10000);

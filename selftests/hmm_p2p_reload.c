@@ -198,7 +198,7 @@ static int hold_setup(struct hbuf *b, int nb, unsigned int round, char *why, siz
 		}
 		/* the device hands back what it got, as upstream's does */
 		ret = dm(b[i].fd, HMM_DMIRROR_MIGRATE_TO_DEV, b[i].p, b[i].out, b[i].npages,
-			  &cpages);
+			 &cpages);
 		if (ret || cpages != b[i].npages) {
 			snprintf(why, len, "MIGRATE_TO_DEV %s: %d, %llu of %lu pages", b[i].node,
 				 ret, (unsigned long long)cpages, b[i].npages);
@@ -362,7 +362,7 @@ static int reader(void)
 			/* the pages go to the peer each time it is back */
 			if (b >= 0) {
 				ret = dm(b, HMM_DMIRROR_MIGRATE_TO_DEV, buf, out, NP_READ,
-					  &cpages);
+					 &cpages);
 				if (!ret)
 					moves++;
 				else if (ret == -ENODEV || ret == -ESRCH)
@@ -380,7 +380,8 @@ static int reader(void)
 		ret = dm(a, HMM_DMIRROR_READ, buf, out, NP_READ, &cpages);
 		reads++;
 		if (!ret) {
-			if (cpages != NP_READ || bad_word(out, NP_READ * PAGE_SZ, seed_of(0, 7)) >= 0)
+			if (cpages != NP_READ ||
+			    bad_word(out, NP_READ * PAGE_SZ, seed_of(0, 7)) >= 0)
 				bad++;
 			else
 				ok++;

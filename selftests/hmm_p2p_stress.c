@@ -1321,11 +1321,12 @@ static int devices_idle(void)
 				break;
 			usleep(100000);
 		}
-		printf("# %s: pages_in_use=%llu migrated_to_dev=%llu migrated_to_sys=%llu "
-		       "cpu_faults=%llu invalidations=%llu thp_migrated=%llu p2p_mappings=%llu\n",
+		printf("# %s: pages_in_use=%llu migrated_to_dev=%llu migrated_to_sys=%llu",
 		       dev_name(i), (unsigned long long)st.pages_in_use,
 		       (unsigned long long)st.migrated_to_dev,
-		       (unsigned long long)st.migrated_to_sys, (unsigned long long)st.cpu_faults,
+		       (unsigned long long)st.migrated_to_sys);
+		printf(" cpu_faults=%llu invalidations=%llu thp_migrated=%llu p2p_mappings=%llu\n",
+		       (unsigned long long)st.cpu_faults,
 		       (unsigned long long)st.invalidations, (unsigned long long)st.thp_migrated,
 		       (unsigned long long)st.p2p_mappings);
 		if (st.pages_in_use)

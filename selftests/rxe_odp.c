@@ -111,9 +111,22 @@ static int take_counts(struct _test_data_rxe *self, struct counts *c)
 	return 0;
 }
 
-#define D_OBS(c1, c0, i, f)	((c1)->obs[i].f - (c0)->obs[i].f)
-#define D_EV(c1, c0, i, e)	((c1)->obs[i].events[e] - (c0)->obs[i].events[e])
-#define D_ST(c1, c0, i, f)	((c1)->st[i].f - (c0)->st[i].f)
+/* A counter's change between two readings: @off is its offset in the struct. */
+static __u64 d_obs(const struct counts *c1, const struct counts *c0, int i, size_t off)
+{
+	return *(const __u64 *)((const char *)&c1->obs[i] + off) -
+	       *(const __u64 *)((const char *)&c0->obs[i] + off);
+}
+
+static __u64 d_st(const struct counts *c1, const struct counts *c0, int i, size_t off)
+{
+	return *(const __u64 *)((const char *)&c1->st[i] + off) -
+	       *(const __u64 *)((const char *)&c0->st[i] + off);
+}
+
+#define D_OBS(c1, c0, i, f)	d_obs(c1, c0, i, offsetof(struct hmm_p2p_observe_cmd, f))
+#define D_EV(c1, c0, i, e)	d_obs(c1, c0, i, offsetof(struct hmm_p2p_observe_cmd, events[e]))
+#define D_ST(c1, c0, i, f)	d_st(c1, c0, i, offsetof(struct hmm_p2p_stats, f))
 
 /* One line per device: observer deltas, then the mirror's STATS deltas. */
 static void print_step(const char *step, const struct counts *c0, const struct counts *c1)
@@ -133,7 +146,7 @@ static void print_step(const char *step, const struct counts *c0, const struct c
 		       (unsigned long long)(D_EV(c1, c0, i, HMM_P2P_OBS_PROTECTION_VMA) +
 					    D_EV(c1, c0, i, HMM_P2P_OBS_PROTECTION_PAGE)),
 		       (unsigned long long)D_EV(c1, c0, i, HMM_P2P_OBS_EXCLUSIVE));
-		printf("mirror: invalidations %llu to_dev %llu to_sys %llu cpu_faults %llu remote %llu\n",
+		printf("mirror: inval %llu to_dev %llu to_sys %llu cpu_faults %llu remote %llu\n",
 		       (unsigned long long)D_ST(c1, c0, i, invalidations),
 		       (unsigned long long)D_ST(c1, c0, i, migrated_to_dev),
 		       (unsigned long long)D_ST(c1, c0, i, migrated_to_sys),
@@ -391,8 +404,9 @@ static int reg_odp(struct _test_data_rxe *self)
 #define STEP_BEGIN() ASSERT_EQ(take_counts(self, &self->c0), 0)
 /* End a step: print it, c1 holds the counters now. */
 #define STEP_END(name, c1) do {						\
-		ASSERT_EQ(take_counts(self, &(c1)), 0);			\
-		print_step(name, &self->c0, &(c1));			\
+		struct counts *_c1 = &(c1);				\
+		ASSERT_EQ(take_counts(self, _c1), 0);			\
+		print_step(name, &self->c0, _c1);			\
 	} while (0)
 
 /*

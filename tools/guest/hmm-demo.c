@@ -275,7 +275,7 @@ static uint64_t j_word(unsigned long i)
 /* A CPU read of one word, which the compiler must do. */
 static uint64_t j_touch(const void *p)
 {
-	return *(const volatile uint64_t *)p;
+	return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
 }
 
 static void j_fill(void *buf)
@@ -437,9 +437,7 @@ static int j_show(const char *step, struct jdev *d, void *buf)
 	return 0;
 }
 
-#define __printf(a, b) __attribute__((format(printf, a, b)))
-
-static __printf(1, 2) void j_note(const char *fmt, ...)
+static void j_note(const char *fmt, ...)
 {
 	va_list ap;
 
