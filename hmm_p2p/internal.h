@@ -132,6 +132,7 @@ void hp_p2p_ctx_enter(struct hp_fault_ctx *ctx, struct hmm_p2p_mirror *mirror);
 void hp_p2p_ctx_exit(struct hp_fault_ctx *ctx);
 void hp_p2p_remote_fault(struct hmm_p2p_devmem *dm, unsigned long nr);
 void hp_p2p_ctx_stuck(void);
+bool hp_p2p_ctx_current(void);
 
 /* migrate.c */
 vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf);

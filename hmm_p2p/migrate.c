@@ -856,22 +856,44 @@ static bool hp_fault_work_add(struct hp_fault_work *w)
  * waits for the worker's write lock and then finds the THP in system
  * memory (or comes here again, if the worker could not lock the folio yet:
  * the faulting thread still holds it until this returns). A fault that
- * cannot be retried (hmm_range_fault() under the caller's mmap lock) moves
- * the folio in place and stays exposed. If the worker cannot move the folio
- * (no memory), the fault retries until it can, or until the faulting task is
- * killed. hmm_p2p_devmem_shutdown() waits for the workers.
+ * cannot be retried but comes from one of our mirrors (hmm_range_fault()
+ * under the mirror's mmap read lock) queues the same work and fails this
+ * round, which the mirror reports as -EBUSY and retries once it dropped the
+ * lock (hp_fault_defer_mirror()). Any other fault that cannot be retried
+ * (another driver's hmm_range_fault()) moves the folio in place and stays
+ * exposed. If the worker cannot move the folio (no memory), the fault
+ * retries until it can, or until the faulting task is killed.
+ * hmm_p2p_devmem_shutdown() waits for the workers.
  *
  * Return: true when the lock was dropped and the fault must return
  * VM_FAULT_RETRY.
  */
+static bool hp_fault_queue(struct vm_fault *vmf, struct hmm_p2p_devmem *dm,
+			   unsigned long start);
+
 static bool hp_fault_defer(struct vm_fault *vmf, struct hmm_p2p_devmem *dm,
+			   unsigned long start)
+{
+	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY) || (vmf->flags & FAULT_FLAG_RETRY_NOWAIT))
+		return false;
+	if (!hp_fault_queue(vmf, dm, start))
+		return false;
+	release_fault_lock(vmf);
+	cond_resched();
+	return true;
+}
+
+/*
+ * The move of the PMD-mapped device folio at @start by a worker (the fault
+ * keeps its locks), unless one is pending already. Return: true when a
+ * worker will move it.
+ */
+static bool hp_fault_queue(struct vm_fault *vmf, struct hmm_p2p_devmem *dm,
 			   unsigned long start)
 {
 	struct mm_struct *mm = vmf->vma->vm_mm;
 	struct hp_fault_work *w;
 
-	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY) || (vmf->flags & FAULT_FLAG_RETRY_NOWAIT))
-		return false;
 	atomic_inc(&dm->fault_works);
 	/*
 	 * Counted before dying is read: pairs with the barrier between
@@ -902,13 +924,30 @@ static bool hp_fault_defer(struct vm_fault *vmf, struct hmm_p2p_devmem *dm,
 	} else {
 		queue_work(hp_wq, &w->work);
 	}
-	release_fault_lock(vmf);
-	cond_resched();
 	return true;
 undo:
 	if (atomic_dec_and_test(&dm->fault_works))
 		wake_up_var(&dm->fault_works);
 	return false;
+}
+
+/*
+ * A fault that cannot be retried, on a PMD-mapped device folio, from one of
+ * our mirrors: a worker moves the folio under the mmap write lock (so no
+ * zap races it, hp_to_sys_excl()), and this round of the mirror's fault
+ * fails with -EBUSY (hp_p2p_ctx_stuck()): the mirror drops the mmap lock,
+ * which lets the worker in, and faults again. Return: true when the fault
+ * must fail this way.
+ */
+static bool hp_fault_defer_mirror(struct vm_fault *vmf, struct hmm_p2p_devmem *dm,
+				  unsigned long start)
+{
+	if ((vmf->flags & FAULT_FLAG_ALLOW_RETRY) || !hp_p2p_ctx_current())
+		return false;
+	if (!hp_fault_queue(vmf, dm, start))
+		return false;
+	hp_p2p_ctx_stuck();
+	return true;
 }
 
 /*
@@ -1000,6 +1039,8 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 		return 0;
 	if (order && hp_to_sys_excl(dm) && hp_fault_defer(vmf, dm, args.start))
 		return VM_FAULT_RETRY;
+	if (order && hp_to_sys_excl(dm) && hp_fault_defer_mirror(vmf, dm, args.start))
+		return VM_FAULT_SIGBUS;
 	if (order) {
 		args.src = kcalloc(1UL << order, sizeof(*args.src), GFP_KERNEL);
 		args.dst = kcalloc(1UL << order, sizeof(*args.dst), GFP_KERNEL);

@@ -228,6 +228,27 @@ void hp_p2p_remote_fault(struct hmm_p2p_devmem *dm, unsigned long nr)
 }
 
 /**
+ * hp_p2p_ctx_current() - is the current task faulting for one of our mirrors?
+ *
+ * Return: true inside hp_p2p_ctx_enter() .. hp_p2p_ctx_exit().
+ */
+bool hp_p2p_ctx_current(void)
+{
+	struct hp_fault_ctx *ctx;
+	bool found = false;
+
+	spin_lock(&hp_ctx_lock);
+	list_for_each_entry(ctx, &hp_ctx_list, link) {
+		if (ctx->task == current) {
+			found = true;
+			break;
+		}
+	}
+	spin_unlock(&hp_ctx_lock);
+	return found;
+}
+
+/**
  * hp_p2p_ctx_stuck() - the current task's mirror fault failed on a page
  *	that stayed busy (hp_fault_stuck()): a transient state, not a bad
  *	address; hp_range_fault() reports it as -EBUSY, not -EFAULT
