@@ -45,7 +45,7 @@
 #define PF_PAGES	4096UL
 #define PF_RUNS		3
 #define MAX_PERIODS	4
-#define MAX_SAMPLES	(1UL << 20)
+#define MAX_SAMPLES	(1024UL * 1024)
 #define HMM_TIMEOUT_US	1e6	/* HMM_RANGE_DEFAULT_TIMEOUT */
 
 struct storm_case {
@@ -455,13 +455,11 @@ static void prefetch_one(struct pf_case *r, int efd, int ifd)
 	}
 	if (r->failed)
 		return;
-#define MED(f)	r->f = med3(p[0].f, p[1].f, p[2].f)
-	MED(none_ms);
-	MED(sync_pf_ms);
-	MED(sync_touch_ms);
-	MED(async_touch_ms);
-	MED(async_all_ms);
-#undef MED
+	r->none_ms = med3(p[0].none_ms, p[1].none_ms, p[2].none_ms);
+	r->sync_pf_ms = med3(p[0].sync_pf_ms, p[1].sync_pf_ms, p[2].sync_pf_ms);
+	r->sync_touch_ms = med3(p[0].sync_touch_ms, p[1].sync_touch_ms, p[2].sync_touch_ms);
+	r->async_touch_ms = med3(p[0].async_touch_ms, p[1].async_touch_ms, p[2].async_touch_ms);
+	r->async_all_ms = med3(p[0].async_all_ms, p[1].async_all_ms, p[2].async_all_ms);
 	r->none_faults = p[PF_RUNS - 1].none_faults;
 	r->sync_faults = p[PF_RUNS - 1].sync_faults;
 	r->async_faults = p[PF_RUNS - 1].async_faults;
@@ -471,31 +469,39 @@ static void print_results(FILE *o)
 {
 	int i;
 
-	fprintf(o, "importer: fault latency, single-page device READs of a %lu KiB range, one mprotect toggle of a page every PERIOD us meanwhile (us; kmax: the kernel's longest fault round)\n",
+	fprintf(o, "importer: fault latency, single-page device READs of a %lu KiB range,",
 		STORM_PAGES * PAGE_SZ / 1024);
+	fprintf(o, " one mprotect toggle of a page every PERIOD us meanwhile");
+	fprintf(o, " (us; kmax: the kernel's longest fault round)\n");
 	fprintf(o, "importer: %-16s %-6s %7s %9s %8s %8s %9s %7s %8s %8s %6s %8s %7s %7s\n",
 		"importer", "pages", "period", "rate/s", "p50_us", "p99_us", "max_us", "reads",
 		"seq_rtr", "busy_rtr", "tmout", "kmax_us", "p2p", "no_path");
 	for (i = 0; i < imp.nsc; i++) {
 		struct storm_case *r = &imp.sc[i];
 
-		fprintf(o, "importer: %-16s %-6s %7ld %9.0f %8.1f %8.1f %9.1f %7lu %8llu %8llu %6llu %8llu %7llu %7llu%s\n",
+		fprintf(o, "importer: %-16s %-6s %7ld %9.0f %8.1f %8.1f %9.1f %7lu",
 			r->imp, r->on_exp ? "exp" : "system", r->period_us, r->rate, r->p50,
-			r->p99, r->max, r->reads, r->seq, r->busy, r->timeouts,
+			r->p99, r->max, r->reads);
+		fprintf(o, " %8llu %8llu %6llu %8llu %7llu %7llu%s\n",
+			r->seq, r->busy, r->timeouts,
 			r->max_ns / 1000, r->p2p, r->no_path, r->failed ? "  FAILED" : "");
 		if (r->failed || r->slow)
-			fprintf(o, "importer:   %s: slow=%lu (READs > 1 s) ebusy=%lu errors=%lu bad=%lu timeouts=%llu\n",
-				r->failed ? "failure" : "note", r->slow, r->ebusy, r->errors,
-				r->bad, r->timeouts);
+			fprintf(o, "importer:   %s: slow=%lu (> 1 s) ebusy=%lu errors=%lu",
+				r->failed ? "failure" : "note", r->slow, r->ebusy, r->errors);
+		if (r->failed || r->slow)
+			fprintf(o, " bad=%lu tmout=%llu\n", r->bad, r->timeouts);
 	}
-	fprintf(o, "importer: first touch of %lu MiB on the exporter, one page per READ (ms, median of %d; faults)\n",
-		PF_PAGES * PAGE_SZ >> 20, PF_RUNS);
+	fprintf(o, "importer: first touch of %lu MiB on the exporter, a page a READ",
+		PF_PAGES * PAGE_SZ >> 20);
+	fprintf(o, " (ms, median of %d; faults)\n", PF_RUNS);
 	for (i = 0; i < imp.npc; i++) {
 		struct pf_case *r = &imp.pc[i];
 
-		fprintf(o, "importer: %-16s none %.1f (%lu) | sync prefetch %.1f + touch %.1f (%lu) | async: touch %.1f (%lu), all done %.1f | gain: touch %.1fx, sync total %.2fx, async %.2fx%s\n",
-			r->imp, r->none_ms, r->none_faults, r->sync_pf_ms, r->sync_touch_ms,
-			r->sync_faults, r->async_touch_ms, r->async_faults, r->async_all_ms,
+		fprintf(o, "importer: %-16s none %.1f (%lu) | sync prefetch %.1f + touch %.1f",
+			r->imp, r->none_ms, r->none_faults, r->sync_pf_ms, r->sync_touch_ms);
+		fprintf(o, " (%lu) | async: touch %.1f (%lu), all done %.1f",
+			r->sync_faults, r->async_touch_ms, r->async_faults, r->async_all_ms);
+		fprintf(o, " | gain: touch %.1fx, sync total %.2fx, async %.2fx%s\n",
 			r->sync_touch_ms > 0 ? r->none_ms / r->sync_touch_ms : 0,
 			r->sync_pf_ms + r->sync_touch_ms > 0 ?
 			r->none_ms / (r->sync_pf_ms + r->sync_touch_ms) : 0,
@@ -515,10 +521,11 @@ static void print_summary(FILE *o)
 
 		if (!r->on_exp || !r->period_us)
 			continue;
-		fprintf(o, " %s@%ldus(%.0f/s) p50=%.0f p99=%.0f max=%.0f kmax=%llu retries=%llu timeouts=%llu slow=%lu;",
+		fprintf(o, " %s@%ldus(%.0f/s) p50=%.0f p99=%.0f max=%.0f",
 			strrchr(r->imp, '/') ? strrchr(r->imp, '/') + 1 : r->imp, r->period_us,
-			r->rate, r->p50, r->p99, r->max, r->max_ns / 1000, r->seq + r->busy,
-			r->timeouts, r->slow);
+			r->rate, r->p50, r->p99, r->max);
+		fprintf(o, " kmax=%llu retries=%llu timeouts=%llu slow=%lu;",
+			r->max_ns / 1000, r->seq + r->busy, r->timeouts, r->slow);
 	}
 	for (i = 0; i < imp.npc; i++) {
 		struct pf_case *r = &imp.pc[i];
