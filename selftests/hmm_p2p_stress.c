@@ -158,6 +158,8 @@ struct event {
 	__u32 locs;		/* locations the op may move pages to */
 };
 
+#define HIST 12
+
 struct piece {
 	char *addr;
 	unsigned long npages;
@@ -177,6 +179,12 @@ struct piece {
 	__u64 wseq;		/* odd: a writer in flight */
 	int wkind;		/* last writer's RW_* */
 	unsigned char *last;	/* per page: last snapshot label */
+	struct lochist {	/* the last location updates, for a mismatch report */
+		signed char a, dev;
+		bool alone, complete;
+		__u32 before, after;
+	} hist[HIST];
+	unsigned int nhist;
 };
 
 static struct piece pieces[NSMALL + 4];
@@ -579,6 +587,7 @@ static __u32 op_locs(int a, int dev, enum pkind k)
 static void update_loc(struct piece *pc, int a, int dev, bool alone, bool complete,
 		       __u32 extra)
 {
+	struct lochist *h;
 	__u32 img;
 
 	if (pc->kind == P_P2P || in_child)	/* a child's: anywhere (child_main()) */
@@ -586,10 +595,17 @@ static void update_loc(struct piece *pc, int a, int dev, bool alone, bool comple
 	img = image_mask(a, dev, pc->loc);
 	if (a == A_MIGDEV && complete && alone)
 		img = LDEV(dev);
+	h = &pc->hist[pc->nhist++ % HIST];
+	h->a = a;
+	h->dev = dev;
+	h->alone = alone;
+	h->complete = complete;
+	h->before = pc->loc;
 	if (alone && complete)
 		pc->loc = img;
 	else
 		pc->loc |= img | extra;
+	h->after = pc->loc;
 }
 
 /* ---- per-thread state ---- */
@@ -962,6 +978,25 @@ static const char *loc_str(__u32 loc, char *buf, size_t n)
 	return buf;
 }
 
+/* The piece's last location updates, oldest first (piece lock held). */
+static void print_hist(struct piece *pc)
+{
+	unsigned int k, n = pc->nhist < HIST ? pc->nhist : HIST;
+	char b[96], c[96];
+
+	for (k = pc->nhist - n; k < pc->nhist; k++) {
+		const struct lochist *h = &pc->hist[k % HIST];
+
+		note("  piece %ld history: %s%s%s%s: %s -> %s", (long)(pc - pieces),
+		     h->a >= 0 && h->a < A_NACT ? act_name[h->a] : "?",
+		     h->a == A_MIGDEV || h->a == A_DREAD || h->a == A_DWRITE ? " via " : "",
+		     h->a == A_MIGDEV || h->a == A_DREAD || h->a == A_DWRITE ? dev_name(h->dev) : "",
+		     h->alone && h->complete ? " (alone, complete)" :
+		     h->alone ? " (alone)" : h->complete ? " (complete)" : "",
+		     loc_str(h->before, b, sizeof(b)), loc_str(h->after, c, sizeof(c)));
+	}
+}
+
 static void do_reader(struct thr *t, struct piece *pc, int a, int dev)
 {
 	struct token tk;
@@ -1020,6 +1055,7 @@ static void do_reader(struct thr *t, struct piece *pc, int a, int dev)
 					 loc_str(during, du, sizeof(du)), alone ? ", alone" : "");
 				mismatch(t, "snapshot", pc, i, 0, b, w);
 				__atomic_add_fetch(&R->class_mismatches, 1, __ATOMIC_RELAXED);
+				print_hist(pc);
 			}
 			if (pc->kind == P_P2P && lab == T_SYS)
 				lab = T_P2PDMA;

@@ -12,12 +12,25 @@
  * use of the device's memory and is returned when the chunk goes away. Every
  * allocation is filled whole before it is used (a migration copies or clears
  * each page), so no old data shows through.
+ *
+ * With soft_perpage=1 the backend behaves as upstream's test_hmm does
+ * instead: every device page allocation allocates its kernel pages and the
+ * page's free releases them. The benchmark compares the drivers that way
+ * (the cost of a kernel page allocation and free per migrated page is then
+ * on both sides); it may be switched at any time, since each allocation
+ * only backs what is missing and each free only releases what is there.
  */
 #include <linux/mm.h>
 #include <linux/gfp.h>
 #include <linux/slab.h>
 #include <linux/highmem.h>
+#include <linux/moduleparam.h>
 #include "testdev.h"
+
+static bool soft_perpage;
+module_param(soft_perpage, bool, 0644);
+MODULE_PARM_DESC(soft_perpage,
+		 "soft backend: a kernel page per device page allocation, freed with it, as upstream's test_hmm (default: kept across free and reuse)");
 
 struct td_soft_chunk {
 	unsigned long npages;
@@ -79,6 +92,23 @@ static int td_soft_alloc_backing(struct hmm_p2p_devmem *dm, void *data,
 	return 0;
 }
 
+/* The pagemap's free callback: must not sleep. */
+static void td_soft_free_backing(struct hmm_p2p_devmem *dm, void *data,
+				 unsigned long index, unsigned int order)
+{
+	struct td_soft_chunk *sc = data;
+	unsigned long i, nr = 1UL << order;
+
+	if (!READ_ONCE(soft_perpage))
+		return;
+	for (i = 0; i < nr; i++) {
+		if (sc->backing[index + i]) {
+			__free_page(sc->backing[index + i]);
+			sc->backing[index + i] = NULL;
+		}
+	}
+}
+
 /**
  * td_soft_data_page() - the kernel page holding a device page's data
  * @dpage: a device-private page of a soft-backed device
@@ -125,6 +155,7 @@ const struct hmm_p2p_devmem_ops td_soft_ops = {
 	.chunk_init = td_soft_chunk_init,
 	.chunk_fini = td_soft_chunk_fini,
 	.alloc_backing = td_soft_alloc_backing,
+	.free_backing = td_soft_free_backing,
 	.copy_to_dev = td_copy_to_dev,
 	.copy_to_sys = td_copy_to_sys,
 };

@@ -1,8 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 # Plan "bench": hmm-bench on /dev/hmm_dmirror0 (device-private), upstream's
-# test_hmm and ours in one boot, in alternating rounds (upstream, ours,
-# upstream, ours...), so that a slow spell of the host (TCG on a shared
-# machine) weighs on both drivers alike. Every round's JSON file is printed
+# test_hmm and ours in one boot, in rounds that alternate which driver goes
+# first (upstream, ours; ours, upstream; ...), so that a slow spell of the
+# host (TCG on a shared machine) weighs on both drivers alike. Ours runs
+# with soft_perpage=1 for the comparison: a kernel page allocated per device
+# page and freed with it, as upstream's driver does (a fair comparison of
+# the migration paths); "ours-kept" is ours as deployed, the backing kept
+# across free and reuse as a device's own memory would be. Every round's JSON file is printed
 # between marker lines (every line prefixed, so the host can pull them out
 # of the console log: tools/hmm-bench/bench-run.sh), then the comparison
 # with the samples of all rounds pooled, whose last line is the summary
@@ -94,36 +98,70 @@ if [ ! -x "$BINDIR/hmm-bench" ]; then
 fi
 say "THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
 
-_up='' _ours='' _fa1='' _round=1
-while [ "$_round" -le "$BENCH_ROUNDS" ]; do
-	# Upstream's test_hmm, the reference.
-	if setup "load-upstream-$_round" load_upstream; then
-		if setup "upstream-nodes-$_round" dmirror_nodes_present 4; then
-			bench_driver upstream "$_round"
+SOFT_PERPAGE=/sys/module/hmm_p2p_test/parameters/soft_perpage
+
+# set_soft_perpage 0|1: the soft backend's mode, read back.
+set_soft_perpage() {
+	echo "$1" > "$SOFT_PERPAGE" || return 1
+	case $1$(cat "$SOFT_PERPAGE") in
+	1Y | 0N) return 0 ;;
+	esac
+	return 1
+}
+
+# bench_upstream ROUND: upstream's test_hmm, the reference.
+bench_upstream() {
+	if setup "load-upstream-$1" load_upstream; then
+		if setup "upstream-nodes-$1" dmirror_nodes_present 4; then
+			bench_driver upstream "$1"
 		fi
-		setup "unload-upstream-$_round" unload_upstream
+		setup "unload-upstream-$1" unload_upstream
 	fi
-	# Ours.
-	if setup "load-ours-$_round" load_ours; then
-		if setup "ours-nodes-$_round" dmirror_nodes_present 1; then
-			# shellcheck disable=SC2086
-			if setup "ours-p2p-nodes-$_round" test -c /dev/hmm_p2p2; then
-				bench_driver ours "$_round" $BENCH_PEER
-			else
-				bench_driver ours "$_round"
-			fi
-			_fa=$(cat "$FAULT_AROUND")
-			if setup "ours-fault-around-1-$_round" set_fault_around 1; then
-				bench_driver ours-fa1 "$_round" --sizes 64:6 --modes 4k \
-					--variant "hmm_p2p fault_around=1 (default $_fa)"
-			fi
-			setup "ours-fault-around-$_fa-$_round" set_fault_around "$_fa"
+}
+
+# bench_ours ROUND: ours as the summary counts it, with a kernel page
+# allocated per device page and freed with it (soft_perpage=1), as
+# upstream's driver does; then at 64 MiB with fault_around=1 (ours-fa1),
+# and as deployed, backing kept across free and reuse (ours-kept).
+bench_ours() {
+	setup "load-ours-$1" load_ours soft_perpage=1 || return
+	if setup "ours-nodes-$1" dmirror_nodes_present 1; then
+		# shellcheck disable=SC2086
+		if setup "ours-p2p-nodes-$1" test -c /dev/hmm_p2p2; then
+			bench_driver ours "$1" $BENCH_PEER
+		else
+			bench_driver ours "$1"
 		fi
-		setup "unload-ours-$_round" unload_ours
+		_fa=$(cat "$FAULT_AROUND")
+		if setup "ours-fault-around-1-$1" set_fault_around 1; then
+			bench_driver ours-fa1 "$1" --sizes 64:6 --modes 4k \
+				--variant "hmm_p2p fault_around=1 (default $_fa)"
+		fi
+		setup "ours-fault-around-$_fa-$1" set_fault_around "$_fa"
+		if setup "ours-soft-kept-$1" set_soft_perpage 0; then
+			bench_driver ours-kept "$1" --sizes 64:6 \
+				--variant "soft backing kept across free and reuse (soft_perpage=0)"
+		fi
+	fi
+	setup "unload-ours-$1" unload_ours
+}
+
+# Rounds alternate which driver goes first: a slow spell of the host, or
+# whatever the first driver leaves behind (page cache, fragmentation),
+# weighs on both alike.
+_up='' _ours='' _fa1='' _kept='' _round=1
+while [ "$_round" -le "$BENCH_ROUNDS" ]; do
+	if [ $((_round % 2)) = 1 ]; then
+		bench_upstream "$_round"
+		bench_ours "$_round"
+	else
+		bench_ours "$_round"
+		bench_upstream "$_round"
 	fi
 	_up=$_up${_up:+,}$BENCH_OUT/upstream.$_round.json
 	_ours=$_ours${_ours:+,}$BENCH_OUT/ours.$_round.json
 	_fa1=$_fa1${_fa1:+,}$BENCH_OUT/ours-fa1.$_round.json
+	_kept=$_kept${_kept:+,}$BENCH_OUT/ours-kept.$_round.json
 	_round=$((_round + 1))
 done
 
@@ -145,8 +183,9 @@ while [ "$_round" -le "$BENCH_ROUNDS" ]; do
 	bench_json "upstream.$_round"
 	bench_json "ours.$_round"
 	bench_json "ours-fa1.$_round"
+	bench_json "ours-kept.$_round"
 	_round=$((_round + 1))
 done
-"$BINDIR/hmm-bench" --compare "$_up" "$_ours" "$_fa1"
+"$BINDIR/hmm-bench" --compare "$_up" "$_ours" "$_fa1" "$_kept"
 # The comparison reports; the checks above count.
 true

@@ -70,11 +70,11 @@ cp "$log" "$bench/console.log" 2>/dev/null || true
 
 when=$(date +%Y%m%d-%H%M%S)
 rm -f "$bench"/upstream.json "$bench"/ours.json "$bench"/upstream.[0-9]*.json \
-	"$bench"/ours.[0-9]*.json "$bench"/ours-fa1.[0-9]*.json
+	"$bench"/ours.[0-9]*.json "$bench"/ours-fa1.[0-9]*.json "$bench"/ours-kept.[0-9]*.json
 labels=$(tr -d '\r' < "$log" |
-	sed -n 's/^HMMBENCH-JSON-END \(\(upstream\|ours\|ours-fa1\)\.[0-9][0-9]*\)$/\1/p')
+	sed -n 's/^HMMBENCH-JSON-END \(\(upstream\|ours\|ours-fa1\|ours-kept\)\.[0-9][0-9]*\)$/\1/p')
 [ -n "$labels" ] || log "no complete JSON in $log"
-up='' ours='' fa1=''
+up='' ours='' fa1='' kept=''
 for label in $labels; do
 	tr -d '\r' < "$log" | sed -n "s/^HMMBENCH-JSON $label //p" > "$bench/$label.json"
 	[ -s "$bench/$label.json" ] || { rm -f "$bench/$label.json"; log "$label: the run wrote no JSON"; continue; }
@@ -82,6 +82,7 @@ for label in $labels; do
 	case $label in
 	upstream.*) up=$up${up:+,}$bench/$label.json ;;
 	ours-fa1.*) fa1=$fa1${fa1:+,}$bench/$label.json ;;
+	ours-kept.*) kept=$kept${kept:+,}$bench/$label.json ;;
 	ours.*) ours=$ours${ours:+,}$bench/$label.json ;;
 	esac
 done
@@ -90,8 +91,13 @@ log "JSON: $bench/{upstream,ours}.N.json, one per round (copies: $bench/$when-*.
 # summary as the guest printed them, before the comparison.
 tr -d '\r' < "$log" | grep -E '^importer( summary)?:' | tee "$bench/importer.txt" ||
 	log "no importer figures in $log"
-# shellcheck disable=SC2086 # $fa1: no argument when there is no variant
-"$bin" --compare "${up:-$bench/upstream.1.json}" "${ours:-$bench/ours.1.json}" $fa1
+# the variants: fault_around=1, then backing kept (an empty one: none)
+if [ -n "$kept" ]; then
+	"$bin" --compare "${up:-$bench/upstream.1.json}" "${ours:-$bench/ours.1.json}" "$fa1" "$kept"
+else
+	# shellcheck disable=SC2086 # $fa1: no argument when there is no variant
+	"$bin" --compare "${up:-$bench/upstream.1.json}" "${ours:-$bench/ours.1.json}" $fa1
+fi
 crc=$?
 [ "$rc" = 0 ] && rc=$crc
 exit "$rc"

@@ -4,13 +4,13 @@
 #   make hmm-bench   build $(OUT)/tools/hmm-bench (static; the initramfs
 #                    builder copies $(OUT)/tools/* into the guest's /bin)
 #   make bench       one boot of the 7.3 non-debug kernel running the plan
-#                    "bench" (upstream test_hmm, then ours, on
+#                    "bench" (upstream test_hmm and ours, on
 #                    /dev/hmm_dmirror0); the JSON of both runs lands in
 #                    $(OUT)/bench/, then the comparison table and the summary
 #                    line are printed (the last line)
 #
 #   BENCH_ARGS="--quick"  other hmm-bench arguments for every run
-#   BENCH_ROUNDS=N        alternating rounds, upstream then ours (default 2)
+#   BENCH_ROUNDS=N        rounds, alternating which driver goes first (default 2)
 #   BENCH_TIMEOUT=S       VM time limit (default: vm-run.sh's, 900 s)
 #   BENCH_NO_BUILD=1      boot what is built (vm-run.sh --no-build)
 #   BENCH_LOG=FILE        no boot: extract and compare from a console log

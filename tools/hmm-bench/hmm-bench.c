@@ -1373,11 +1373,9 @@ static void describe(const char *role, const char *path, const struct docset *ds
  * "ours-fa1" runs our module again with hmm_p2p.fault_around=1 (one page per
  * CPU fault), so that one served fault compares with upstream's.
  */
-static void compare_variant(const struct docset *up, const struct docset *var)
+static void compare_variant(const struct docset *up, const struct docset *var,
+			    const char *const *keys, int nkeys, const char *what)
 {
-	static const char *const keys[] = {
-		"fault_p50_us", "fault_p99_us", "fault_gibps",
-	};
 	double sizes[64];
 	int ns = 0, i, j, mo;
 
@@ -1385,11 +1383,12 @@ static void compare_variant(const struct docset *up, const struct docset *var)
 		return;
 	collect_sizes(var, sizes, &ns);
 	qsort(sizes, ns, sizeof(*sizes), cmp_double);
-	printf("\n%s: %s, fault-back against upstream\n", jstr(var->d[0], "label"),
-	       *jstr(var->d[0], "variant") ? jstr(var->d[0], "variant") : "a variant of ours");
+	printf("\n%s: %s, %s against upstream\n", jstr(var->d[0], "label"),
+	       *jstr(var->d[0], "variant") ? jstr(var->d[0], "variant") : "a variant of ours",
+	       what);
 	for (i = 0; i < ns; i++) {
 		for (mo = 0; mo < NR_MODES; mo++) {
-			for (j = 0; j < (int)ARRAY_SIZE(keys); j++) {
+			for (j = 0; j < nkeys; j++) {
 				double a = metric(up, sizes[i], mode_name[mo], keys[j]);
 				double b = metric(var, sizes[i], mode_name[mo], keys[j]);
 				char c[3][24];
@@ -1495,8 +1494,15 @@ static void print_rounds(const struct docset *up, const struct docset *ours)
 	}
 }
 
-static int do_compare(const char *upath, const char *opath, const char *vpath)
+static int do_compare(const char *upath, const char *opath, const char *vpath,
+		      const char *kpath)
 {
+	static const char *const fault_keys[] = {
+		"fault_p50_us", "fault_p99_us", "fault_gibps",
+	};
+	static const char *const mig_keys[] = {
+		"s2d_gibps", "d2s_gibps", "fault_p50_us",
+	};
 	static const struct {
 		const char *key, *name, *fmt;
 		int tput;
@@ -1508,11 +1514,11 @@ static int do_compare(const char *upath, const char *opath, const char *vpath)
 		{ "fault_gibps", "fault GiB/s", "%.3f", 1 },
 		{ "snap_mpages", "snap Mpages/s", "%.3f", 2 },
 	};
-	static struct docset ups, ourss, vars;
+	static struct docset ups, ourss, vars, kept;
 	struct docset *up = &ups, *ours = &ourss;
 	const struct jv *u0, *o0;
 	double sizes[64];
-	char fig[ARRAY_SIZE(summary)][16];
+	char fig[ARRAY_SIZE(summary)][16], fa1[16] = "-", kfig[4][16];
 	int ns = 0, i, j, k, mo;
 
 	load_docs(up, upath);
@@ -1606,16 +1612,30 @@ static int do_compare(const char *upath, const char *opath, const char *vpath)
 	peer_compare(ours);
 	if (vpath) {
 		load_docs(&vars, vpath);
-		compare_variant(up, &vars);
+		compare_variant(up, &vars, fault_keys, ARRAY_SIZE(fault_keys), "fault-back");
+		ratio_fmt(fa1, sizeof(fa1), ratio_of(up, &vars, 64, "4k", "fault_p50_us"));
+	}
+	if (kpath) {
+		load_docs(&kept, kpath);
+		compare_variant(up, &kept, mig_keys, ARRAY_SIZE(mig_keys), "migration");
 	}
 	print_rounds(up, ours);
 	print_best(up, ours, vpath ? &vars : NULL);
 	for (j = 0; j < (int)ARRAY_SIZE(summary); j++)
 		ratio_fmt(fig[j], sizeof(fig[j]),
 			  ratio_of(up, ours, 64, summary[j].mode, summary[j].key));
-	printf("ratio vs upstream: %s=%s %s=%s %s=%s %s=%s %s=%s\n",
+	if (kpath && kept.n) {
+		for (j = 0; j < 4; j++)
+			ratio_fmt(kfig[j], sizeof(kfig[j]),
+				  ratio_of(up, &kept, 64, summary[j].mode, summary[j].key));
+		printf("as deployed (%s, backing kept) vs upstream: %s=%s %s=%s %s=%s %s=%s\n",
+		       jstr(kept.d[0], "label"), summary[0].name, kfig[0], summary[1].name,
+		       kfig[1], summary[2].name, kfig[2], summary[3].name, kfig[3]);
+	}
+	/* one served fault (fault_around=1) next to the fault-around figure */
+	printf("ratio vs upstream: %s=%s %s=%s %s=%s %s=%s %s=%s fault_p50_fa1=%s\n",
 	       summary[0].name, fig[0], summary[1].name, fig[1], summary[2].name, fig[2],
-	       summary[3].name, fig[3], summary[4].name, fig[4]);
+	       summary[3].name, fig[3], summary[4].name, fig[4], fa1);
 	fflush(stdout);
 	return up->n && ours->n && !up->bad && !ours->bad ? 0 : 1;
 }
@@ -1626,7 +1646,7 @@ static void print_usage(FILE *o)
 {
 	fprintf(o,
 		"usage: hmm-bench [options]\n"
-		"       hmm-bench --compare UPSTREAM.json[,...] OURS.json[,...]\n"
+		"       hmm-bench --compare UPSTREAM.json[,...] OURS.json[,...] [FA1.json[,...] [KEPT.json[,...]]]\n"
 		"  --dev PATH        device node (default /dev/hmm_dmirror0)\n"
 		"  --sizes LIST      sizes in MiB, even, comma separated; SIZE:RUNS sets the\n"
 		"                    runs of one size (default 2,8,64,256)\n"
@@ -1851,13 +1871,17 @@ int main(int argc, char **argv)
 		}
 	}
 	if (compare) {
-		if (argc - optind != 2 && argc - optind != 3) {
+		if (argc - optind < 2 || argc - optind > 4) {
 			note("%s",
-			     "--compare takes UPSTREAM OURS [VARIANT] (each a JSON file, or several, comma separated)");
+			     "--compare takes UPSTREAM OURS [FAULT-VARIANT [MIGRATION-VARIANT]] (each a JSON file, or several, comma separated)");
 			return 2;
 		}
-		return do_compare(argv[optind], argv[optind + 1],
-				  argc - optind == 3 ? argv[optind + 2] : NULL);
+		const char *fa = argc - optind >= 3 ? argv[optind + 2] : "";
+		const char *kp = argc - optind == 4 ? argv[optind + 3] : "";
+
+		/* an empty variant argument: that variant was not run */
+		return do_compare(argv[optind], argv[optind + 1], *fa ? fa : NULL,
+				  *kp ? kp : NULL);
 	}
 	if (optind != argc) {
 		note("unexpected argument '%s'", argv[optind]);
