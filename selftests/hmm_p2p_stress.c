@@ -986,11 +986,11 @@ static void print_hist(struct piece *pc)
 
 	for (k = pc->nhist - n; k < pc->nhist; k++) {
 		const struct lochist *h = &pc->hist[k % HIST];
+		bool via = h->a == A_MIGDEV || h->a == A_DREAD || h->a == A_DWRITE;
 
 		note("  piece %ld history: %s%s%s%s: %s -> %s", (long)(pc - pieces),
 		     h->a >= 0 && h->a < A_NACT ? act_name[h->a] : "?",
-		     h->a == A_MIGDEV || h->a == A_DREAD || h->a == A_DWRITE ? " via " : "",
-		     h->a == A_MIGDEV || h->a == A_DREAD || h->a == A_DWRITE ? dev_name(h->dev) : "",
+		     via ? " via " : "", via ? dev_name(h->dev) : "",
 		     h->alone && h->complete ? " (alone, complete)" :
 		     h->alone ? " (alone)" : h->complete ? " (complete)" : "",
 		     loc_str(h->before, b, sizeof(b)), loc_str(h->after, c, sizeof(c)));
