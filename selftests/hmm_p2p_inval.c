@@ -323,10 +323,20 @@ static void *job_thread(void *arg)
 	return NULL;
 }
 
+static __u64 copied(int fd)
+{
+	struct hmm_p2p_stats st;
+
+	return get_stats(fd, &st) ? 0 : st.bytes_copied;
+}
+
 /* Start a job on another thread; the caller changes the range meanwhile. */
 static void job_start(struct job_run *r, pthread_t *th, int fd, void *addr, void *buf,
 		      __u32 op)
 {
+	__u64 bytes0;
+	int i;
+
 	memset(r, 0, sizeof(*r));
 	r->fd = fd;
 	r->cmd.addr = U64(addr);
@@ -334,9 +344,15 @@ static void job_start(struct job_run *r, pthread_t *th, int fd, void *addr, void
 	r->cmd.npages = JOB_PAGES;
 	r->cmd.op = op;
 	r->cmd.delay_us = JOB_DELAY_US;
+	bytes0 = copied(fd);
 	pthread_create(th, NULL, job_thread, r);
-	/* into the job: set-up done, a few pages gone */
-	usleep(JOB_DELAY_US * JOB_PAGES / 4);
+	/*
+	 * Into the job: its set-up done, a few pages gone, as the device's
+	 * byte counter shows (nothing else uses the device now). A slow
+	 * kernel takes longer to set it up, not to run it.
+	 */
+	for (i = 0; i < 20000 && copied(fd) < bytes0 + 4 * PAGE_SZ; i++)
+		usleep(500);
 }
 
 /* A shared memory range mapped twice: a (mirrored) and b. */
