@@ -335,10 +335,36 @@ static long td_dmirror_cmd(struct td_file *tf, unsigned int command, void __user
 /* ---- extensions ---- */
 
 /*
- * What the device knows of one page: its class (a peer's private page is
- * PRIVATE_PEER, whatever the owner), the index of the device whose memory
- * it is (info->owner, or -1), and, from the mirror's entry, whether and how
- * it is DMA-mapped. Mirror lock held.
+ * The uapi's class of an entry (enum hmm_p2p_page_class): the library's
+ * classes are its own. The uapi tells this device's private memory
+ * (PRIVATE_OWN) from any other device's (PRIVATE_PEER), whatever the owner.
+ */
+static u8 td_uapi_class(const struct hmm_p2p_entry *e)
+{
+	switch (e->class) {
+	case HMM_P2P_PC_SYSTEM:
+		return HMM_P2P_CLASS_SYSTEM;
+	case HMM_P2P_PC_ZERO:
+		return HMM_P2P_CLASS_ZERO;
+	case HMM_P2P_PC_PRIVATE_OWN:
+		return (e->flags & HMM_P2P_E_OWN) ? HMM_P2P_CLASS_PRIVATE_OWN :
+						     HMM_P2P_CLASS_PRIVATE_PEER;
+	case HMM_P2P_PC_PRIVATE_PEER:
+		return HMM_P2P_CLASS_PRIVATE_PEER;
+	case HMM_P2P_PC_COHERENT:
+		return HMM_P2P_CLASS_COHERENT;
+	case HMM_P2P_PC_P2PDMA:
+		return HMM_P2P_CLASS_P2PDMA;
+	case HMM_P2P_PC_ERROR:
+		return HMM_P2P_CLASS_ERROR;
+	}
+	return HMM_P2P_CLASS_NONE;
+}
+
+/*
+ * What the device knows of one page: its class (td_uapi_class()), the
+ * index of the device whose memory it is (info->owner, or -1), and, from
+ * the mirror's entry, whether and how it is DMA-mapped. Mirror lock held.
  */
 static void td_page_info(struct td_file *tf, unsigned long addr, const struct hmm_p2p_entry *e,
 			 struct hmm_p2p_page_info *info)
@@ -346,13 +372,11 @@ static void td_page_info(struct td_file *tf, unsigned long addr, const struct hm
 	struct td_device *owner;
 	struct hmm_p2p_entry m;
 
-	info->class = e->class;
+	info->class = td_uapi_class(e);
 	info->order = e->order;
 	info->owner = -1;
 	if (e->class == HMM_P2P_PC_NONE || e->class == HMM_P2P_PC_ERROR)
 		return;
-	if (e->class == HMM_P2P_PC_PRIVATE_OWN && !(e->flags & HMM_P2P_E_OWN))
-		info->class = HMM_P2P_CLASS_PRIVATE_PEER;
 	info->prot = (e->flags & HMM_P2P_E_WRITE) ? HMM_DMIRROR_PROT_WRITE :
 						    HMM_DMIRROR_PROT_READ;
 	if (e->class == HMM_P2P_PC_P2PDMA) {

@@ -256,9 +256,6 @@ static int __init td_init(void)
 	phys_addr_t spm[TD_NR_DEVICES] = { 0, 0, spm_addr_dev2, spm_addr_dev3 };
 	int i, ret;
 
-	BUILD_BUG_ON((int)HMM_P2P_PC_ERROR != (int)HMM_P2P_CLASS_ERROR);
-	BUILD_BUG_ON((int)HMM_P2P_PC_P2PDMA != (int)HMM_P2P_CLASS_P2PDMA);
-
 	ret = td_prefetch_module_init();
 	if (ret)
 		return ret;

@@ -56,7 +56,8 @@ enum hmm_p2p_mem_type {
  * @HMM_P2P_PC_P2PDMA: a PCI P2PDMA page (a peer's BAR)
  * @HMM_P2P_PC_ERROR: hmm_range_fault reported an error for the page
  *
- * The values equal the test device's uapi page classes.
+ * The values are the library's own: a driver that reports classes to user
+ * space maps them to its ABI's values.
  */
 enum hmm_p2p_class {
 	HMM_P2P_PC_NONE = 0,
