@@ -117,10 +117,13 @@ bool hp_inject_fail(struct hmm_p2p_devmem *dm, enum hmm_p2p_inject_point point);
 struct hp_chunk *hp_page_chunk(struct page *page);
 
 /* p2p.c */
+/* What the current task faults for (p2p.c: hp_p2p_ctx_enter()). */
 struct hp_fault_ctx {
-	struct list_head link;
+	struct list_head link;		/* on the overflow list (slot < 0) */
 	struct task_struct *task;
-	struct hmm_p2p_devmem *dm;
+	struct hmm_p2p_devmem *dm;	/* the mirror's devmem */
+	struct hp_fault_ctx *outer;	/* the task's enclosing context, or NULL */
+	int slot;			/* table slot, or -1: on the overflow list */
 	bool stuck;	/* a page stayed busy: the fault failed (hp_fault_stuck()) */
 };
 
