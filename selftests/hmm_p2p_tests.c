@@ -1492,7 +1492,7 @@ TEST_F(dm, copy_failures)
 		int err;
 	} back[] = {
 		{ HMM_P2P_FAULT_COPY_TO_SYS, -EIO },
-		{ HMM_P2P_FAULT_ALLOC_SYS_PAGE, -ENOMEM },
+		{ INJECT_SYS_PAGE, -ENOMEM },
 	};
 	unsigned long n = self->thp ? 4 * NPAGES_THP : NPAGES_4K, u, f, i, moved;
 	struct hmm_p2p_page_info *info;
@@ -1554,7 +1554,7 @@ TEST_F(dm, copy_failures)
 		ASSERT_EQ(migrate_checked(self->fd, &b, 84), 0);
 		ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, n), n);
 		if (u > 1)
-			ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_SYS_THP,
+			ASSERT_EQ(inject(self->fd, INJECT_SYS_THP,
 					 INJECT_FOREVER, 0), 0);
 
 		/* Every attempt fails: nothing moves. */
@@ -1574,7 +1574,7 @@ TEST_F(dm, copy_failures)
 		ASSERT_EQ(inject(self->fd, pt, 1, f * u), 0);
 		ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, b.ptr, b.mirror, n, &cp);
 		ASSERT_EQ(inject(self->fd, pt, 0, 0), 0);
-		ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_SYS_THP, 0, 0), 0);
+		ASSERT_EQ(inject(self->fd, INJECT_SYS_THP, 0, 0), 0);
 		TH_LOG("point %u: attempt %lu of %lu fails: %d", pt, f * u, n, ret);
 		ASSERT_EQ(ret, back[k].err);
 		for (i = 0, moved = 0; i < n; i++)

@@ -36,6 +36,7 @@
 #include <sys/wait.h>
 
 #include "hmm_p2p_test.h"
+#include "hmm_p2p_libfail.h"
 
 #define PAGE_SZ		4096UL
 #define NPAGES		96UL
@@ -905,8 +906,6 @@ TEST_F(p2p, unbind_read_race)
  */
 TEST_F(p2p, unbind_without_sys_thp)
 {
-	struct hmm_p2p_fault_cmd f = { .point = HMM_P2P_FAULT_ALLOC_SYS_THP,
-				       .count = 1U << 30 };
 	struct hmm_p2p_info info;
 	struct timespec t0, t1;
 	char bdf[64], *map, *p, *out;
@@ -925,7 +924,7 @@ TEST_F(p2p, unbind_without_sys_thp)
 	ASSERT_NE(NULL, out);
 	ASSERT_EQ(0, dmc(self->fd[self->b], HMM_DMIRROR_MIGRATE_TO_DEV, p, out, 512, &cpages));
 	ASSERT_EQ(512, cpages);
-	ASSERT_EQ(0, ioctl(self->fd[self->b], HMM_P2P_IOC_FAULT_INJECT, &f));
+	ASSERT_EQ(0, libfail_arm(self->fd[self->b], LIBFAIL_SYS_THP, 1U << 30, 0));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/unbind", bdf));
 	clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -497,15 +497,11 @@ static int td_fault_inject(struct td_file *tf, void __user *uarg)
 		return -EINVAL;
 	switch (cmd.point) {
 	case HMM_P2P_FAULT_ALLOC_PAGE:
-		return hmm_p2p_devmem_inject(td->dm, HMM_P2P_INJ_ALLOC_PAGE, cmd.count, cmd.skip);
+		td_inject_arm(&td->inj_alloc_page, cmd.count, cmd.skip);
+		return 0;
 	case HMM_P2P_FAULT_CHUNK_GROW:
-		return hmm_p2p_devmem_inject(td->dm, HMM_P2P_INJ_CHUNK_GROW, cmd.count, cmd.skip);
-	case HMM_P2P_FAULT_ALLOC_SYS_PAGE:
-		return hmm_p2p_devmem_inject(td->dm, HMM_P2P_INJ_ALLOC_SYS_PAGE, cmd.count,
-					     cmd.skip);
-	case HMM_P2P_FAULT_ALLOC_SYS_THP:
-		return hmm_p2p_devmem_inject(td->dm, HMM_P2P_INJ_ALLOC_SYS_THP, cmd.count,
-					     cmd.skip);
+		td_inject_arm(&td->inj_chunk_grow, cmd.count, cmd.skip);
+		return 0;
 	case HMM_P2P_FAULT_COPY_TO_DEV:
 		td_inject_arm(&td->inj_copy_to_dev, cmd.count, cmd.skip);
 		return 0;

@@ -221,25 +221,6 @@ struct hmm_p2p_devmem_stats {
 	u64 fault_max_ns;
 };
 
-/**
- * enum hmm_p2p_inject_point - where hmm_p2p_devmem_inject() makes things fail
- * @HMM_P2P_INJ_ALLOC_PAGE: device page allocation
- * @HMM_P2P_INJ_CHUNK_GROW: registering a new chunk
- * @HMM_P2P_INJ_ALLOC_SYS_PAGE: system page allocation for migration back
- * @HMM_P2P_INJ_ALLOC_SYS_THP: only the 2 MiB system folio for a 2 MiB device
- *	folio coming back (the move falls back to 4 KiB pages); unlike the
- *	others it stays armed through hmm_p2p_devmem_shutdown(), since no THP
- *	is a condition an eviction must survive
- * @HMM_P2P_INJ_NR: number of points
- */
-enum hmm_p2p_inject_point {
-	HMM_P2P_INJ_ALLOC_PAGE = 0,
-	HMM_P2P_INJ_CHUNK_GROW,
-	HMM_P2P_INJ_ALLOC_SYS_PAGE,
-	HMM_P2P_INJ_ALLOC_SYS_THP,
-	HMM_P2P_INJ_NR,
-};
-
 struct hmm_p2p_devmem *hmm_p2p_devmem_create(const struct hmm_p2p_devmem_desc *desc);
 void hmm_p2p_devmem_destroy(struct hmm_p2p_devmem *dm);
 long hmm_p2p_devmem_evict(struct hmm_p2p_devmem *dm);
@@ -252,8 +233,6 @@ u64 hmm_p2p_devmem_capacity(struct hmm_p2p_devmem *dm);
 bool hmm_p2p_devmem_thp(struct hmm_p2p_devmem *dm);
 void hmm_p2p_devmem_stats(struct hmm_p2p_devmem *dm, struct hmm_p2p_devmem_stats *st,
 			  bool reset);
-int hmm_p2p_devmem_inject(struct hmm_p2p_devmem *dm, enum hmm_p2p_inject_point point,
-			  unsigned int count, unsigned int skip);
 struct hmm_p2p_devmem *hmm_p2p_page_devmem(struct page *page);
 void *hmm_p2p_page_backing(struct page *page, unsigned long *index);
 
