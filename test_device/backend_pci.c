@@ -285,7 +285,9 @@ static bool td_pci_same_switch(struct pci_dev *a, struct pci_dev *b)
  * @td: the device issuing the access
  * @addr: the DMA (bus) address it issues
  *
- * Called from the engine, under a mirror lock: takes no sleeping lock. The
+ * Called from the engine, under a mirror lock: takes no lock (td_pci_lock
+ * is held across allocations that may enter reclaim, whose invalidations
+ * take mirror locks). The
  * peers' BAR windows only change when a device is probed or removed.
  *
  * Return: the CPU physical address behind @addr in the device's own BAR or
@@ -453,6 +455,7 @@ static int td_pci_activate(struct td_pci *tp)
 	u64 bytes = min_t(u64, (u64)pci_private_mb * SZ_1M, tp->bar_len / 2);
 	int ret, i;
 
+	lockdep_assert_held(&td_pci_lock);
 	td->group = td_pci_pick_group(tp);
 	desc.owner = &td_pci_owners[td->group];
 	desc.max_chunks = max_t(u64, 1, bytes / TD_PCI_CHUNK);
