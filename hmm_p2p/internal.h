@@ -87,7 +87,7 @@ struct hmm_p2p_devmem {
 	atomic64_t in_use;		/* device pages allocated */
 	atomic64_t st_to_dev, st_to_sys, st_cpu_faults, st_evicted, st_thp;
 	atomic64_t st_alloc_fail, st_mirror_faults, st_invalidations;
-	atomic64_t st_remote_faults, st_p2p_maps, st_p2p_no_path, st_p2p_write;
+	atomic64_t st_cpu_faults_for_mirrors, st_p2p_maps, st_p2p_no_path, st_p2p_write;
 	atomic64_t st_p2p_gone;
 	/* mirror fault retries (the importer's view of an invalidation storm) */
 	atomic64_t st_seq_retries, st_busy_retries, st_fault_timeouts, st_fault_max_ns;

@@ -725,7 +725,7 @@ static int hp_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
 		 * system memory and go on from there. A P2PDMA page cannot
 		 * move: its error stands.
 		 */
-		if ((ret == -EREMOTEIO || ret == -ENODEV) && e.class == HMM_P2P_PC_PRIVATE_OWN) {
+		if ((ret == -EREMOTEIO || ret == -ENODEV) && e.class == HMM_P2P_PC_PRIVATE_GROUP) {
 			unsigned long at = range.start + ((i - 1) << PAGE_SHIFT);
 
 			/* give up only when the same page keeps failing */

@@ -55,7 +55,7 @@ struct hp_p2p_map {
 bool hp_p2p_wanted(const struct hmm_p2p_entry *e)
 {
 	return e->class == HMM_P2P_PC_P2PDMA ||
-	       (e->class == HMM_P2P_PC_PRIVATE_OWN && !(e->flags & HMM_P2P_E_OWN));
+	       (e->class == HMM_P2P_PC_PRIVATE_GROUP && !(e->flags & HMM_P2P_E_LOCAL));
 }
 
 /*
@@ -280,7 +280,7 @@ void hp_p2p_remote_fault(struct hmm_p2p_devmem *dm, unsigned long nr)
 {
 	struct hp_fault_ctx *ctx;
 
-	atomic64_add(nr, &dm->st_remote_faults);
+	atomic64_add(nr, &dm->st_cpu_faults_for_mirrors);
 	ctx = hp_ctx_find();
 	if (!ctx)
 		return;

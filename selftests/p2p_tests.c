@@ -164,8 +164,9 @@ static void show_stats(const char *who, int fd)
 		return;
 	printf("# stats %s: p2p_mappings=%llu p2p_bytes=%llu", who, st.p2p_mappings,
 	       st.p2p_bytes);
-	printf(" no_path=%llu write=%llu gone=%llu remote_faults=%llu", st.p2p_fallback_no_path,
-	       st.p2p_fallback_write, st.p2p_fallback_gone, st.remote_faults);
+	printf(" p2p_fallback_no_path=%llu p2p_fallback_write=%llu p2p_fallback_gone=%llu",
+	       st.p2p_fallback_no_path, st.p2p_fallback_write, st.p2p_fallback_gone);
+	printf(" cpu_faults_for_mirrors=%llu", st.cpu_faults_for_mirrors);
 	printf(" migrated_to_dev=%llu migrated_to_sys=%llu pages_in_use=%llu invalidations=%llu\n",
 	       st.migrated_to_dev, st.migrated_to_sys, st.pages_in_use, st.invalidations);
 }
@@ -357,7 +358,7 @@ static void peer_rw(struct __test_metadata *_metadata, struct _test_data_p2p *se
 
 	/* the importer's view: the peer's pages, mapped P2P */
 	ASSERT_EQ(0, classify(self->fd[imp], self->buf, NPAGES, 0, info));
-	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_PEER,
+	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_GROUP,
 				HMM_P2P_PAGE_DMA_MAPPED | HMM_P2P_PAGE_P2P |
 				(bus ? HMM_P2P_PAGE_BUS_ADDR : 0),
 				bus ? 0 : HMM_P2P_PAGE_BUS_ADDR, TD_NR_DMIRROR + exp));
@@ -385,13 +386,13 @@ static void peer_rw(struct __test_metadata *_metadata, struct _test_data_p2p *se
 	EXPECT_EQ(2 * NPAGES * PAGE_SZ, si.p2p_bytes);
 	EXPECT_EQ(0, si.p2p_fallback_no_path);
 	EXPECT_EQ(0, se.migrated_to_sys);
-	EXPECT_EQ(0, se.remote_faults);
+	EXPECT_EQ(0, se.cpu_faults_for_mirrors);
 	EXPECT_GE(se.pages_in_use, NPAGES);
 
 	/* the exporter still holds them, with the importer's data */
 	ASSERT_EQ(0, classify(self->fd[exp], self->buf, NPAGES, HMM_P2P_CLASSIFY_NOFAULT,
 			      info));
-	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_OWN, 0, 0,
+	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_LOCAL, 0, 0,
 				TD_NR_DMIRROR + exp));
 	/* the CPU faults them back: the importer's data */
 	EXPECT_EQ(-1, check(self->buf, NPAGES, 2));
@@ -443,7 +444,7 @@ static void nopath(struct __test_metadata *_metadata, struct _test_data_p2p *sel
 	EXPECT_EQ(NPAGES, si.p2p_fallback_no_path);
 	EXPECT_EQ(0, si.p2p_mappings);
 	EXPECT_EQ(0, si.p2p_bytes);
-	EXPECT_EQ(NPAGES, se.remote_faults);
+	EXPECT_EQ(NPAGES, se.cpu_faults_for_mirrors);
 	/* the exporter moves 64 KiB per remote fault, not one page */
 	EXPECT_LE(se.cpu_faults, NPAGES / 16 + 1);
 	EXPECT_EQ(NPAGES, se.migrated_to_sys);
@@ -527,7 +528,7 @@ TEST_F(p2p, wrong_mapping)
 	ASSERT_EQ(0, to_device(self, self->b, 6));
 	ASSERT_EQ(0, node_bar2(self->b, &bar_start, &bar_end));
 	ASSERT_EQ(0, dma_lookup(self->fd[self->a], self->buf, &c));
-	EXPECT_EQ(HMM_P2P_CLASS_PRIVATE_PEER, c.class);
+	EXPECT_EQ(HMM_P2P_CLASS_PRIVATE_GROUP, c.class);
 	EXPECT_TRUE(c.flags & HMM_P2P_PAGE_BUS_ADDR);
 	EXPECT_TRUE(c.dma >= bar_start && c.dma <= bar_end);
 	ASSERT_EQ(0, dma_read(self->fd[self->a], c.dma, page));
@@ -663,7 +664,7 @@ TEST_F(p2p, peer_invalidate)
 	/* nothing of the peer's stays mapped */
 	ASSERT_EQ(0, classify(self->fd[self->a], self->buf, NPAGES, HMM_P2P_CLASSIFY_NOFAULT,
 			      info));
-	EXPECT_EQ(0, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_PEER, 0, 0, -2));
+	EXPECT_EQ(0, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_GROUP, 0, 0, -2));
 	EXPECT_EQ(0, count(info, NPAGES, HMM_P2P_CLASS_SYSTEM, HMM_P2P_PAGE_P2P, 0, -2));
 	memset(self->out, 0, NPAGES * PAGE_SZ);
 	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_READ, self->buf, self->out, NPAGES,
@@ -1054,7 +1055,7 @@ TEST_F(p2p, switch_peer_thp)
 	printf("# on the exporter: %llu pages, %llu THP moved\n", st.pages_in_use,
 	       st.thp_migrated);
 	ASSERT_EQ(0, classify(self->fd[self->a], buf, n, 0, info));
-	EXPECT_EQ(n, count(info, n, HMM_P2P_CLASS_PRIVATE_PEER,
+	EXPECT_EQ(n, count(info, n, HMM_P2P_CLASS_PRIVATE_GROUP,
 			   HMM_P2P_PAGE_P2P | HMM_P2P_PAGE_BUS_ADDR, 0, TD_NR_DMIRROR + self->b));
 	memset(out, 0, n * PAGE_SZ);
 	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_READ, buf, out, n, &cpages));
@@ -1235,7 +1236,7 @@ static void prefetch_peer(struct __test_metadata *_metadata, struct _test_data_p
 	/* what the mirror holds now, without faulting */
 	ASSERT_EQ(0, classify(self->fd[imp], self->buf, NPAGES, HMM_P2P_CLASSIFY_NOFAULT, info));
 	if (path) {
-		EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_PEER,
+		EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_GROUP,
 					HMM_P2P_PAGE_DMA_MAPPED | HMM_P2P_PAGE_P2P, 0,
 					TD_NR_DMIRROR + exp));
 	} else {

@@ -52,15 +52,15 @@ static u8 td_prot(const struct hmm_p2p_entry *e)
 		return HMM_DMIRROR_PROT_ERROR;
 	case HMM_P2P_PC_NONE:
 		return HMM_DMIRROR_PROT_NONE;
-	case HMM_P2P_PC_PRIVATE_OWN:
-		prot = (e->flags & HMM_P2P_E_OWN) ? HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
+	case HMM_P2P_PC_PRIVATE_GROUP:
+		prot = (e->flags & HMM_P2P_E_LOCAL) ? HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
 						     HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
 		break;
-	case HMM_P2P_PC_PRIVATE_PEER:
+	case HMM_P2P_PC_PRIVATE_REMOTE:
 		prot = HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
 		break;
 	case HMM_P2P_PC_COHERENT:
-		prot = (e->flags & HMM_P2P_E_OWN) ? HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL :
+		prot = (e->flags & HMM_P2P_E_LOCAL) ? HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL :
 						     HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE;
 		break;
 	case HMM_P2P_PC_ZERO:
@@ -336,8 +336,7 @@ static long td_dmirror_cmd(struct td_file *tf, unsigned int command, void __user
 
 /*
  * The uapi's class of an entry (enum hmm_p2p_page_class): the library's
- * classes are its own. The uapi tells this device's private memory
- * (PRIVATE_OWN) from any other device's (PRIVATE_PEER), whatever the owner.
+ * classes are its own.
  */
 static u8 td_uapi_class(const struct hmm_p2p_entry *e)
 {
@@ -346,11 +345,11 @@ static u8 td_uapi_class(const struct hmm_p2p_entry *e)
 		return HMM_P2P_CLASS_SYSTEM;
 	case HMM_P2P_PC_ZERO:
 		return HMM_P2P_CLASS_ZERO;
-	case HMM_P2P_PC_PRIVATE_OWN:
-		return (e->flags & HMM_P2P_E_OWN) ? HMM_P2P_CLASS_PRIVATE_OWN :
-						     HMM_P2P_CLASS_PRIVATE_PEER;
-	case HMM_P2P_PC_PRIVATE_PEER:
-		return HMM_P2P_CLASS_PRIVATE_PEER;
+	case HMM_P2P_PC_PRIVATE_GROUP:
+		return (e->flags & HMM_P2P_E_LOCAL) ? HMM_P2P_CLASS_PRIVATE_LOCAL :
+						     HMM_P2P_CLASS_PRIVATE_GROUP;
+	case HMM_P2P_PC_PRIVATE_REMOTE:
+		return HMM_P2P_CLASS_PRIVATE_REMOTE;
 	case HMM_P2P_PC_COHERENT:
 		return HMM_P2P_CLASS_COHERENT;
 	case HMM_P2P_PC_P2PDMA:
@@ -470,13 +469,13 @@ static int td_stats(struct td_file *tf, void __user *uarg)
 	st.thp_migrated = ds.thp_migrated;
 	st.bytes_copied = reset ? atomic64_xchg(&tf->dev->bytes_copied, 0) :
 				     atomic64_read(&tf->dev->bytes_copied);
-	st.remote_faults = ds.remote_faults;
+	st.cpu_faults_for_mirrors = ds.cpu_faults_for_mirrors;
 	st.p2p_mappings = ds.p2p_mappings;
 	st.p2p_bytes = reset ? atomic64_xchg(&tf->dev->p2p_bytes, 0) :
 			       atomic64_read(&tf->dev->p2p_bytes);
-	st.p2p_fallback_no_path = ds.p2p_no_path;
-	st.p2p_fallback_write = ds.p2p_write;
-	st.p2p_fallback_gone = ds.p2p_gone;
+	st.p2p_fallback_no_path = ds.p2p_fallback_no_path;
+	st.p2p_fallback_write = ds.p2p_fallback_write;
+	st.p2p_fallback_gone = ds.p2p_fallback_gone;
 	td_importer_stats(tf->dev, &ds, &st, reset);
 	if (copy_to_user(uarg, &st, min_t(u32, usize, sizeof(st))))
 		return -EFAULT;

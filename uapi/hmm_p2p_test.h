@@ -85,11 +85,12 @@ enum hmm_p2p_page_class {
 	HMM_P2P_CLASS_NONE = 0,		/* not present, or no access */
 	HMM_P2P_CLASS_SYSTEM,		/* ordinary system RAM page */
 	HMM_P2P_CLASS_ZERO,		/* the shared zero page */
-	HMM_P2P_CLASS_PRIVATE_OWN,	/* device-private, this device */
-	HMM_P2P_CLASS_PRIVATE_PEER,	/* device-private, another device */
+	HMM_P2P_CLASS_PRIVATE_LOCAL,	/* device-private, this device */
+	HMM_P2P_CLASS_PRIVATE_GROUP,	/* device-private, another device of its group */
 	HMM_P2P_CLASS_COHERENT,		/* device-coherent (any device) */
 	HMM_P2P_CLASS_P2PDMA,		/* PCI P2PDMA (BAR) page */
 	HMM_P2P_CLASS_ERROR,		/* hmm_range_fault gave an error */
+	HMM_P2P_CLASS_PRIVATE_REMOTE,	/* device-private, of another owner */
 };
 
 /*
@@ -144,7 +145,7 @@ struct hmm_p2p_stats {
 	__u64 migrated_to_dev;		/* pages moved system -> device */
 	__u64 migrated_to_sys;		/* pages moved device -> system */
 	__u64 cpu_faults;		/* migrate_to_ram calls served */
-	__u64 remote_faults;		/* of those, faults by another mirror */
+	__u64 cpu_faults_for_mirrors;	/* of those, faults by another mirror */
 	__u64 evicted;			/* pages evicted at release/unload */
 	__u64 bytes_copied;		/* bytes copied by the device engine */
 	__u64 alloc_failures;		/* device page allocations that failed */
