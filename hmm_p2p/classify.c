@@ -27,7 +27,7 @@ static bool hp_is_huge_zero(struct page *page, unsigned int map_order)
 /**
  * hmm_p2p_classify() - classify one hmm_range_fault() output entry
  * @hmm_pfn: the entry (HMM_PFN_* flags and pfn)
- * @self: devmem of the device asking; pages of it get HMM_P2P_E_OWN
+ * @self: devmem of the device asking; pages of it get HMM_P2P_E_LOCAL
  * @owner: pagemap owner of the device asking
  * @entry: out: pfn, class, mapping order and flags
  *
@@ -56,13 +56,13 @@ enum hmm_p2p_class hmm_p2p_classify(unsigned long hmm_pfn, struct hmm_p2p_devmem
 
 	if (is_device_private_page(page)) {
 		entry->class = hp_page_pgmap(page)->owner == owner ?
-			       HMM_P2P_PC_PRIVATE_OWN : HMM_P2P_PC_PRIVATE_PEER;
+			       HMM_P2P_PC_PRIVATE_GROUP : HMM_P2P_PC_PRIVATE_REMOTE;
 		if (self && hmm_p2p_page_devmem(page) == self)
-			entry->flags |= HMM_P2P_E_OWN;
+			entry->flags |= HMM_P2P_E_LOCAL;
 	} else if (is_device_coherent_page(page)) {
 		entry->class = HMM_P2P_PC_COHERENT;
 		if (self && hmm_p2p_page_devmem(page) == self)
-			entry->flags |= HMM_P2P_E_OWN;
+			entry->flags |= HMM_P2P_E_LOCAL;
 	} else if (is_pci_p2pdma_page(page)) {
 		entry->class = HMM_P2P_PC_P2PDMA;
 	} else if (is_zero_pfn(entry->pfn) || hp_is_huge_zero(page, entry->order)) {

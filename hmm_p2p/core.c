@@ -4,11 +4,14 @@
  */
 #include <linux/module.h>
 #include <linux/workqueue.h>
+#include <linux/debugfs.h>
 #include "hmm_p2p.h"
 #include "internal.h"
 
 /* Unregisters orphaned devmems (devmem.c); module exit waits for it. */
 struct workqueue_struct *hp_wq;
+/* debugfs hmm_p2p/: the devmems' failure injection points (devmem.c) */
+struct dentry *hp_debugfs;
 
 /**
  * hmm_p2p_version() - version string of the hmm_p2p library
@@ -26,6 +29,7 @@ static int __init hmm_p2p_init(void)
 	hp_wq = alloc_workqueue("hmm_p2p", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
 	if (!hp_wq)
 		return -ENOMEM;
+	hp_debugfs = debugfs_create_dir("hmm_p2p", NULL);
 	pr_info("hmm_p2p: library %s loaded\n", hmm_p2p_version());
 	return 0;
 }
@@ -34,6 +38,7 @@ static void __exit hmm_p2p_exit(void)
 {
 	/* an orphan's reaper drops its module reference last thing */
 	destroy_workqueue(hp_wq);
+	debugfs_remove_recursive(hp_debugfs);
 }
 
 module_init(hmm_p2p_init);

@@ -21,6 +21,7 @@
 #include <linux/delay.h>
 #include <linux/sizes.h>
 #include <linux/wait_bit.h>
+#include <linux/debugfs.h>
 #include "hmm_p2p_compat.h"
 #include "internal.h"
 
@@ -85,17 +86,79 @@ EXPORT_SYMBOL_GPL(hmm_p2p_page_backing);
  * @dm: device memory
  * @point: injection point
  *
+ * The points are the kernel's fault injection attributes (struct
+ * fault_attr, Documentation/fault-injection/), one set per devmem in debugfs
+ * (root only) at hmm_p2p/<devmem name>/fail_sys_page and fail_sys_thp. Each
+ * call is one unit of "space": with probability 100 (the default here),
+ * writing space N + 1 and times M lets N calls through and fails the next M
+ * (times -1: all of them); times 0 (the default) disarms the point.
+ *
  * Return: true when an armed injection fires.
  */
-bool hp_inject_fail(struct hmm_p2p_devmem *dm, enum hmm_p2p_inject_point point)
+bool hp_inject_fail(struct hmm_p2p_devmem *dm, enum hp_inject_point point)
 {
-	struct hp_inject *inj = &dm->inject[point];
+#ifdef CONFIG_FAULT_INJECTION
+	return should_fail(&dm->inject[point], 1);
+#else
+	return false;
+#endif
+}
 
-	if (likely(!atomic_read(&inj->count)))
-		return false;
-	if (atomic_add_unless(&inj->skip, -1, 0))
-		return false;
-	return atomic_add_unless(&inj->count, -1, 0);
+static const char *const hp_inject_names[HP_INJ_NR] = {
+	[HP_INJ_SYS_PAGE] = "fail_sys_page",
+	[HP_INJ_SYS_THP] = "fail_sys_thp",
+};
+
+/*
+ * The devmem's injection points, disarmed, and their debugfs files. Without
+ * them (no debugfs, or a name another devmem has) the devmem works, with no
+ * injection.
+ */
+static void hp_inject_init(struct hmm_p2p_devmem *dm)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	struct dentry *d;
+	unsigned int i;
+
+	for (i = 0; i < HP_INJ_NR; i++) {
+		struct fault_attr *attr = &dm->inject[i];
+
+		*attr = (struct fault_attr)FAULT_ATTR_INITIALIZER;
+		/* a lock of its own, not the initializer's static one */
+		ratelimit_state_init(&attr->ratelimit_state, 0, DEFAULT_RATELIMIT_BURST);
+		attr->probability = 100;
+		attr->verbose = 0;	/* no log line or stack per failure */
+		atomic_set(&attr->times, 0);
+	}
+	if (!IS_ENABLED(CONFIG_FAULT_INJECTION_DEBUG_FS) || IS_ERR_OR_NULL(hp_debugfs))
+		return;
+	dm->debugfs = debugfs_create_dir(dm->name, hp_debugfs);
+	if (IS_ERR(dm->debugfs)) {
+		pr_warn("hmm_p2p: %s: no debugfs directory (%ld): no failure injection\n",
+			dm->name, PTR_ERR(dm->debugfs));
+		dm->debugfs = NULL;
+		return;
+	}
+	for (i = 0; i < HP_INJ_NR; i++) {
+		d = fault_create_debugfs_attr(hp_inject_names[i], dm->debugfs, &dm->inject[i]);
+		if (IS_ERR(d))
+			pr_warn("hmm_p2p: %s: no %s (%ld)\n", dm->name, hp_inject_names[i],
+				PTR_ERR(d));
+	}
+#endif
+}
+
+/*
+ * Shutdown: the points can no longer be changed (their files go, waiting
+ * for writers in flight) and all but HP_INJ_SYS_THP are disarmed.
+ */
+static void hp_inject_shutdown(struct hmm_p2p_devmem *dm)
+{
+	debugfs_remove_recursive(dm->debugfs);
+	dm->debugfs = NULL;
+#ifdef CONFIG_FAULT_INJECTION
+	atomic_set(&dm->inject[HP_INJ_SYS_PAGE].times, 0);
+#endif
 }
 
 /* Chunks published so far; dm->chunks[0..n-1] are valid and never change. */
@@ -270,8 +333,6 @@ static int hp_chunk_add(struct hmm_p2p_devmem *dm)
 	if (dm->desc.type == HMM_P2P_MEM_COHERENT &&
 	    (u64)(nr + 1) * size > dm->desc.size)
 		return -ENOMEM;		/* the range is used up: no WARN, no RAM */
-	if (hp_inject_fail(dm, HMM_P2P_INJ_CHUNK_GROW))
-		return -ENOMEM;
 
 	chunk = kzalloc_obj(*chunk);
 	if (!chunk)
@@ -370,7 +431,7 @@ static int hp_grow(struct hmm_p2p_devmem *dm, unsigned int seen)
  * @order: 0 or the PMD order
  *
  * Return: the first page of a locked device folio with refcount 1 whose
- * backing is set up, or NULL (no memory left, or an injected failure).
+ * backing is set up, or NULL (no memory left, or the backing failed).
  */
 struct page *hp_alloc_device_page(struct hmm_p2p_devmem *dm, unsigned int order)
 {
@@ -379,8 +440,7 @@ struct page *hp_alloc_device_page(struct hmm_p2p_devmem *dm, unsigned int order)
 	unsigned int n, start, i;
 	int attempt;
 
-	if ((order && !dm->thp) || READ_ONCE(dm->dying) ||
-	    hp_inject_fail(dm, HMM_P2P_INJ_ALLOC_PAGE))
+	if ((order && !dm->thp) || READ_ONCE(dm->dying))
 		goto fail;
 
 	for (attempt = 0; attempt < 2 && !page; attempt++) {
@@ -496,6 +556,7 @@ struct hmm_p2p_devmem *hmm_p2p_devmem_create(const struct hmm_p2p_devmem_desc *d
 		return ERR_PTR(-ENOMEM);
 	}
 	INIT_WORK(&dm->reap, hp_devmem_reap);
+	hp_inject_init(dm);
 	return dm;
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_devmem_create);
@@ -687,22 +748,19 @@ static void hp_devmem_orphan(struct hmm_p2p_devmem *dm)
  *
  * The first half of hmm_p2p_devmem_destroy(), for drivers whose teardown
  * must evict while their mirrors still exist (eviction walks the mirrored
- * address spaces): no device page is allocated after this, injections are
- * disarmed, peers' P2P mappings of @dm's pages count as "peer gone" when
- * they are dropped, and every page is moved to system memory.
+ * address spaces): no device page is allocated after this, the failure
+ * injection points leave debugfs and all but fail_sys_thp are disarmed,
+ * peers' P2P mappings of @dm's pages count as "peer gone" when they are
+ * dropped, and every page is moved to system memory.
  *
  * Return: as hmm_p2p_devmem_evict().
  */
 long hmm_p2p_devmem_shutdown(struct hmm_p2p_devmem *dm)
 {
-	unsigned int i;
-
 	mutex_lock(&dm->grow_lock);
 	WRITE_ONCE(dm->dying, true);
 	mutex_unlock(&dm->grow_lock);
-	for (i = 0; i < HMM_P2P_INJ_NR; i++)
-		if (i != HMM_P2P_INJ_ALLOC_SYS_THP)
-			hmm_p2p_devmem_inject(dm, i, 0, 0);
+	hp_inject_shutdown(dm);
 	/*
 	 * CPU faults handed to workers (migrate.c) finish before we go on;
 	 * the barrier orders dying before the count (see hp_fault_defer()).
@@ -831,38 +889,17 @@ void hmm_p2p_devmem_stats(struct hmm_p2p_devmem *dm, struct hmm_p2p_devmem_stats
 	st->alloc_failures = hp_read_stat(&dm->st_alloc_fail, reset);
 	st->mirror_faults = hp_read_stat(&dm->st_mirror_faults, reset);
 	st->invalidations = hp_read_stat(&dm->st_invalidations, reset);
-	st->remote_faults = hp_read_stat(&dm->st_remote_faults, reset);
+	st->cpu_faults_for_mirrors = hp_read_stat(&dm->st_cpu_faults_for_mirrors, reset);
 	st->p2p_mappings = hp_read_stat(&dm->st_p2p_maps, reset);
-	st->p2p_no_path = hp_read_stat(&dm->st_p2p_no_path, reset);
-	st->p2p_write = hp_read_stat(&dm->st_p2p_write, reset);
-	st->p2p_gone = hp_read_stat(&dm->st_p2p_gone, reset);
-	st->seq_retries = hp_read_stat(&dm->st_seq_retries, reset);
-	st->busy_retries = hp_read_stat(&dm->st_busy_retries, reset);
-	st->fault_timeouts = hp_read_stat(&dm->st_fault_timeouts, reset);
-	st->fault_max_ns = hp_read_stat(&dm->st_fault_max_ns, reset);
+	st->p2p_fallback_no_path = hp_read_stat(&dm->st_p2p_no_path, reset);
+	st->p2p_fallback_write = hp_read_stat(&dm->st_p2p_write, reset);
+	st->p2p_fallback_gone = hp_read_stat(&dm->st_p2p_gone, reset);
+	st->mirror_seq_retries = hp_read_stat(&dm->st_seq_retries, reset);
+	st->mirror_busy_retries = hp_read_stat(&dm->st_busy_retries, reset);
+	st->mirror_fault_timeouts = hp_read_stat(&dm->st_fault_timeouts, reset);
+	st->mirror_fault_max_ns = hp_read_stat(&dm->st_fault_max_ns, reset);
 	st->pages_in_use = atomic64_read(&dm->in_use);
 	st->chunks = n;
 	st->pages_total = (u64)n * (dm->desc.chunk_size >> PAGE_SHIFT);
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_devmem_stats);
-
-/**
- * hmm_p2p_devmem_inject() - arm (or disarm) a failure injection point
- * @dm: device memory
- * @point: where to fail
- * @count: how many times to fail; 0 disarms
- * @skip: passes to let through first
- *
- * Return: 0, or -EINVAL for an unknown point.
- */
-int hmm_p2p_devmem_inject(struct hmm_p2p_devmem *dm, enum hmm_p2p_inject_point point,
-			  unsigned int count, unsigned int skip)
-{
-	if ((unsigned int)point >= HMM_P2P_INJ_NR)
-		return -EINVAL;
-	atomic_set(&dm->inject[point].count, 0);
-	atomic_set(&dm->inject[point].skip, skip);
-	atomic_set(&dm->inject[point].count, count);
-	return 0;
-}
-EXPORT_SYMBOL_GPL(hmm_p2p_devmem_inject);

@@ -12,6 +12,7 @@
 #include <linux/rwsem.h>
 #include <linux/workqueue.h>
 #include <linux/srcu.h>
+#include <linux/fault-inject.h>
 #include "hmm_p2p.h"
 
 #define HP_PMD_ORDER	(PMD_SHIFT - PAGE_SHIFT)
@@ -57,9 +58,19 @@ struct hp_chunk {
 	atomic_long_t in_use;		/* pages allocated from this chunk */
 };
 
-struct hp_inject {
-	atomic_t skip;
-	atomic_t count;
+/*
+ * Failure injection points of the library (fault_attr, see devmem.c), in
+ * debugfs at hmm_p2p/<devmem name>/<point name>:
+ * @HP_INJ_SYS_PAGE: fail_sys_page: system page allocation for migration back
+ * @HP_INJ_SYS_THP: fail_sys_thp: only the 2 MiB system folio for a 2 MiB
+ *	device folio coming back (the move falls back to 4 KiB pages); unlike
+ *	@HP_INJ_SYS_PAGE it stays armed through hmm_p2p_devmem_shutdown(),
+ *	since no THP is a condition an eviction must survive
+ */
+enum hp_inject_point {
+	HP_INJ_SYS_PAGE = 0,
+	HP_INJ_SYS_THP,
+	HP_INJ_NR,
 };
 
 struct hmm_p2p_devmem {
@@ -76,12 +87,15 @@ struct hmm_p2p_devmem {
 	atomic64_t in_use;		/* device pages allocated */
 	atomic64_t st_to_dev, st_to_sys, st_cpu_faults, st_evicted, st_thp;
 	atomic64_t st_alloc_fail, st_mirror_faults, st_invalidations;
-	atomic64_t st_remote_faults, st_p2p_maps, st_p2p_no_path, st_p2p_write;
+	atomic64_t st_cpu_faults_for_mirrors, st_p2p_maps, st_p2p_no_path, st_p2p_write;
 	atomic64_t st_p2p_gone;
 	/* mirror fault retries (the importer's view of an invalidation storm) */
 	atomic64_t st_seq_retries, st_busy_retries, st_fault_timeouts, st_fault_max_ns;
 
-	struct hp_inject inject[HMM_P2P_INJ_NR];
+#ifdef CONFIG_FAULT_INJECTION
+	struct fault_attr inject[HP_INJ_NR];
+#endif
+	struct dentry *debugfs;		/* hmm_p2p/<name>/ */
 
 	struct mutex mirrors_lock;	/* protects mirrors */
 	struct list_head mirrors;	/* struct hmm_p2p_mirror.dm_link */
@@ -110,17 +124,21 @@ struct hmm_p2p_devmem {
 
 /* core.c */
 extern struct workqueue_struct *hp_wq;
+extern struct dentry *hp_debugfs;
 
 /* devmem.c */
 struct page *hp_alloc_device_page(struct hmm_p2p_devmem *dm, unsigned int order);
-bool hp_inject_fail(struct hmm_p2p_devmem *dm, enum hmm_p2p_inject_point point);
+bool hp_inject_fail(struct hmm_p2p_devmem *dm, enum hp_inject_point point);
 struct hp_chunk *hp_page_chunk(struct page *page);
 
 /* p2p.c */
+/* What the current task faults for (p2p.c: hp_p2p_ctx_enter()). */
 struct hp_fault_ctx {
-	struct list_head link;
+	struct list_head link;		/* on the overflow list (slot < 0) */
 	struct task_struct *task;
-	struct hmm_p2p_devmem *dm;
+	struct hmm_p2p_devmem *dm;	/* the mirror's devmem */
+	struct hp_fault_ctx *outer;	/* the task's enclosing context, or NULL */
+	int slot;			/* table slot, or -1: on the overflow list */
 	bool stuck;	/* a page stayed busy: the fault failed (hp_fault_stuck()) */
 };
 

@@ -224,9 +224,9 @@ static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 
 		if (order && *fail_alloc) {
 			*fail_alloc = false;
-		} else if (order && hp_inject_fail(dm, HMM_P2P_INJ_ALLOC_SYS_THP)) {
+		} else if (order && hp_inject_fail(dm, HP_INJ_SYS_THP)) {
 			/* no THP in system memory: the 4 KiB fallback below */
-		} else if (!hp_inject_fail(dm, HMM_P2P_INJ_ALLOC_SYS_PAGE)) {
+		} else if (!hp_inject_fail(dm, HP_INJ_SYS_PAGE)) {
 			if (order)
 				dfolio = hp_vma_alloc_folio(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN,
 							    order, args->vma, addr);
@@ -259,7 +259,7 @@ static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 		for (j = 0; j < nr && !err; j++) {
 			struct page *dpage = NULL;
 
-			if (!hp_inject_fail(dm, HMM_P2P_INJ_ALLOC_SYS_PAGE))
+			if (!hp_inject_fail(dm, HP_INJ_SYS_PAGE))
 				dpage = alloc_page_vma(gfp, args->vma, addr + (j << PAGE_SHIFT));
 			if (!dpage) {
 				err = -ENOMEM;
@@ -1201,8 +1201,8 @@ long hp_evict_chunk(struct hp_chunk *chunk)
 				continue;
 			if (src[i] & HP_PFN_COMPOUND)
 				order = folio_order(page_folio(spage));
-			if (hp_inject_fail(dm, HMM_P2P_INJ_ALLOC_SYS_PAGE) ||
-			    (order && hp_inject_fail(dm, HMM_P2P_INJ_ALLOC_SYS_THP)))
+			if (hp_inject_fail(dm, HP_INJ_SYS_PAGE) ||
+			    (order && hp_inject_fail(dm, HP_INJ_SYS_THP)))
 				continue;
 			gfp |= order ? __GFP_NOWARN | __GFP_RETRY_MAYFAIL : __GFP_NOFAIL;
 			dfolio = folio_alloc(gfp, order);

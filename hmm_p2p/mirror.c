@@ -93,12 +93,14 @@ static void hp_mirror_erase(struct hmm_p2p_mirror *mirror, unsigned long idx, vo
 	xa_erase(&mirror->pt, idx);
 }
 
+/* Drop the entries of [@start, @end) (hp_mirror_erase()). Mirror lock held. */
 static void hp_mirror_drop(struct hmm_p2p_mirror *mirror, unsigned long start,
 			   unsigned long end, bool live)
 {
 	unsigned long idx;
 	void *entry;
 
+	lockdep_assert_held(&mirror->lock);
 	xa_for_each_range(&mirror->pt, idx, entry, start >> PAGE_SHIFT,
 			  (end - 1) >> PAGE_SHIFT)
 		hp_mirror_erase(mirror, idx, entry, live);
@@ -379,7 +381,8 @@ int hmm_p2p_mirror_init(struct hmm_p2p_mirror *mirror, struct hmm_p2p_devmem *dm
 	 * The invalidation takes the mirror lock, and reclaim invalidates:
 	 * no allocation that may enter reclaim is allowed under it. Tell
 	 * lockdep, so the debug kernel checks that rule on every run, not
-	 * only when reclaim happens to meet the lock.
+	 * only when reclaim happens to meet the lock. It is the only lock
+	 * of the library an invalidation takes.
 	 */
 	if (IS_ENABLED(CONFIG_LOCKDEP)) {
 		fs_reclaim_acquire(GFP_KERNEL);
@@ -682,6 +685,8 @@ static void hp_fix_private_pmd_pfns(struct hmm_range *range)
 {
 	unsigned long i, n = (range->end - range->start) >> PAGE_SHIFT;
 
+	lockdep_assert_held(&container_of(range->notifier, struct hmm_p2p_mirror,
+					  notifier)->lock);
 	if (!HP_DEVICE_THP || !READ_ONCE(hp_pmd_workaround))
 		return;
 	for (i = 0; i < n; i++) {
@@ -783,6 +788,8 @@ static int hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *rang
 	int ret;
 
 	ret = __hp_fault_locked(mirror, range, flags);
+	if (!ret)
+		lockdep_assert_held(&mirror->lock);
 	hp_fault_note_time(mirror->dm, t0);
 	return ret;
 }
@@ -861,7 +868,7 @@ static int hp_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
 		 * system memory and go on from there. A P2PDMA page cannot
 		 * move: its error stands.
 		 */
-		if ((ret == -EREMOTEIO || ret == -ENODEV) && e.class == HMM_P2P_PC_PRIVATE_OWN) {
+		if ((ret == -EREMOTEIO || ret == -ENODEV) && e.class == HMM_P2P_PC_PRIVATE_GROUP) {
 			unsigned long at = range.start + ((i - 1) << PAGE_SHIFT);
 
 			/* give up only when the same page keeps failing */

@@ -34,6 +34,7 @@
 #include <linux/scatterlist.h>
 #include <linux/dma-mapping.h>
 #include <linux/sched.h>
+#include <linux/hash.h>
 #include "hmm_p2p_compat.h"
 #include "internal.h"
 
@@ -54,7 +55,7 @@ struct hp_p2p_map {
 bool hp_p2p_wanted(const struct hmm_p2p_entry *e)
 {
 	return e->class == HMM_P2P_PC_P2PDMA ||
-	       (e->class == HMM_P2P_PC_PRIVATE_OWN && !(e->flags & HMM_P2P_E_OWN));
+	       (e->class == HMM_P2P_PC_PRIVATE_GROUP && !(e->flags & HMM_P2P_E_LOCAL));
 }
 
 /*
@@ -165,11 +166,54 @@ dma_addr_t hp_p2p_dma(void *cookie, u8 *flags)
 
 /*
  * Fault contexts: which mirror the current task is faulting for, so that a
- * FAULT_FLAG_REMOTE migrate_to_ram can charge the importer. Short list: one
- * entry per hmm_range_fault() in flight.
+ * FAULT_FLAG_REMOTE migrate_to_ram (run by that task, inside its mirror's
+ * hmm_range_fault()) can charge the importer. No lock on the fault path: a
+ * task's context sits in a slot of a small table, one of HP_CTX_PROBE slots
+ * from the hash of its task pointer, claimed with cmpxchg(). Only the task
+ * that claimed a slot reads or changes the context in it; other tasks only
+ * compare the slot's task pointer with their own. A task that finds all its
+ * slots taken (more faults in flight than the table holds near its hash)
+ * puts its context on the overflow list, under a lock, which lookups only
+ * take while that list is not empty.
  */
-static DEFINE_SPINLOCK(hp_ctx_lock);
-static LIST_HEAD(hp_ctx_list);
+#define HP_CTX_BITS	8
+#define HP_CTX_SLOTS	BIT(HP_CTX_BITS)
+#define HP_CTX_PROBE	8
+
+static struct task_struct *hp_ctx_task[HP_CTX_SLOTS];
+static struct hp_fault_ctx *hp_ctx_slot[HP_CTX_SLOTS];
+static DEFINE_SPINLOCK(hp_ctx_overflow_lock);	/* protects hp_ctx_overflow */
+static LIST_HEAD(hp_ctx_overflow);
+static atomic_t hp_ctx_nr_overflow;
+
+static unsigned int hp_ctx_index(unsigned int i)
+{
+	return (hash_ptr(current, HP_CTX_BITS) + i) & (HP_CTX_SLOTS - 1);
+}
+
+/* The current task's innermost fault context, or NULL. */
+static struct hp_fault_ctx *hp_ctx_find(void)
+{
+	struct hp_fault_ctx *ctx, *found = NULL;
+	unsigned int i, s;
+
+	for (i = 0; i < HP_CTX_PROBE; i++) {
+		s = hp_ctx_index(i);
+		if (READ_ONCE(hp_ctx_task[s]) == current)
+			return hp_ctx_slot[s];
+	}
+	if (likely(!atomic_read(&hp_ctx_nr_overflow)))
+		return NULL;
+	spin_lock(&hp_ctx_overflow_lock);
+	list_for_each_entry(ctx, &hp_ctx_overflow, link) {
+		if (ctx->task == current) {
+			found = ctx;
+			break;
+		}
+	}
+	spin_unlock(&hp_ctx_overflow_lock);
+	return found;
+}
 
 /**
  * hp_p2p_ctx_enter() - the current task starts faulting for @mirror
@@ -178,12 +222,32 @@ static LIST_HEAD(hp_ctx_list);
  */
 void hp_p2p_ctx_enter(struct hp_fault_ctx *ctx, struct hmm_p2p_mirror *mirror)
 {
+	struct hp_fault_ctx *outer = hp_ctx_find();
+	unsigned int i, s;
+
 	ctx->task = current;
 	ctx->dm = mirror->dm;
 	ctx->stuck = false;
-	spin_lock(&hp_ctx_lock);
-	list_add(&ctx->link, &hp_ctx_list);
-	spin_unlock(&hp_ctx_lock);
+	ctx->outer = outer;
+	if (outer && outer->slot >= 0) {
+		/* nested in the same task: take over its slot until exit */
+		ctx->slot = outer->slot;
+		hp_ctx_slot[ctx->slot] = ctx;
+		return;
+	}
+	for (i = 0; i < HP_CTX_PROBE; i++) {
+		s = hp_ctx_index(i);
+		if (!READ_ONCE(hp_ctx_task[s]) && !cmpxchg(&hp_ctx_task[s], NULL, current)) {
+			ctx->slot = s;
+			hp_ctx_slot[s] = ctx;
+			return;
+		}
+	}
+	ctx->slot = -1;
+	spin_lock(&hp_ctx_overflow_lock);
+	list_add(&ctx->link, &hp_ctx_overflow);
+	atomic_inc(&hp_ctx_nr_overflow);
+	spin_unlock(&hp_ctx_overflow_lock);
 }
 
 /**
@@ -192,9 +256,18 @@ void hp_p2p_ctx_enter(struct hp_fault_ctx *ctx, struct hmm_p2p_mirror *mirror)
  */
 void hp_p2p_ctx_exit(struct hp_fault_ctx *ctx)
 {
-	spin_lock(&hp_ctx_lock);
-	list_del(&ctx->link);
-	spin_unlock(&hp_ctx_lock);
+	if (ctx->slot < 0) {
+		spin_lock(&hp_ctx_overflow_lock);
+		list_del(&ctx->link);
+		atomic_dec(&hp_ctx_nr_overflow);
+		spin_unlock(&hp_ctx_overflow_lock);
+	} else if (ctx->outer && ctx->outer->slot == ctx->slot) {
+		hp_ctx_slot[ctx->slot] = ctx->outer;
+	} else {
+		hp_ctx_slot[ctx->slot] = NULL;
+		/* the slot's context cleared before another task may claim it */
+		smp_store_release(&hp_ctx_task[ctx->slot], NULL);
+	}
 }
 
 /**
@@ -207,24 +280,19 @@ void hp_p2p_remote_fault(struct hmm_p2p_devmem *dm, unsigned long nr)
 {
 	struct hp_fault_ctx *ctx;
 
-	atomic64_add(nr, &dm->st_remote_faults);
-	spin_lock(&hp_ctx_lock);
-	list_for_each_entry(ctx, &hp_ctx_list, link) {
-		if (ctx->task == current) {
-			/*
-			 * Another owner: no path. The same owner (a peer): the
-			 * kernel faults a read-only page we asked to write
-			 * (hmm_range_fault() faults the rest of a range after
-			 * the first page that needs it).
-			 */
-			if (ctx->dm->desc.owner != dm->desc.owner)
-				atomic64_add(nr, &ctx->dm->st_p2p_no_path);
-			else if (ctx->dm != dm)
-				atomic64_add(nr, &ctx->dm->st_p2p_write);
-			break;
-		}
-	}
-	spin_unlock(&hp_ctx_lock);
+	atomic64_add(nr, &dm->st_cpu_faults_for_mirrors);
+	ctx = hp_ctx_find();
+	if (!ctx)
+		return;
+	/*
+	 * Another owner: no path. The same owner (a peer): the kernel faults
+	 * a read-only page we asked to write (hmm_range_fault() faults the
+	 * rest of a range after the first page that needs it).
+	 */
+	if (ctx->dm->desc.owner != dm->desc.owner)
+		atomic64_add(nr, &ctx->dm->st_p2p_no_path);
+	else if (ctx->dm != dm)
+		atomic64_add(nr, &ctx->dm->st_p2p_write);
 }
 
 /**
@@ -234,18 +302,7 @@ void hp_p2p_remote_fault(struct hmm_p2p_devmem *dm, unsigned long nr)
  */
 bool hp_p2p_ctx_current(void)
 {
-	struct hp_fault_ctx *ctx;
-	bool found = false;
-
-	spin_lock(&hp_ctx_lock);
-	list_for_each_entry(ctx, &hp_ctx_list, link) {
-		if (ctx->task == current) {
-			found = true;
-			break;
-		}
-	}
-	spin_unlock(&hp_ctx_lock);
-	return found;
+	return hp_ctx_find();
 }
 
 /**
@@ -255,16 +312,10 @@ bool hp_p2p_ctx_current(void)
  */
 void hp_p2p_ctx_stuck(void)
 {
-	struct hp_fault_ctx *ctx;
+	struct hp_fault_ctx *ctx = hp_ctx_find();
 
-	spin_lock(&hp_ctx_lock);
-	list_for_each_entry(ctx, &hp_ctx_list, link) {
-		if (ctx->task == current) {
-			ctx->stuck = true;
-			break;
-		}
-	}
-	spin_unlock(&hp_ctx_lock);
+	if (ctx)
+		ctx->stuck = true;
 }
 
 /**

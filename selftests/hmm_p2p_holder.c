@@ -164,7 +164,7 @@ static int format_stats(char *out, size_t len, const struct hmm_p2p_stats *s)
 		{ "migrated_to_dev", s->migrated_to_dev },
 		{ "migrated_to_sys", s->migrated_to_sys },
 		{ "cpu_faults", s->cpu_faults },
-		{ "remote_faults", s->remote_faults },
+		{ "cpu_faults_for_mirrors", s->cpu_faults_for_mirrors },
 		{ "evicted", s->evicted },
 		{ "bytes_copied", s->bytes_copied },
 		{ "alloc_failures", s->alloc_failures },

@@ -303,7 +303,7 @@ static int test(void)
 		FAIL("(a) MIGRATE_TO_SYS: %s (0 or ENOMEM expected)", strerror(-ret));
 	show("(a) after MIGRATE_TO_SYS");
 	check_where(fd, buf, NP, 1, "(a) after the move");
-	ret = inject(fd, HMM_P2P_FAULT_ALLOC_SYS_PAGE, INJECT_FOREVER, 0);
+	ret = inject(fd, INJECT_SYS_PAGE, INJECT_FOREVER, 0);
 	if (ret)
 		FAIL("inject: %s", strerror(-ret));
 	ret = dm(fd, HMM_DMIRROR_MIGRATE_TO_SYS, buf + half * PAGE_SZ, NULL, half, &cpages);
@@ -315,7 +315,7 @@ static int test(void)
 	if (n != (long)half)
 		FAIL("(a) %ld of %lu pages stayed on the device", n, half);
 	check_where(fd, buf, NP, 1, "(a) after the failed move");
-	inject(fd, HMM_P2P_FAULT_ALLOC_SYS_PAGE, 0, 0);
+	inject(fd, INJECT_SYS_PAGE, 0, 0);
 
 	/* (b) */
 	n = pagemap_on_device(buf, NP, NULL, 0, 0);
@@ -339,7 +339,7 @@ static int test(void)
 	if (h < 0)
 		return 1;
 	show("(c) 8 MiB on the device, hog at the limit");
-	if (inject(fd, HMM_P2P_FAULT_ALLOC_SYS_PAGE, INJECT_FOREVER, 0))
+	if (inject(fd, INJECT_SYS_PAGE, INJECT_FOREVER, 0))
 		FAIL("(c) inject");
 	close(fd);
 	dev_fd = -1;
@@ -393,7 +393,7 @@ static int fault_inject(void)
 		printf("fault-inject: setup failed (%d)\n", ret);
 		return 2;
 	}
-	ret = inject(fd, HMM_P2P_FAULT_ALLOC_SYS_PAGE, 64, 0);
+	ret = inject(fd, INJECT_SYS_PAGE, 64, 0);
 	if (ret) {
 		printf("fault-inject: inject: %s\n", strerror(-ret));
 		return 2;

@@ -16,7 +16,7 @@
  *     /dev/hmm_dmirror0 (private), 1 MiB on /dev/hmm_dmirror2 (coherent),
  *     1 MiB on /dev/hmm_p2p0 (PCI, private);
  *  3. check that every page is in device memory (pagemap) and STATS
- *     pages_in_use covers them, then arm ALLOC_SYS_PAGE injection on each
+ *     pages_in_use covers them, then arm fail_sys_page injection on each
  *     device and close the files: the eviction at close (upstream's rule)
  *     cannot place a page and leaves them all on the device, where it finds
  *     them again (pagemap) after the close. An open file holds a module
@@ -231,16 +231,10 @@ static int hold_setup(struct hbuf *b, int nb, unsigned int round, char *why, siz
 			 strrchr(b[i].node, '/') + 1, (unsigned long long)st.pages_in_use,
 			 b[i].thp && (di.flags & HMM_P2P_INFO_THP) ? "(thp)" : "");
 		ret = 0;
-		{
-			struct hmm_p2p_fault_cmd f = {
-				.point = HMM_P2P_FAULT_ALLOC_SYS_PAGE, .count = INJECT_FOREVER,
-			};
-
-			if (ioctl(b[i].fd, HMM_P2P_IOC_FAULT_INJECT, &f))
-				ret = -errno;
-		}
+		ret = inject(b[i].fd, INJECT_SYS_PAGE, INJECT_FOREVER, 0);
 		if (ret) {
-			snprintf(why, len, "%s: FAULT_INJECT: %s", b[i].node, strerror(-ret));
+			snprintf(why, len, "%s: %s: %s", b[i].node, LIBFAIL_SYS_PAGE,
+				 strerror(-ret));
 			return -1;
 		}
 	}

@@ -76,7 +76,7 @@ FIXTURE_SETUP(dm)
 	self->thp = variant->thp;
 	self->npages = variant->thp ? NPAGES_THP : NPAGES_4K;
 	self->devclass = self->coherent ? HMM_P2P_CLASS_COHERENT :
-					  HMM_P2P_CLASS_PRIVATE_OWN;
+					  HMM_P2P_CLASS_PRIVATE_LOCAL;
 	self->fd = dev_open(variant->dev);
 	if (self->fd < 0 && self->coherent)
 		SKIP(return, "no /dev/hmm_dmirror%d (coherent)", variant->dev);
@@ -226,7 +226,7 @@ static int multiproc_child(int dev, bool thp, unsigned long npages, int idx,
 		ret = classify(fd, b.ptr, npages, HMM_P2P_CLASSIFY_NOFAULT, info);
 		if (!ret && count_class(info, npages, dev_is_coherent(dev) ?
 					HMM_P2P_CLASS_COHERENT :
-					HMM_P2P_CLASS_PRIVATE_OWN) != npages)
+					HMM_P2P_CLASS_PRIVATE_LOCAL) != npages)
 			ret = -ERANGE;
 		if (!ret && info[0].owner != dev)
 			ret = -ERANGE;
@@ -1193,7 +1193,7 @@ TEST_F(dm, stats_counters)
 			usleep(10000);
 		}
 		EXPECT_EQ(s2.cpu_faults - s1.cpu_faults, faults);
-		EXPECT_EQ(s2.remote_faults, s1.remote_faults);
+		EXPECT_EQ(s2.cpu_faults_for_mirrors, s1.cpu_faults_for_mirrors);
 		EXPECT_EQ(s2.migrated_to_sys - s1.migrated_to_sys, b.npages);
 	} else {
 		/* Coherent memory: the CPU reads it in place, no faults. */
@@ -1259,7 +1259,7 @@ FIXTURE_SETUP(dev)
 	self->dev = variant->dev;
 	self->coherent = dev_is_coherent(variant->dev);
 	self->devclass = self->coherent ? HMM_P2P_CLASS_COHERENT :
-					  HMM_P2P_CLASS_PRIVATE_OWN;
+					  HMM_P2P_CLASS_PRIVATE_LOCAL;
 	self->fd = dev_open(variant->dev);
 	if (self->fd < 0 && self->coherent)
 		SKIP(return, "no /dev/hmm_dmirror%d (coherent)", variant->dev);
@@ -1492,7 +1492,7 @@ TEST_F(dm, copy_failures)
 		int err;
 	} back[] = {
 		{ HMM_P2P_FAULT_COPY_TO_SYS, -EIO },
-		{ HMM_P2P_FAULT_ALLOC_SYS_PAGE, -ENOMEM },
+		{ INJECT_SYS_PAGE, -ENOMEM },
 	};
 	unsigned long n = self->thp ? 4 * NPAGES_THP : NPAGES_4K, u, f, i, moved;
 	struct hmm_p2p_page_info *info;
@@ -1554,7 +1554,7 @@ TEST_F(dm, copy_failures)
 		ASSERT_EQ(migrate_checked(self->fd, &b, 84), 0);
 		ASSERT_EQ(on_device(self->fd, self->coherent, b.ptr, n), n);
 		if (u > 1)
-			ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_SYS_THP,
+			ASSERT_EQ(inject(self->fd, INJECT_SYS_THP,
 					 INJECT_FOREVER, 0), 0);
 
 		/* Every attempt fails: nothing moves. */
@@ -1574,7 +1574,7 @@ TEST_F(dm, copy_failures)
 		ASSERT_EQ(inject(self->fd, pt, 1, f * u), 0);
 		ret = dm(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, b.ptr, b.mirror, n, &cp);
 		ASSERT_EQ(inject(self->fd, pt, 0, 0), 0);
-		ASSERT_EQ(inject(self->fd, HMM_P2P_FAULT_ALLOC_SYS_THP, 0, 0), 0);
+		ASSERT_EQ(inject(self->fd, INJECT_SYS_THP, 0, 0), 0);
 		TH_LOG("point %u: attempt %lu of %lu fails: %d", pt, f * u, n, ret);
 		ASSERT_EQ(ret, back[k].err);
 		for (i = 0, moved = 0; i < n; i++)
@@ -1678,7 +1678,7 @@ TEST_F_TIMEOUT(mixed, private_coherent_system, LONG_TIMEOUT)
 	ASSERT_EQ(classify(fd0, p, npages, 0, info), 0);
 	for (i = 0; i < npages; i++) {
 		static const int want[] = {
-			HMM_P2P_CLASS_PRIVATE_OWN, HMM_P2P_CLASS_COHERENT,
+			HMM_P2P_CLASS_PRIVATE_LOCAL, HMM_P2P_CLASS_COHERENT,
 			HMM_P2P_CLASS_SYSTEM, HMM_P2P_CLASS_ZERO,
 		};
 		static const int owner[] = { DEV_PRIV0, DEV_COH0, -1, -1 };
@@ -1702,7 +1702,7 @@ TEST_F_TIMEOUT(mixed, private_coherent_system, LONG_TIMEOUT)
 	ASSERT_EQ(check(b.mirror + 2 * seg, seg, 92), -1);
 	ASSERT_EQ(check_zero(b.mirror + 3 * seg, seg), -1);
 	ASSERT_EQ(classify(fd0, p, npages, HMM_P2P_CLASSIFY_NOFAULT, info), 0);
-	ASSERT_EQ(count_class(info, SEG, HMM_P2P_CLASS_PRIVATE_OWN), SEG);
+	ASSERT_EQ(count_class(info, SEG, HMM_P2P_CLASS_PRIVATE_LOCAL), SEG);
 	ASSERT_EQ(count_class(info + SEG, SEG, HMM_P2P_CLASS_COHERENT), SEG);
 	ASSERT_EQ(count_class(info + 2 * SEG, SEG, HMM_P2P_CLASS_SYSTEM), SEG);
 	ASSERT_EQ(count_class(info + 3 * SEG, SEG, HMM_P2P_CLASS_ZERO), SEG);

@@ -9,6 +9,7 @@
 #define _HMM_P2P_UTIL_H
 
 #include "hmm_p2p_test.h"
+#include "hmm_p2p_libfail.h"
 
 #define PAGE_SZ		4096UL
 #define PMD_SZ		(2UL << 20)
@@ -82,12 +83,24 @@ static inline int get_info(int fd, struct hmm_p2p_info *info)
 	return ioctl(fd, HMM_P2P_IOC_INFO, info) ? -errno : 0;
 }
 
+/* inject()'s points of the library (hmm_p2p_libfail.h), not of the device */
+#define INJECT_SYS_PAGE	0x100U	/* LIBFAIL_SYS_PAGE */
+#define INJECT_SYS_THP	0x101U	/* LIBFAIL_SYS_THP */
+
+/*
+ * Arm a failure injection point: HMM_P2P_FAULT_* (the device's, through
+ * HMM_P2P_IOC_FAULT_INJECT) or INJECT_SYS_* (the library's, in debugfs).
+ */
 static inline int inject(int fd, __u32 point, __u32 count, __u32 skip)
 {
 	struct hmm_p2p_fault_cmd f = {
 		.point = point, .count = count, .skip = skip,
 	};
 
+	if (point == INJECT_SYS_PAGE)
+		return libfail_arm(fd, LIBFAIL_SYS_PAGE, count, skip);
+	if (point == INJECT_SYS_THP)
+		return libfail_arm(fd, LIBFAIL_SYS_THP, count, skip);
 	return ioctl(fd, HMM_P2P_IOC_FAULT_INJECT, &f) ? -errno : 0;
 }
 
@@ -97,6 +110,8 @@ static inline void inject_disarm_all(int fd)
 
 	for (p = 0; p < HMM_P2P_FAULT_NR; p++)
 		inject(fd, p, 0, 0);
+	inject(fd, INJECT_SYS_PAGE, 0, 0);
+	inject(fd, INJECT_SYS_THP, 0, 0);
 }
 
 /* CLASSIFY; returns 0 or -errno. */

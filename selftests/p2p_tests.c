@@ -36,6 +36,7 @@
 #include <sys/wait.h>
 
 #include "hmm_p2p_test.h"
+#include "hmm_p2p_libfail.h"
 
 #define PAGE_SZ		4096UL
 #define NPAGES		96UL
@@ -163,8 +164,9 @@ static void show_stats(const char *who, int fd)
 		return;
 	printf("# stats %s: p2p_mappings=%llu p2p_bytes=%llu", who, st.p2p_mappings,
 	       st.p2p_bytes);
-	printf(" no_path=%llu write=%llu gone=%llu remote_faults=%llu", st.p2p_fallback_no_path,
-	       st.p2p_fallback_write, st.p2p_fallback_gone, st.remote_faults);
+	printf(" p2p_fallback_no_path=%llu p2p_fallback_write=%llu p2p_fallback_gone=%llu",
+	       st.p2p_fallback_no_path, st.p2p_fallback_write, st.p2p_fallback_gone);
+	printf(" cpu_faults_for_mirrors=%llu", st.cpu_faults_for_mirrors);
 	printf(" migrated_to_dev=%llu migrated_to_sys=%llu pages_in_use=%llu invalidations=%llu\n",
 	       st.migrated_to_dev, st.migrated_to_sys, st.pages_in_use, st.invalidations);
 }
@@ -356,7 +358,7 @@ static void peer_rw(struct __test_metadata *_metadata, struct _test_data_p2p *se
 
 	/* the importer's view: the peer's pages, mapped P2P */
 	ASSERT_EQ(0, classify(self->fd[imp], self->buf, NPAGES, 0, info));
-	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_PEER,
+	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_GROUP,
 				HMM_P2P_PAGE_DMA_MAPPED | HMM_P2P_PAGE_P2P |
 				(bus ? HMM_P2P_PAGE_BUS_ADDR : 0),
 				bus ? 0 : HMM_P2P_PAGE_BUS_ADDR, TD_NR_DMIRROR + exp));
@@ -384,13 +386,13 @@ static void peer_rw(struct __test_metadata *_metadata, struct _test_data_p2p *se
 	EXPECT_EQ(2 * NPAGES * PAGE_SZ, si.p2p_bytes);
 	EXPECT_EQ(0, si.p2p_fallback_no_path);
 	EXPECT_EQ(0, se.migrated_to_sys);
-	EXPECT_EQ(0, se.remote_faults);
+	EXPECT_EQ(0, se.cpu_faults_for_mirrors);
 	EXPECT_GE(se.pages_in_use, NPAGES);
 
 	/* the exporter still holds them, with the importer's data */
 	ASSERT_EQ(0, classify(self->fd[exp], self->buf, NPAGES, HMM_P2P_CLASSIFY_NOFAULT,
 			      info));
-	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_OWN, 0, 0,
+	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_LOCAL, 0, 0,
 				TD_NR_DMIRROR + exp));
 	/* the CPU faults them back: the importer's data */
 	EXPECT_EQ(-1, check(self->buf, NPAGES, 2));
@@ -442,7 +444,7 @@ static void nopath(struct __test_metadata *_metadata, struct _test_data_p2p *sel
 	EXPECT_EQ(NPAGES, si.p2p_fallback_no_path);
 	EXPECT_EQ(0, si.p2p_mappings);
 	EXPECT_EQ(0, si.p2p_bytes);
-	EXPECT_EQ(NPAGES, se.remote_faults);
+	EXPECT_EQ(NPAGES, se.cpu_faults_for_mirrors);
 	/* the exporter moves 64 KiB per remote fault, not one page */
 	EXPECT_LE(se.cpu_faults, NPAGES / 16 + 1);
 	EXPECT_EQ(NPAGES, se.migrated_to_sys);
@@ -526,7 +528,7 @@ TEST_F(p2p, wrong_mapping)
 	ASSERT_EQ(0, to_device(self, self->b, 6));
 	ASSERT_EQ(0, node_bar2(self->b, &bar_start, &bar_end));
 	ASSERT_EQ(0, dma_lookup(self->fd[self->a], self->buf, &c));
-	EXPECT_EQ(HMM_P2P_CLASS_PRIVATE_PEER, c.class);
+	EXPECT_EQ(HMM_P2P_CLASS_PRIVATE_GROUP, c.class);
 	EXPECT_TRUE(c.flags & HMM_P2P_PAGE_BUS_ADDR);
 	EXPECT_TRUE(c.dma >= bar_start && c.dma <= bar_end);
 	ASSERT_EQ(0, dma_read(self->fd[self->a], c.dma, page));
@@ -662,7 +664,7 @@ TEST_F(p2p, peer_invalidate)
 	/* nothing of the peer's stays mapped */
 	ASSERT_EQ(0, classify(self->fd[self->a], self->buf, NPAGES, HMM_P2P_CLASSIFY_NOFAULT,
 			      info));
-	EXPECT_EQ(0, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_PEER, 0, 0, -2));
+	EXPECT_EQ(0, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_GROUP, 0, 0, -2));
 	EXPECT_EQ(0, count(info, NPAGES, HMM_P2P_CLASS_SYSTEM, HMM_P2P_PAGE_P2P, 0, -2));
 	memset(self->out, 0, NPAGES * PAGE_SZ);
 	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_READ, self->buf, self->out, NPAGES,
@@ -905,8 +907,6 @@ TEST_F(p2p, unbind_read_race)
  */
 TEST_F(p2p, unbind_without_sys_thp)
 {
-	struct hmm_p2p_fault_cmd f = { .point = HMM_P2P_FAULT_ALLOC_SYS_THP,
-				       .count = 1U << 30 };
 	struct hmm_p2p_info info;
 	struct timespec t0, t1;
 	char bdf[64], *map, *p, *out;
@@ -925,7 +925,7 @@ TEST_F(p2p, unbind_without_sys_thp)
 	ASSERT_NE(NULL, out);
 	ASSERT_EQ(0, dmc(self->fd[self->b], HMM_DMIRROR_MIGRATE_TO_DEV, p, out, 512, &cpages));
 	ASSERT_EQ(512, cpages);
-	ASSERT_EQ(0, ioctl(self->fd[self->b], HMM_P2P_IOC_FAULT_INJECT, &f));
+	ASSERT_EQ(0, libfail_arm(self->fd[self->b], LIBFAIL_SYS_THP, 1U << 30, 0));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/unbind", bdf));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -1055,7 +1055,7 @@ TEST_F(p2p, switch_peer_thp)
 	printf("# on the exporter: %llu pages, %llu THP moved\n", st.pages_in_use,
 	       st.thp_migrated);
 	ASSERT_EQ(0, classify(self->fd[self->a], buf, n, 0, info));
-	EXPECT_EQ(n, count(info, n, HMM_P2P_CLASS_PRIVATE_PEER,
+	EXPECT_EQ(n, count(info, n, HMM_P2P_CLASS_PRIVATE_GROUP,
 			   HMM_P2P_PAGE_P2P | HMM_P2P_PAGE_BUS_ADDR, 0, TD_NR_DMIRROR + self->b));
 	memset(out, 0, n * PAGE_SZ);
 	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_READ, buf, out, n, &cpages));
@@ -1236,7 +1236,7 @@ static void prefetch_peer(struct __test_metadata *_metadata, struct _test_data_p
 	/* what the mirror holds now, without faulting */
 	ASSERT_EQ(0, classify(self->fd[imp], self->buf, NPAGES, HMM_P2P_CLASSIFY_NOFAULT, info));
 	if (path) {
-		EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_PEER,
+		EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_GROUP,
 					HMM_P2P_PAGE_DMA_MAPPED | HMM_P2P_PAGE_P2P, 0,
 					TD_NR_DMIRROR + exp));
 	} else {

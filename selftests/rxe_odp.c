@@ -151,7 +151,7 @@ static void print_step(const char *step, const struct counts *c0, const struct c
 		       (unsigned long long)D_ST(c1, c0, i, migrated_to_dev),
 		       (unsigned long long)D_ST(c1, c0, i, migrated_to_sys),
 		       (unsigned long long)D_ST(c1, c0, i, cpu_faults),
-		       (unsigned long long)D_ST(c1, c0, i, remote_faults));
+		       (unsigned long long)D_ST(c1, c0, i, cpu_faults_for_mirrors));
 	}
 }
 
@@ -417,7 +417,7 @@ static int reg_odp(struct _test_data_rxe *self)
 static void to_device(struct __test_metadata *_metadata, struct _test_data_rxe *self, int d,
 		      __u64 seed, const char *step)
 {
-	int cls = d == D_COH ? HMM_P2P_CLASS_COHERENT : HMM_P2P_CLASS_PRIVATE_OWN;
+	int cls = d == D_COH ? HMM_P2P_CLASS_COHERENT : HMM_P2P_CLASS_PRIVATE_LOCAL;
 	struct counts c1;
 	__u64 cp = 0;
 	int i;
@@ -535,7 +535,7 @@ TEST_F(rxe, registration_snapshot)
 	ASSERT_EQ(reg_odp(self), 0) TH_LOG("ibv_reg_mr(ON_DEMAND): %s", strerror(errno));
 	STEP_END("ibv_reg_mr (ODP)", c1);
 	/* only a snapshot: nothing faulted back, nothing migrated */
-	ASSERT_EQ(where(self, D_PRIV, HMM_P2P_CLASS_PRIVATE_OWN), NP);
+	ASSERT_EQ(where(self, D_PRIV, HMM_P2P_CLASS_PRIVATE_LOCAL), NP);
 	ASSERT_EQ(D_ST(&c1, &self->c0, D_PRIV, migrated_to_sys), 0);
 	ASSERT_EQ(D_ST(&c1, &self->c0, D_PRIV, cpu_faults), 0);
 	ASSERT_EQ(D_OBS(&c1, &self->c0, D_PRIV, calls), 0);

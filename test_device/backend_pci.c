@@ -166,7 +166,10 @@ static int td_pci_chunk_init(struct hmm_p2p_devmem *dm, unsigned long pfn,
 {
 	struct td_device *td = hmm_p2p_devmem_priv(dm);
 	struct td_pci_chunk *c;
+	int ret = td_inject_chunk_init(dm, pfn, npages, data);
 
+	if (ret)
+		return ret;
 	c = kzalloc_obj(*c);
 	if (!c)
 		return -ENOMEM;
@@ -255,6 +258,7 @@ static const struct td_page_ops td_pci_page_ops = {
 static const struct hmm_p2p_devmem_ops td_pci_ops = {
 	.chunk_init = td_pci_chunk_init,
 	.chunk_fini = td_pci_chunk_fini,
+	.alloc_backing = td_inject_alloc_backing,
 	.copy_to_dev = td_copy_to_dev,
 	.copy_to_sys = td_copy_to_sys,
 	.p2p_page = td_pci_p2p_page,
@@ -281,7 +285,9 @@ static bool td_pci_same_switch(struct pci_dev *a, struct pci_dev *b)
  * @td: the device issuing the access
  * @addr: the DMA (bus) address it issues
  *
- * Called from the engine, under a mirror lock: takes no sleeping lock. The
+ * Called from the engine, under a mirror lock: takes no lock (td_pci_lock
+ * is held across allocations that may enter reclaim, whose invalidations
+ * take mirror locks). The
  * peers' BAR windows only change when a device is probed or removed.
  *
  * Return: the CPU physical address behind @addr in the device's own BAR or
@@ -451,6 +457,7 @@ static int td_pci_activate(struct td_pci *tp)
 	u64 bytes = min_t(u64, (u64)pci_private_mb * SZ_1M, tp->bar_len / 2);
 	int ret, i;
 
+	lockdep_assert_held(&td_pci_lock);
 	td->group = td_pci_pick_group(tp);
 	desc.owner = &td_pci_owners[td->group];
 	desc.max_chunks = max_t(u64, 1, bytes / TD_PCI_CHUNK);
@@ -631,8 +638,7 @@ static void td_pci_remove(struct pci_dev *pdev)
 		down_write(&tp->rw);
 		tp->gone = true;
 		up_write(&tp->rw);
-		td_inject_arm(&tp->td.inj_copy_to_sys, 0, 0);
-		td_inject_arm(&tp->td.inj_copy_to_dev, 0, 0);
+		td_inject_disarm(&tp->td);
 		/* asynchronous prefetches are file operations in flight too */
 		mutex_lock(&tp->files_lock);
 		list_for_each_entry(pf, &tp->files, link)

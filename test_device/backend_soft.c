@@ -41,7 +41,10 @@ static int td_soft_chunk_init(struct hmm_p2p_devmem *dm, unsigned long pfn,
 			      unsigned long npages, void **data)
 {
 	struct td_soft_chunk *sc;
+	int ret = td_inject_chunk_init(dm, pfn, npages, data);
 
+	if (ret)
+		return ret;
 	sc = kvzalloc(struct_size(sc, backing, npages), GFP_KERNEL);
 	if (!sc)
 		return -ENOMEM;
@@ -67,7 +70,10 @@ static int td_soft_alloc_backing(struct hmm_p2p_devmem *dm, void *data,
 	struct td_soft_chunk *sc = data;
 	unsigned long i, nr = 1UL << order, missing = 0;
 	struct page *page;
+	int ret = td_inject_alloc_backing(dm, data, index, order);
 
+	if (ret)
+		return ret;
 	for (i = 0; i < nr; i++)
 		missing += !sc->backing[index + i];
 	if (!missing)

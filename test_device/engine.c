@@ -155,8 +155,8 @@ struct page *td_entry_data(struct td_device *td, const struct hmm_p2p_entry *e,
 	struct page *page;
 
 	switch (e->class) {
-	case HMM_P2P_PC_PRIVATE_OWN:
-		if (e->flags & HMM_P2P_E_OWN)
+	case HMM_P2P_PC_PRIVATE_GROUP:
+		if (e->flags & HMM_P2P_E_LOCAL)
 			return td_own_data(td, pfn_to_page(e->pfn));
 		fallthrough;	/* a peer's page: peer to peer, if mapped */
 	case HMM_P2P_PC_P2PDMA:
@@ -164,7 +164,7 @@ struct page *td_entry_data(struct td_device *td, const struct hmm_p2p_entry *e,
 			return NULL;
 		return td_dma_to_page(td, e->dma);
 	case HMM_P2P_PC_COHERENT:
-		if (mode == TD_ACCESS_OWN && !(e->flags & HMM_P2P_E_OWN))
+		if (mode == TD_ACCESS_OWN && !(e->flags & HMM_P2P_E_LOCAL))
 			return NULL;
 		page = pfn_to_page(e->pfn);
 		break;

@@ -52,15 +52,15 @@ static u8 td_prot(const struct hmm_p2p_entry *e)
 		return HMM_DMIRROR_PROT_ERROR;
 	case HMM_P2P_PC_NONE:
 		return HMM_DMIRROR_PROT_NONE;
-	case HMM_P2P_PC_PRIVATE_OWN:
-		prot = (e->flags & HMM_P2P_E_OWN) ? HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
+	case HMM_P2P_PC_PRIVATE_GROUP:
+		prot = (e->flags & HMM_P2P_E_LOCAL) ? HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
 						     HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
 		break;
-	case HMM_P2P_PC_PRIVATE_PEER:
+	case HMM_P2P_PC_PRIVATE_REMOTE:
 		prot = HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
 		break;
 	case HMM_P2P_PC_COHERENT:
-		prot = (e->flags & HMM_P2P_E_OWN) ? HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL :
+		prot = (e->flags & HMM_P2P_E_LOCAL) ? HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL :
 						     HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE;
 		break;
 	case HMM_P2P_PC_ZERO:
@@ -335,10 +335,35 @@ static long td_dmirror_cmd(struct td_file *tf, unsigned int command, void __user
 /* ---- extensions ---- */
 
 /*
- * What the device knows of one page: its class (a peer's private page is
- * PRIVATE_PEER, whatever the owner), the index of the device whose memory
- * it is (info->owner, or -1), and, from the mirror's entry, whether and how
- * it is DMA-mapped. Mirror lock held.
+ * The uapi's class of an entry (enum hmm_p2p_page_class): the library's
+ * classes are its own.
+ */
+static u8 td_uapi_class(const struct hmm_p2p_entry *e)
+{
+	switch (e->class) {
+	case HMM_P2P_PC_SYSTEM:
+		return HMM_P2P_CLASS_SYSTEM;
+	case HMM_P2P_PC_ZERO:
+		return HMM_P2P_CLASS_ZERO;
+	case HMM_P2P_PC_PRIVATE_GROUP:
+		return (e->flags & HMM_P2P_E_LOCAL) ? HMM_P2P_CLASS_PRIVATE_LOCAL :
+						     HMM_P2P_CLASS_PRIVATE_GROUP;
+	case HMM_P2P_PC_PRIVATE_REMOTE:
+		return HMM_P2P_CLASS_PRIVATE_REMOTE;
+	case HMM_P2P_PC_COHERENT:
+		return HMM_P2P_CLASS_COHERENT;
+	case HMM_P2P_PC_P2PDMA:
+		return HMM_P2P_CLASS_P2PDMA;
+	case HMM_P2P_PC_ERROR:
+		return HMM_P2P_CLASS_ERROR;
+	}
+	return HMM_P2P_CLASS_NONE;
+}
+
+/*
+ * What the device knows of one page: its class (td_uapi_class()), the
+ * index of the device whose memory it is (info->owner, or -1), and, from
+ * the mirror's entry, whether and how it is DMA-mapped. Mirror lock held.
  */
 static void td_page_info(struct td_file *tf, unsigned long addr, const struct hmm_p2p_entry *e,
 			 struct hmm_p2p_page_info *info)
@@ -346,13 +371,11 @@ static void td_page_info(struct td_file *tf, unsigned long addr, const struct hm
 	struct td_device *owner;
 	struct hmm_p2p_entry m;
 
-	info->class = e->class;
+	info->class = td_uapi_class(e);
 	info->order = e->order;
 	info->owner = -1;
 	if (e->class == HMM_P2P_PC_NONE || e->class == HMM_P2P_PC_ERROR)
 		return;
-	if (e->class == HMM_P2P_PC_PRIVATE_OWN && !(e->flags & HMM_P2P_E_OWN))
-		info->class = HMM_P2P_CLASS_PRIVATE_PEER;
 	info->prot = (e->flags & HMM_P2P_E_WRITE) ? HMM_DMIRROR_PROT_WRITE :
 						    HMM_DMIRROR_PROT_READ;
 	if (e->class == HMM_P2P_PC_P2PDMA) {
@@ -446,13 +469,13 @@ static int td_stats(struct td_file *tf, void __user *uarg)
 	st.thp_migrated = ds.thp_migrated;
 	st.bytes_copied = reset ? atomic64_xchg(&tf->dev->bytes_copied, 0) :
 				     atomic64_read(&tf->dev->bytes_copied);
-	st.remote_faults = ds.remote_faults;
+	st.cpu_faults_for_mirrors = ds.cpu_faults_for_mirrors;
 	st.p2p_mappings = ds.p2p_mappings;
 	st.p2p_bytes = reset ? atomic64_xchg(&tf->dev->p2p_bytes, 0) :
 			       atomic64_read(&tf->dev->p2p_bytes);
-	st.p2p_fallback_no_path = ds.p2p_no_path;
-	st.p2p_fallback_write = ds.p2p_write;
-	st.p2p_fallback_gone = ds.p2p_gone;
+	st.p2p_fallback_no_path = ds.p2p_fallback_no_path;
+	st.p2p_fallback_write = ds.p2p_fallback_write;
+	st.p2p_fallback_gone = ds.p2p_fallback_gone;
 	td_importer_stats(tf->dev, &ds, &st, reset);
 	if (copy_to_user(uarg, &st, min_t(u32, usize, sizeof(st))))
 		return -EFAULT;
@@ -473,15 +496,11 @@ static int td_fault_inject(struct td_file *tf, void __user *uarg)
 		return -EINVAL;
 	switch (cmd.point) {
 	case HMM_P2P_FAULT_ALLOC_PAGE:
-		return hmm_p2p_devmem_inject(td->dm, HMM_P2P_INJ_ALLOC_PAGE, cmd.count, cmd.skip);
+		td_inject_arm(&td->inj_alloc_page, cmd.count, cmd.skip);
+		return 0;
 	case HMM_P2P_FAULT_CHUNK_GROW:
-		return hmm_p2p_devmem_inject(td->dm, HMM_P2P_INJ_CHUNK_GROW, cmd.count, cmd.skip);
-	case HMM_P2P_FAULT_ALLOC_SYS_PAGE:
-		return hmm_p2p_devmem_inject(td->dm, HMM_P2P_INJ_ALLOC_SYS_PAGE, cmd.count,
-					     cmd.skip);
-	case HMM_P2P_FAULT_ALLOC_SYS_THP:
-		return hmm_p2p_devmem_inject(td->dm, HMM_P2P_INJ_ALLOC_SYS_THP, cmd.count,
-					     cmd.skip);
+		td_inject_arm(&td->inj_chunk_grow, cmd.count, cmd.skip);
+		return 0;
 	case HMM_P2P_FAULT_COPY_TO_DEV:
 		td_inject_arm(&td->inj_copy_to_dev, cmd.count, cmd.skip);
 		return 0;

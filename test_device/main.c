@@ -93,6 +93,58 @@ MODULE_PARM_DESC(node_mode, "Mode of the device nodes, octal, at most 0666 (defa
 
 static struct td_device *td_devices[TD_NR_DEVICES];
 
+/**
+ * td_inject_chunk_init() - chunk_init's injected failure
+ * @dm: the device's memory
+ * @pfn: first pfn of the chunk (unused)
+ * @npages: pages in the chunk (unused)
+ * @data: the chunk's backend data (unused)
+ *
+ * Every backend's chunk_init calls this first; backends with none use it
+ * as their chunk_init.
+ *
+ * Return: -ENOMEM when HMM_P2P_FAULT_CHUNK_GROW fires, else 0.
+ */
+int td_inject_chunk_init(struct hmm_p2p_devmem *dm, unsigned long pfn,
+			 unsigned long npages, void **data)
+{
+	struct td_device *td = hmm_p2p_devmem_priv(dm);
+
+	return td_inject_fail(&td->inj_chunk_grow) ? -ENOMEM : 0;
+}
+
+/**
+ * td_inject_alloc_backing() - alloc_backing's injected failure
+ * @dm: the device's memory
+ * @data: the chunk's backend data (unused)
+ * @index: the page in its chunk (unused)
+ * @order: the folio's order (unused)
+ *
+ * Every backend's alloc_backing calls this first; backends with none use it
+ * as their alloc_backing.
+ *
+ * Return: -ENOMEM when HMM_P2P_FAULT_ALLOC_PAGE fires, else 0.
+ */
+int td_inject_alloc_backing(struct hmm_p2p_devmem *dm, void *data,
+			    unsigned long index, unsigned int order)
+{
+	struct td_device *td = hmm_p2p_devmem_priv(dm);
+
+	return td_inject_fail(&td->inj_alloc_page) ? -ENOMEM : 0;
+}
+
+/**
+ * td_inject_disarm() - disarm every injection point of the device
+ * @td: the device, going away: nothing may keep its pages from coming home
+ */
+void td_inject_disarm(struct td_device *td)
+{
+	td_inject_arm(&td->inj_alloc_page, 0, 0);
+	td_inject_arm(&td->inj_chunk_grow, 0, 0);
+	td_inject_arm(&td->inj_copy_to_sys, 0, 0);
+	td_inject_arm(&td->inj_copy_to_dev, 0, 0);
+}
+
 static int td_open(struct inode *inode, struct file *filp)
 {
 	struct miscdevice *misc = filp->private_data;
@@ -165,8 +217,7 @@ static void td_device_destroy(struct td_device *td)
 		return;
 	misc_deregister(&td->misc);
 	/* nothing may keep the pages from coming home now */
-	td_inject_arm(&td->inj_copy_to_sys, 0, 0);
-	td_inject_arm(&td->inj_copy_to_dev, 0, 0);
+	td_inject_disarm(td);
 	hmm_p2p_devmem_destroy(td->dm);
 	platform_device_unregister(td->pdev);
 	kfree(td);
@@ -257,9 +308,6 @@ static int __init td_init(void)
 {
 	phys_addr_t spm[TD_NR_DEVICES] = { 0, 0, spm_addr_dev2, spm_addr_dev3 };
 	int i, ret;
-
-	BUILD_BUG_ON((int)HMM_P2P_PC_ERROR != (int)HMM_P2P_CLASS_ERROR);
-	BUILD_BUG_ON((int)HMM_P2P_PC_P2PDMA != (int)HMM_P2P_CLASS_P2PDMA);
 
 	ret = td_prefetch_module_init();
 	if (ret)

@@ -242,10 +242,10 @@ void td_prefetch_stop(struct td_file *tf)
 void td_importer_stats(struct td_device *td, const struct hmm_p2p_devmem_stats *ds,
 		       struct hmm_p2p_stats *st, bool reset)
 {
-	st->mirror_seq_retries = ds->seq_retries;
-	st->mirror_busy_retries = ds->busy_retries;
-	st->mirror_fault_timeouts = ds->fault_timeouts;
-	st->mirror_fault_max_ns = ds->fault_max_ns;
+	st->mirror_seq_retries = ds->mirror_seq_retries;
+	st->mirror_busy_retries = ds->mirror_busy_retries;
+	st->mirror_fault_timeouts = ds->mirror_fault_timeouts;
+	st->mirror_fault_max_ns = ds->mirror_fault_max_ns;
 	st->prefetch_pages = reset ? atomic64_xchg(&td->pf_pages, 0) :
 				     atomic64_read(&td->pf_pages);
 	st->prefetch_async_queued = reset ? atomic64_xchg(&td->pf_queued, 0) :

@@ -16,7 +16,7 @@
 #define TD_NR_DEVICES	4
 #define TD_PCI_MAX	8	/* PCI devices: /dev/hmm_p2p0..7, index 4..11 */
 
-/* Injection points of the device itself (the library has the others). */
+/* Injection points of the device (HMM_P2P_IOC_FAULT_INJECT). */
 struct td_inject {
 	atomic_t skip;
 	atomic_t count;
@@ -54,6 +54,9 @@ struct td_page_ops {
  * @chunk_size: bytes per pagemap chunk of @dm (for HMM_P2P_IOC_INFO)
  * @bytes_copied: bytes the engine copied (device accesses and migrations)
  * @p2p_bytes: of those, bytes the engine moved peer to peer
+ * @inj_alloc_page: injected device page allocation failures (the devmem's
+ *	alloc_backing op fails)
+ * @inj_chunk_grow: injected chunk growth failures (chunk_init fails)
  * @inj_copy_to_dev: injected copy failures, system to device
  * @inj_copy_to_sys: injected copy failures, device to system
  * @pf_pages: pages HMM_P2P_IOC_PREFETCH populated (prefetch.c)
@@ -78,6 +81,8 @@ struct td_device {
 	u64 chunk_size;
 	atomic64_t bytes_copied;
 	atomic64_t p2p_bytes;
+	struct td_inject inj_alloc_page;
+	struct td_inject inj_chunk_grow;
 	struct td_inject inj_copy_to_dev;
 	struct td_inject inj_copy_to_sys;
 	atomic64_t pf_pages;
@@ -164,6 +169,11 @@ struct td_device *td_page_device(struct page *page);
 
 /* main.c */
 extern umode_t td_node_mode;
+int td_inject_chunk_init(struct hmm_p2p_devmem *dm, unsigned long pfn,
+			 unsigned long npages, void **data);
+int td_inject_alloc_backing(struct hmm_p2p_devmem *dm, void *data,
+			    unsigned long index, unsigned int order);
+void td_inject_disarm(struct td_device *td);
 
 /* observe.c */
 struct td_observer;

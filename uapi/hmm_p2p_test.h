@@ -85,11 +85,12 @@ enum hmm_p2p_page_class {
 	HMM_P2P_CLASS_NONE = 0,		/* not present, or no access */
 	HMM_P2P_CLASS_SYSTEM,		/* ordinary system RAM page */
 	HMM_P2P_CLASS_ZERO,		/* the shared zero page */
-	HMM_P2P_CLASS_PRIVATE_OWN,	/* device-private, this device */
-	HMM_P2P_CLASS_PRIVATE_PEER,	/* device-private, another device */
+	HMM_P2P_CLASS_PRIVATE_LOCAL,	/* device-private, this device */
+	HMM_P2P_CLASS_PRIVATE_GROUP,	/* device-private, another device of its group */
 	HMM_P2P_CLASS_COHERENT,		/* device-coherent (any device) */
 	HMM_P2P_CLASS_P2PDMA,		/* PCI P2PDMA (BAR) page */
 	HMM_P2P_CLASS_ERROR,		/* hmm_range_fault gave an error */
+	HMM_P2P_CLASS_PRIVATE_REMOTE,	/* device-private, of another owner */
 };
 
 /*
@@ -144,7 +145,7 @@ struct hmm_p2p_stats {
 	__u64 migrated_to_dev;		/* pages moved system -> device */
 	__u64 migrated_to_sys;		/* pages moved device -> system */
 	__u64 cpu_faults;		/* migrate_to_ram calls served */
-	__u64 remote_faults;		/* of those, faults by another mirror */
+	__u64 cpu_faults_for_mirrors;	/* of those, faults by another mirror */
 	__u64 evicted;			/* pages evicted at release/unload */
 	__u64 bytes_copied;		/* bytes copied by the device engine */
 	__u64 alloc_failures;		/* device page allocations that failed */
@@ -178,18 +179,25 @@ struct hmm_p2p_stats {
 };
 
 /*
- * Fault injection points (HMM_P2P_IOC_FAULT_INJECT). @count failures are
- * injected at @point after @skip successful passes; count 0 disarms it. An
- * armed point fails every user of the device: the command needs
- * CAP_SYS_ADMIN (-EPERM otherwise), as HMM_P2P_IOC_COPY_BENCH does.
+ * The device's fault injection points (HMM_P2P_IOC_FAULT_INJECT). @count
+ * failures are injected at @point after @skip successful passes; count 0
+ * disarms it. An armed point fails every user of the device: the command
+ * needs CAP_SYS_ADMIN (-EPERM otherwise), as HMM_P2P_IOC_COPY_BENCH does.
+ *
+ * The hmm_p2p library's own points are the kernel's fault injection
+ * attributes in debugfs (root only), per device memory (named as the
+ * device node): /sys/kernel/debug/hmm_p2p/<node name>/fail_sys_page (system
+ * page allocation for migration back) and fail_sys_thp (only 2 MiB system
+ * folios: the move falls back to 4 KiB pages; stays armed through the
+ * device's removal). Each allocation is one unit of "space": writing space
+ * N + 1, then times M (-1: for ever) lets N through and fails M; times 0
+ * disarms. See Documentation/fault-injection/fault-injection.rst.
  */
 enum hmm_p2p_fault_point {
 	HMM_P2P_FAULT_ALLOC_PAGE = 0,	/* device page allocation */
 	HMM_P2P_FAULT_CHUNK_GROW,	/* registering a new pagemap chunk */
 	HMM_P2P_FAULT_COPY_TO_DEV,	/* engine copy system -> device */
 	HMM_P2P_FAULT_COPY_TO_SYS,	/* engine copy device -> system */
-	HMM_P2P_FAULT_ALLOC_SYS_PAGE,	/* system page for migrate back */
-	HMM_P2P_FAULT_ALLOC_SYS_THP,	/* only 2 MiB system folios (4 KiB fallback) */
 	HMM_P2P_FAULT_NR,
 };
 

@@ -14,6 +14,10 @@
  *    kept coherent with the CPU page tables by an mmu interval notifier,
  *    filled by hmm_range_fault, one classified entry per page.
  *
+ * Words: "local" is the devmem itself, "group" the devmems with its
+ * pagemap owner (which reach each other peer to peer), "remote" a devmem
+ * of another owner.
+ *
  * Locking, in the order a caller may take them: mmap lock (taken by the
  * library itself, never required from the caller), mirror lock
  * (hmm_p2p_mirror_lock()), per-chunk allocator locks (internal). No library
@@ -50,20 +54,24 @@ enum hmm_p2p_mem_type {
  * @HMM_P2P_PC_NONE: not present, or not accessible to this device
  * @HMM_P2P_PC_SYSTEM: an ordinary system RAM page (or any other CPU page)
  * @HMM_P2P_PC_ZERO: the shared zero page (or huge zero page)
- * @HMM_P2P_PC_PRIVATE_OWN: device-private memory of the mirror's own owner
- * @HMM_P2P_PC_PRIVATE_PEER: device-private memory of another owner
- * @HMM_P2P_PC_COHERENT: device-coherent memory (see HMM_P2P_E_OWN)
+ * @HMM_P2P_PC_PRIVATE_GROUP: device-private memory of the mirror's owner (its
+ *	group, P2P reachable): the mirror's own devmem (HMM_P2P_E_LOCAL) or
+ *	another of the group
+ * @HMM_P2P_PC_PRIVATE_REMOTE: device-private memory of another owner
+ * @HMM_P2P_PC_COHERENT: device-coherent memory (HMM_P2P_E_LOCAL: the
+ *	mirror's own devmem's)
  * @HMM_P2P_PC_P2PDMA: a PCI P2PDMA page (a peer's BAR)
  * @HMM_P2P_PC_ERROR: hmm_range_fault reported an error for the page
  *
- * The values equal the test device's uapi page classes.
+ * The values are the library's own: a driver that reports classes to user
+ * space maps them to its ABI's values.
  */
 enum hmm_p2p_class {
 	HMM_P2P_PC_NONE = 0,
 	HMM_P2P_PC_SYSTEM,
 	HMM_P2P_PC_ZERO,
-	HMM_P2P_PC_PRIVATE_OWN,
-	HMM_P2P_PC_PRIVATE_PEER,
+	HMM_P2P_PC_PRIVATE_GROUP,
+	HMM_P2P_PC_PRIVATE_REMOTE,
 	HMM_P2P_PC_COHERENT,
 	HMM_P2P_PC_P2PDMA,
 	HMM_P2P_PC_ERROR,
@@ -72,7 +80,7 @@ enum hmm_p2p_class {
 /* struct hmm_p2p_entry.flags */
 #define HMM_P2P_E_WRITE		0x01	/* the device may write the page */
 #define HMM_P2P_E_EXCLUSIVE	0x02	/* mapped for exclusive (atomic) access */
-#define HMM_P2P_E_OWN		0x04	/* device memory of the mirror's devmem */
+#define HMM_P2P_E_LOCAL		0x04	/* local: memory of the mirror's own devmem */
 #define HMM_P2P_E_DMA		0x08	/* @dma is the page's DMA address */
 #define HMM_P2P_E_P2P		0x10	/* @dma is a peer-to-peer mapping */
 #define HMM_P2P_E_P2P_BUS	0x20	/* ... by PCI bus address (a switch) */
@@ -178,24 +186,30 @@ struct hmm_p2p_devmem_desc {
  * @pages_in_use: device pages allocated now
  * @pages_total: device pages registered now
  * @chunks: chunks registered now
- * @remote_faults: of @cpu_faults, those hmm_range_fault() took for another
- *	owner's mirror (FAULT_FLAG_REMOTE), in pages
- * @p2p_mappings: peer pages (P2PDMA or a peer's private) mirrors of this
- *	devmem mapped peer to peer
- * @p2p_no_path: peer private pages moved to system memory for mirrors of
- *	this devmem because no P2P path exists
- * @p2p_write: peer private pages moved to system memory for a write to a
- *	read-only page
- * @p2p_gone: P2P mappings dropped, or peer pages moved to system memory
- *	instead of mapped, because their exporter was going away
- * @seq_retries: mirror fault rounds redone because an invalidation came in
- *	between hmm_range_fault() and the commit (mmu_interval_read_retry())
- * @busy_retries: hmm_range_fault() calls that returned -EBUSY (an
+ * @cpu_faults_for_mirrors: of @cpu_faults, those another devmem's mirror
+ *	took through hmm_range_fault() (FAULT_FLAG_REMOTE), in pages
+ * @p2p_mappings: pages of other devices (P2PDMA, or group private pages)
+ *	mirrors of this devmem mapped peer to peer
+ * @p2p_fallback_no_path: pages of other devices moved to system memory for
+ *	mirrors of this devmem because no P2P path exists (remote private
+ *	pages, or group ones without a path)
+ * @p2p_fallback_write: group private pages moved to system memory for a
+ *	write to a read-only page
+ * @p2p_fallback_gone: P2P mappings dropped, or group pages moved to system
+ *	memory instead of mapped, because their exporter was going away
+ * @mirror_seq_retries: mirror fault rounds redone because an invalidation
+ *	came in between hmm_range_fault() and the commit
+ *	(mmu_interval_read_retry())
+ * @mirror_busy_retries: hmm_range_fault() calls that returned -EBUSY (an
  *	invalidation raced the walk) and were retried
- * @fault_timeouts: mirror faults that gave up with -EBUSY after
+ * @mirror_fault_timeouts: mirror faults that gave up with -EBUSY after
  *	HMM_RANGE_DEFAULT_TIMEOUT of retries
- * @fault_max_ns: the longest mirror fault round (one batch of at most 2 MiB,
- *	its retries included), in nanoseconds; reset like the counters
+ * @mirror_fault_max_ns: the longest mirror fault round (one batch of at
+ *	most 2 MiB, its retries included), in nanoseconds; reset like the
+ *	counters
+ *
+ * Each counter has the same name in the test device's struct hmm_p2p_stats
+ * and in hmm-bench's output.
  */
 struct hmm_p2p_devmem_stats {
 	u64 migrated_to_dev;
@@ -209,34 +223,15 @@ struct hmm_p2p_devmem_stats {
 	u64 pages_in_use;
 	u64 pages_total;
 	u64 chunks;
-	u64 remote_faults;
+	u64 cpu_faults_for_mirrors;
 	u64 p2p_mappings;
-	u64 p2p_no_path;
-	u64 p2p_write;
-	u64 p2p_gone;
-	u64 seq_retries;
-	u64 busy_retries;
-	u64 fault_timeouts;
-	u64 fault_max_ns;
-};
-
-/**
- * enum hmm_p2p_inject_point - where hmm_p2p_devmem_inject() makes things fail
- * @HMM_P2P_INJ_ALLOC_PAGE: device page allocation
- * @HMM_P2P_INJ_CHUNK_GROW: registering a new chunk
- * @HMM_P2P_INJ_ALLOC_SYS_PAGE: system page allocation for migration back
- * @HMM_P2P_INJ_ALLOC_SYS_THP: only the 2 MiB system folio for a 2 MiB device
- *	folio coming back (the move falls back to 4 KiB pages); unlike the
- *	others it stays armed through hmm_p2p_devmem_shutdown(), since no THP
- *	is a condition an eviction must survive
- * @HMM_P2P_INJ_NR: number of points
- */
-enum hmm_p2p_inject_point {
-	HMM_P2P_INJ_ALLOC_PAGE = 0,
-	HMM_P2P_INJ_CHUNK_GROW,
-	HMM_P2P_INJ_ALLOC_SYS_PAGE,
-	HMM_P2P_INJ_ALLOC_SYS_THP,
-	HMM_P2P_INJ_NR,
+	u64 p2p_fallback_no_path;
+	u64 p2p_fallback_write;
+	u64 p2p_fallback_gone;
+	u64 mirror_seq_retries;
+	u64 mirror_busy_retries;
+	u64 mirror_fault_timeouts;
+	u64 mirror_fault_max_ns;
 };
 
 struct hmm_p2p_devmem *hmm_p2p_devmem_create(const struct hmm_p2p_devmem_desc *desc);
@@ -251,8 +246,6 @@ u64 hmm_p2p_devmem_capacity(struct hmm_p2p_devmem *dm);
 bool hmm_p2p_devmem_thp(struct hmm_p2p_devmem *dm);
 void hmm_p2p_devmem_stats(struct hmm_p2p_devmem *dm, struct hmm_p2p_devmem_stats *st,
 			  bool reset);
-int hmm_p2p_devmem_inject(struct hmm_p2p_devmem *dm, enum hmm_p2p_inject_point point,
-			  unsigned int count, unsigned int skip);
 struct hmm_p2p_devmem *hmm_p2p_page_devmem(struct page *page);
 void *hmm_p2p_page_backing(struct page *page, unsigned long *index);
 

@@ -359,9 +359,9 @@ static char j_class_char(unsigned int class)
 		return 's';
 	case HMM_P2P_CLASS_ZERO:
 		return 'z';
-	case HMM_P2P_CLASS_PRIVATE_OWN:
+	case HMM_P2P_CLASS_PRIVATE_LOCAL:
 		return 'p';
-	case HMM_P2P_CLASS_PRIVATE_PEER:
+	case HMM_P2P_CLASS_PRIVATE_GROUP:
 		return 'P';
 	case HMM_P2P_CLASS_COHERENT:
 		return 'c';
@@ -533,8 +533,8 @@ static int j_peer_read(struct jdev *imp, struct jdev *exp, void *buf, void *view
 	j_note("%-9s p2p_mappings %3llu  p2p_bytes %6llu  p2p_fallback_no_path %3llu",
 	       imp->name, (unsigned long long)si.p2p_mappings,
 	       (unsigned long long)si.p2p_bytes, (unsigned long long)si.p2p_fallback_no_path);
-	j_note("%-9s remote_faults %3llu  migrated_to_sys %3llu  pages_in_use %3llu",
-	       exp->name, (unsigned long long)se.remote_faults,
+	j_note("%-9s cpu_faults_for_mirrors %3llu  migrated_to_sys %3llu  pages_in_use %3llu",
+	       exp->name, (unsigned long long)se.cpu_faults_for_mirrors,
 	       (unsigned long long)se.migrated_to_sys, (unsigned long long)se.pages_in_use);
 	if (si.p2p_mappings >= J_PAGES && !se.migrated_to_sys)
 		j_note("path: peer to peer; the pages stayed in %s's memory", exp->name);

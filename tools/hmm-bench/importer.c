@@ -472,24 +472,25 @@ static void print_results(FILE *o)
 	fprintf(o, "importer: fault latency, single-page device READs of a %lu KiB range,",
 		STORM_PAGES * PAGE_SZ / 1024);
 	fprintf(o, " one mprotect toggle of a page every PERIOD us meanwhile");
-	fprintf(o, " (us; kmax: the kernel's longest fault round)\n");
-	fprintf(o, "importer: %-16s %-6s %7s %9s %8s %8s %9s %7s %8s %8s %6s %8s %7s %7s\n",
+	fprintf(o, " (us; the counters are the device's STATS, mirror_fault_max_ns in us)\n");
+	fprintf(o, "importer: %-16s %-6s %7s %9s %8s %8s %9s %7s %18s %19s %21s %19s %12s %20s\n",
 		"importer", "pages", "period", "rate/s", "p50_us", "p99_us", "max_us", "reads",
-		"seq_rtr", "busy_rtr", "tmout", "kmax_us", "p2p", "no_path");
+		"mirror_seq_retries", "mirror_busy_retries", "mirror_fault_timeouts",
+		"mirror_fault_max_us", "p2p_mappings", "p2p_fallback_no_path");
 	for (i = 0; i < imp.nsc; i++) {
 		struct storm_case *r = &imp.sc[i];
 
 		fprintf(o, "importer: %-16s %-6s %7ld %9.0f %8.1f %8.1f %9.1f %7lu",
 			r->imp, r->on_exp ? "exp" : "system", r->period_us, r->rate, r->p50,
 			r->p99, r->max, r->reads);
-		fprintf(o, " %8llu %8llu %6llu %8llu %7llu %7llu%s\n",
+		fprintf(o, " %18llu %19llu %21llu %19llu %12llu %20llu%s\n",
 			r->seq, r->busy, r->timeouts,
 			r->max_ns / 1000, r->p2p, r->no_path, r->failed ? "  FAILED" : "");
 		if (r->failed || r->slow)
 			fprintf(o, "importer:   %s: slow=%lu (> 1 s) ebusy=%lu errors=%lu",
 				r->failed ? "failure" : "note", r->slow, r->ebusy, r->errors);
 		if (r->failed || r->slow)
-			fprintf(o, " bad=%lu tmout=%llu\n", r->bad, r->timeouts);
+			fprintf(o, " bad=%lu mirror_fault_timeouts=%llu\n", r->bad, r->timeouts);
 	}
 	fprintf(o, "importer: first touch of %lu MiB on the exporter, a page a READ",
 		PF_PAGES * PAGE_SZ >> 20);
@@ -524,7 +525,7 @@ static void print_summary(FILE *o)
 		fprintf(o, " %s@%ldus(%.0f/s) p50=%.0f p99=%.0f max=%.0f",
 			strrchr(r->imp, '/') ? strrchr(r->imp, '/') + 1 : r->imp, r->period_us,
 			r->rate, r->p50, r->p99, r->max);
-		fprintf(o, " kmax=%llu retries=%llu timeouts=%llu slow=%lu;",
+		fprintf(o, " mirror_fault_max_us=%llu mirror_retries=%llu mirror_fault_timeouts=%llu slow=%lu;",
 			r->max_ns / 1000, r->seq + r->busy, r->timeouts, r->slow);
 	}
 	for (i = 0; i < imp.npc; i++) {
