@@ -13,6 +13,7 @@
 #include <linux/workqueue.h>
 #include <linux/srcu.h>
 #include "hmm_p2p.h"
+#include "hmm_p2p_compat.h"
 
 #define HP_PMD_ORDER	(PMD_SHIFT - PAGE_SHIFT)
 #define HP_PMD_NR	BIT(HP_PMD_ORDER)
@@ -125,6 +126,7 @@ struct hp_fault_ctx {
 };
 
 bool hp_p2p_wanted(const struct hmm_p2p_entry *e);
+struct page *hp_p2p_backing(struct page *page, struct hmm_p2p_devmem **peer);
 int hp_p2p_map(struct hmm_p2p_mirror *mirror, struct hmm_p2p_entry *e, void **cookie);
 void hp_p2p_unmap(struct hmm_p2p_mirror *mirror, void *cookie);
 dma_addr_t hp_p2p_dma(void *cookie, u8 *flags);
@@ -142,5 +144,90 @@ long hp_evict_mm(struct hmm_p2p_devmem *dm, struct mm_struct *mm);
 /* mirror.c */
 long hp_evict_mirrored(struct hmm_p2p_devmem *dm);
 bool hp_mirrored_mm_exiting(struct hmm_p2p_devmem *dm);
+
+/* twostep.c: mirror mappings in 2 MiB windows of the two-step DMA API */
+#define HP_WIN_ORDER	HP_PMD_ORDER
+#define HP_WIN_NR	HP_PMD_NR
+
+struct hp_win;
+
+/**
+ * struct hp_map_ctx - one mirror round's two-step mapping state
+ * @spare: windows allocated before the mirror lock was taken
+ * @run_win: window of the links not yet synced, or NULL
+ * @run_first: their first slot
+ * @run_n: how many
+ * @unrun_win: window of the plain links whose unlink is pending, or NULL
+ * @unrun_first: their first slot
+ * @unrun_n: how many
+ * @refused: the device needs DMA syncs: no window may exist
+ * @p2p: hmm_dma_map_pfn()'s P2P lookup state
+ */
+struct hp_map_ctx {
+	struct hp_win *spare[2];
+	struct hp_win *run_win;
+	unsigned int run_first, run_n;
+	struct hp_win *unrun_win;
+	unsigned int unrun_first, unrun_n;
+	bool refused;
+#if HP_TWOSTEP
+	struct pci_p2pdma_map_state p2p;
+#endif
+};
+
+#if HP_TWOSTEP
+int hp_win_prepare(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c,
+		   unsigned long start, unsigned long end);
+int hp_win_install(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c);
+void hp_win_discard(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c);
+int hp_win_map(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned long idx,
+	       struct hmm_p2p_entry *e);
+int hp_win_sync(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c);
+void hp_win_unmap(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned long idx);
+void hp_win_unmap_flush(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c);
+void hp_win_trim(struct hmm_p2p_mirror *mirror, unsigned long start, unsigned long end);
+bool hp_win_lookup(struct hmm_p2p_mirror *mirror, unsigned long idx, dma_addr_t *dma,
+		   u8 *flags);
+void hp_win_fini(struct hmm_p2p_mirror *mirror);
+#else
+/* 6.12: no two-step mirror (mirror->twostep is never set); never called */
+static inline int hp_win_prepare(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c,
+				 unsigned long start, unsigned long end)
+{
+	return 0;
+}
+
+static inline int hp_win_install(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c)
+{
+	return 0;
+}
+
+static inline void hp_win_discard(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c) { }
+
+static inline int hp_win_map(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c,
+			     unsigned long idx, struct hmm_p2p_entry *e)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int hp_win_sync(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c)
+{
+	return 0;
+}
+
+static inline void hp_win_unmap(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c,
+				unsigned long idx) { }
+static inline void hp_win_unmap_flush(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c) { }
+static inline void hp_win_trim(struct hmm_p2p_mirror *mirror, unsigned long start,
+			       unsigned long end) { }
+
+static inline bool hp_win_lookup(struct hmm_p2p_mirror *mirror, unsigned long idx,
+				 dma_addr_t *dma, u8 *flags)
+{
+	return false;
+}
+
+static inline void hp_win_fini(struct hmm_p2p_mirror *mirror) { }
+#endif
 
 #endif /* _HMM_P2P_INTERNAL_H */

@@ -554,6 +554,84 @@ TEST_F(p2p, wrong_mapping)
 	EXPECT_EQ(-EFAULT, dma_read(self->fd[self->a], dma, page));
 }
 
+/* hmm_p2p.mirror_map: "twostep" or "perpage" (6.12 knows only the latter). */
+static bool mirror_twostep(void)
+{
+	char mode[16] = "";
+	FILE *f = fopen("/sys/module/hmm_p2p/parameters/mirror_map", "r");
+
+	if (!f)
+		return false;
+	if (!fgets(mode, sizeof(mode), f))
+		mode[0] = 0;
+	fclose(f);
+	return !strncmp(mode, "twostep", 7);
+}
+
+/*
+ * Under an IOMMU the device reaches only what the mirror mapped for it: an
+ * address the mirror never linked does not translate (in a two-step window
+ * the slots around a faulted page are IOVA space of the window, and stay
+ * unmapped), and neither does one an invalidation unlinked, while the
+ * neighbour it did not touch still reads its page. The engine's decoder
+ * asks the IOMMU (iommu_iova_to_phys() on the device's domain): a mapping
+ * left linked after its invalidation reads, and fails this test.
+ */
+TEST_F(p2p, iommu_unlink)
+{
+	unsigned long win = 512 * PAGE_SZ;
+	struct hmm_p2p_dma_cmd c;
+	char page[PAGE_SZ];
+	bool twostep = mirror_twostep();
+	__u64 dma0, dma1;
+	char *raw, *p;
+	int fd = self->fd[self->a];
+
+	if (!self->iommu)
+		SKIP(return, "needs an IOMMU (--iommu)");
+	printf("# mirror_map: %s\n", twostep ? "twostep" : "perpage");
+	raw = mmap(NULL, 2 * win, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, raw);
+	p = (char *)(((unsigned long)raw + win - 1) & ~(win - 1));
+	ASSERT_EQ(0, madvise(p, win, MADV_NOHUGEPAGE));
+	fill(p, 4, 21);
+
+	ASSERT_EQ(0, dma_lookup(fd, p, &c));
+	ASSERT_TRUE(c.flags & HMM_P2P_PAGE_DMA_MAPPED);
+	dma0 = c.dma;
+	ASSERT_EQ(0, dma_lookup(fd, p + PAGE_SZ, &c));
+	ASSERT_TRUE(c.flags & HMM_P2P_PAGE_DMA_MAPPED);
+	dma1 = c.dma;
+	ASSERT_EQ(0, dma_read(fd, dma0, page));
+	EXPECT_EQ(0, memcmp(page, p, PAGE_SZ));
+	ASSERT_EQ(0, dma_read(fd, dma1, page));
+	EXPECT_EQ(0, memcmp(page, p + PAGE_SZ, PAGE_SZ));
+
+	if (twostep) {
+		/* one window: consecutive slots; the others never linked */
+		EXPECT_EQ(dma0 + PAGE_SZ, dma1);
+		EXPECT_EQ(-EFAULT, dma_read(fd, dma0 + 2 * PAGE_SZ, page));
+		EXPECT_EQ(-EFAULT, dma_read(fd, dma0 + 511 * PAGE_SZ, page));
+	}
+
+	/* invalidate page 0 only: its IOVA goes, page 1's stays */
+	ASSERT_EQ(0, madvise(p, PAGE_SZ, MADV_DONTNEED));
+	EXPECT_EQ(-EFAULT, dma_read(fd, dma0, page));
+	ASSERT_EQ(0, dma_read(fd, dma1, page));
+	EXPECT_EQ(0, memcmp(page, p + PAGE_SZ, PAGE_SZ));
+
+	/* and the last entry of the window: nothing of it translates */
+	ASSERT_EQ(0, madvise(p + PAGE_SZ, PAGE_SZ, MADV_DONTNEED));
+	EXPECT_EQ(-EFAULT, dma_read(fd, dma1, page));
+
+	/* faulted again, page 0 is mapped again and reads its new data */
+	fill(p, 1, 22);
+	ASSERT_EQ(0, dma_lookup(fd, p, &c));
+	ASSERT_EQ(0, dma_read(fd, c.dma, page));
+	EXPECT_EQ(0, memcmp(page, p, PAGE_SZ));
+	munmap(raw, 2 * win);
+}
+
 /* P2P memory mapped into the process (sysfs p2pmem/allocate of a device). */
 TEST_F(p2p, p2pmem_user_mapping)
 {

@@ -279,7 +279,12 @@ long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
  * @dma_dev: device that system and coherent pages are DMA-mapped for, or NULL
  * @lock: protects @pt and @dma; held by invalidations while they drop entries
  * @pt: the mirror's entries, index = virtual page number
- * @dma: DMA addresses (page frame numbers of them) of entries that have one
+ * @dma: DMA addresses (page frame numbers of them) of entries that have one;
+ *	with @twostep, only the exporters of peers' private pages mapped P2P
+ * @twostep: DMA addresses live in IOVA windows of 7.3's two-step DMA API
+ *	(hmm_p2p.mirror_map=twostep when the mirror was created)
+ * @win: with @twostep: the windows, index = virtual address / 2 MiB
+ * @win_bytes: with @twostep: memory the windows take (mirror_map_max_kb)
  *
  * Embed it; treat the members as private and use the functions below.
  */
@@ -293,6 +298,9 @@ struct hmm_p2p_mirror {
 	struct mutex lock;	/* protects pt and dma */
 	struct xarray pt;
 	struct xarray dma;
+	bool twostep;
+	struct xarray win;
+	atomic_long_t win_bytes;
 };
 
 /* hmm_p2p_mirror_fault() flags */

@@ -31,6 +31,18 @@
 #define HP_NEW_MM 0
 #endif
 
+/*
+ * HP_TWOSTEP: the two-step DMA API and hmm_dma_map_*() (7.3) for mirror
+ * mappings (hmm_p2p/twostep.c); 6.12 maps each mirrored page on its own.
+ */
+#if HP_NEW_MM
+#define HP_TWOSTEP 1
+#include <linux/hmm-dma.h>
+#include <linux/pci-p2pdma.h>
+#else
+#define HP_TWOSTEP 0
+#endif
+
 /* 7.x allocation helpers, for the older kernel */
 #ifndef kzalloc_obj
 #define kzalloc_obj(P, ...)	kzalloc(sizeof(P), GFP_KERNEL)
