@@ -161,6 +161,7 @@ struct hp_win;
  * @unrun_first: their first slot
  * @unrun_n: how many
  * @refused: the device needs DMA syncs: no window may exist
+ * @last: the window looked up last (valid while the mirror lock is held)
  * @p2p: hmm_dma_map_pfn()'s P2P lookup state
  */
 struct hp_map_ctx {
@@ -170,6 +171,7 @@ struct hp_map_ctx {
 	struct hp_win *unrun_win;
 	unsigned int unrun_first, unrun_n;
 	bool refused;
+	struct hp_win *last;
 #if HP_TWOSTEP
 	struct pci_p2pdma_map_state p2p;
 #endif
@@ -185,7 +187,8 @@ int hp_win_map(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned lon
 int hp_win_sync(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c);
 void hp_win_unmap(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned long idx);
 void hp_win_unmap_flush(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c);
-void hp_win_trim(struct hmm_p2p_mirror *mirror, unsigned long start, unsigned long end);
+void hp_win_trim(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned long start,
+		 unsigned long end);
 bool hp_win_lookup(struct hmm_p2p_mirror *mirror, unsigned long idx, dma_addr_t *dma,
 		   u8 *flags);
 void hp_win_fini(struct hmm_p2p_mirror *mirror);
@@ -218,8 +221,8 @@ static inline int hp_win_sync(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *
 static inline void hp_win_unmap(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c,
 				unsigned long idx) { }
 static inline void hp_win_unmap_flush(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c) { }
-static inline void hp_win_trim(struct hmm_p2p_mirror *mirror, unsigned long start,
-			       unsigned long end) { }
+static inline void hp_win_trim(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c,
+			       unsigned long start, unsigned long end) { }
 
 static inline bool hp_win_lookup(struct hmm_p2p_mirror *mirror, unsigned long idx,
 				 dma_addr_t *dma, u8 *flags)

@@ -143,7 +143,7 @@ static void hp_mirror_drop(struct hmm_p2p_mirror *mirror, unsigned long start,
 	if (mirror->twostep) {
 		hp_win_unmap_flush(mirror, &c);
 		if (may_free)
-			hp_win_trim(mirror, start, end);
+			hp_win_trim(mirror, &c, start, end);
 	}
 }
 
@@ -329,6 +329,8 @@ int hmm_p2p_mirror_init(struct hmm_p2p_mirror *mirror, struct hmm_p2p_devmem *dm
 	xa_init(&mirror->dma);
 	xa_init(&mirror->win);
 	atomic_long_set(&mirror->win_bytes, 0);
+	mirror->win_spare = NULL;
+	mirror->win_refused = false;
 	mirror->twostep = dma_dev && READ_ONCE(hp_mirror_map) == HP_MAP_TWOSTEP;
 	INIT_LIST_HEAD(&mirror->dm_link);
 	mirror->dma_dev = dma_dev;
@@ -813,7 +815,7 @@ static int hp_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
 			sret = hp_win_sync(mirror, &c);
 			if (!ret)
 				ret = sret;
-			hp_win_trim(mirror, range.start, range.end);
+			hp_win_trim(mirror, &c, range.start, range.end);
 		}
 		mutex_unlock(&mirror->lock);
 		if (mirror->twostep)
@@ -987,7 +989,7 @@ int hmm_p2p_mirror_exclusive(struct hmm_p2p_mirror *mirror, unsigned long start,
 				int sret = hp_win_sync(mirror, &c);
 
 				ret = ret ?: sret;
-				hp_win_trim(mirror, addr, addr + PAGE_SIZE);
+				hp_win_trim(mirror, &c, addr, addr + PAGE_SIZE);
 			}
 			mutex_unlock(&mirror->lock);
 			hp_win_discard(mirror, &c);

@@ -84,6 +84,18 @@ static void hp_win_free(struct hmm_p2p_mirror *mirror, struct hp_win *w)
 	kfree(w);
 }
 
+/*
+ * An empty window goes back to the mirror's one spare slot, else is freed.
+ * The spare keeps faults of pages that need no window (the device's own
+ * memory) from allocating and freeing one every round.
+ */
+static void hp_win_release(struct hmm_p2p_mirror *mirror, struct hp_win *w)
+{
+	if (!cmpxchg(&mirror->win_spare, NULL, w))
+		return;
+	hp_win_free(mirror, w);
+}
+
 /* A new, empty window; may sleep and enter reclaim: no mirror lock held. */
 static struct hp_win *hp_win_alloc(struct hmm_p2p_mirror *mirror, unsigned long index)
 {
@@ -156,17 +168,26 @@ int hp_win_prepare(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c,
 	for (i = first; i <= last && k < ARRAY_SIZE(c->spare); i++) {
 		struct hp_win *w;
 
-		if (c->spare[k] || xa_load(&mirror->win, i))
+		if (xa_load(&mirror->win, i))
 			continue;	/* racy hint: hp_win_install() decides */
-		w = hp_win_alloc(mirror, i);
+		if (READ_ONCE(mirror->win_refused)) {
+			c->refused = true;
+			return 0;
+		}
+		w = xchg(&mirror->win_spare, NULL);
+		if (!w)
+			w = hp_win_alloc(mirror, i);
 		if (IS_ERR(w)) {
 			if (PTR_ERR(w) != -EOPNOTSUPP) {
 				hp_win_discard(mirror, c);
 				return PTR_ERR(w);
 			}
+			/* the device needs syncs for good: no more tries */
+			WRITE_ONCE(mirror->win_refused, true);
 			c->refused = true;
 			return 0;
 		}
+		w->index = i;
 		c->spare[k++] = w;
 	}
 	return 0;
@@ -210,7 +231,7 @@ void hp_win_discard(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c)
 
 	for (k = 0; k < ARRAY_SIZE(c->spare); k++) {
 		if (c->spare[k])
-			hp_win_free(mirror, c->spare[k]);
+			hp_win_release(mirror, c->spare[k]);
 		c->spare[k] = NULL;
 	}
 }
@@ -246,6 +267,21 @@ int hp_win_sync(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c)
 	return -EIO;
 }
 
+/* The window of page @idx, or NULL; @c caches the last one (mirror lock held). */
+static struct hp_win *hp_win_find(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c,
+				  unsigned long idx)
+{
+	unsigned long i = idx >> HP_WIN_ORDER;
+	struct hp_win *w;
+
+	if (c && c->last && c->last->index == i)
+		return c->last;
+	w = xa_load(&mirror->win, i);
+	if (c)
+		c->last = w;
+	return w;
+}
+
 /**
  * hp_win_map() - give page @idx of the mirror its DMA address
  * @mirror: a two-step mirror; its lock held
@@ -272,7 +308,7 @@ int hp_win_map(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned lon
 	int ret;
 
 	lockdep_assert_held(&mirror->lock);
-	w = xa_load(&mirror->win, idx >> HP_WIN_ORDER);
+	w = hp_win_find(mirror, c, idx);
 	if (!w)
 		return c->refused ? -EOPNOTSUPP : -EAGAIN;
 	if (WARN_ON_ONCE(w->map.pfn_list[slot] & HMM_PFN_DMA_MAPPED))
@@ -372,7 +408,7 @@ void hp_win_unmap(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned 
 	struct hp_win *w;
 
 	lockdep_assert_held(&mirror->lock);
-	w = xa_load(&mirror->win, idx >> HP_WIN_ORDER);
+	w = hp_win_find(mirror, c, idx);
 	if (!w)
 		return;
 	pfn = w->map.pfn_list[slot];
@@ -415,10 +451,12 @@ void hp_win_unmap_flush(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c)
 /**
  * hp_win_trim() - free the windows of [start, end) that map nothing
  * @mirror: a two-step mirror; its lock held
+ * @c: the context whose cached window may go, or NULL
  * @start: first byte
  * @end: end of the range
  */
-void hp_win_trim(struct hmm_p2p_mirror *mirror, unsigned long start, unsigned long end)
+void hp_win_trim(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned long start,
+		 unsigned long end)
 {
 	unsigned long i;
 	struct hp_win *w;
@@ -431,7 +469,9 @@ void hp_win_trim(struct hmm_p2p_mirror *mirror, unsigned long start, unsigned lo
 		if (w->nr_used)
 			continue;
 		xa_erase(&mirror->win, i);
-		hp_win_free(mirror, w);
+		if (c && c->last == w)
+			c->last = NULL;
+		hp_win_release(mirror, w);
 	}
 }
 
@@ -481,6 +521,9 @@ void hp_win_fini(struct hmm_p2p_mirror *mirror)
 		hp_win_free(mirror, w);
 	}
 	xa_destroy(&mirror->win);
+	w = xchg(&mirror->win_spare, NULL);
+	if (w)
+		hp_win_free(mirror, w);
 }
 
 #endif /* HP_TWOSTEP */

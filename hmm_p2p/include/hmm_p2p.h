@@ -32,6 +32,7 @@
 struct page;
 struct mm_struct;
 struct hmm_p2p_devmem;
+struct hp_win;
 
 /**
  * enum hmm_p2p_mem_type - kind of device memory
@@ -285,6 +286,8 @@ long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
  *	(hmm_p2p.mirror_map=twostep when the mirror was created)
  * @win: with @twostep: the windows, index = virtual address / 2 MiB
  * @win_bytes: with @twostep: memory the windows take (mirror_map_max_kb)
+ * @win_spare: with @twostep: one empty window kept for the next fault
+ * @win_refused: with @twostep: the device needs DMA syncs (no window)
  *
  * Embed it; treat the members as private and use the functions below.
  */
@@ -299,8 +302,10 @@ struct hmm_p2p_mirror {
 	struct xarray pt;
 	struct xarray dma;
 	bool twostep;
+	bool win_refused;
 	struct xarray win;
 	atomic_long_t win_bytes;
+	struct hp_win *win_spare;
 };
 
 /* hmm_p2p_mirror_fault() flags */
