@@ -752,7 +752,8 @@ static int hp_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
  * (write to read-only memory), -EBUSY (kept being invalidated), -ENOMEM;
  * -EINTR on a fatal signal; -EOPNOTSUPP when the mirror's DMA device would
  * need bounce buffers or syncs for a page (a long-lived mapping cannot
- * honour them).
+ * honour them); -ENOSPC when a two-step mirror's windows would take more
+ * than hmm_p2p.mirror_map_max_kb (the pages before stay mirrored).
  */
 int hmm_p2p_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
 			 unsigned long end, unsigned int flags)

@@ -632,6 +632,50 @@ TEST_F(p2p, iommu_unlink)
 	munmap(raw, 2 * win);
 }
 
+/*
+ * The memory a two-step mirror's windows take is bounded
+ * (hmm_p2p.mirror_map_max_kb): a fault that needs a window past the bound
+ * fails with ENOSPC, the pages before it stay mapped, and with the bound
+ * back the fault goes through.
+ */
+TEST_F(p2p, window_bound)
+{
+	const char *param = "/sys/module/hmm_p2p/parameters/mirror_map_max_kb";
+	unsigned long win = 512 * PAGE_SZ, n = 4 * 512;
+	struct hmm_p2p_dma_cmd c;
+	char old[32] = "";
+	__u64 cpages = 0;
+	char *raw, *p;
+	int fd, ret;
+	FILE *f;
+
+	if (!mirror_twostep())
+		SKIP(return, "mirror_map is not twostep");
+	f = fopen(param, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(old, sizeof(old), f));
+	fclose(f);
+	old[strcspn(old, "\n")] = 0;
+	raw = mmap(NULL, 5 * win, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, raw);
+	p = (char *)(((unsigned long)raw + win - 1) & ~(win - 1));
+	fill(p, n, 31);
+	/* a new mirror (a fresh open): room for one window, not two */
+	ASSERT_EQ(0, write_sysfs(param, "20"));
+	fd = open("/dev/hmm_p2p0", O_RDWR);
+	ASSERT_GE(fd, 0);
+	ret = prefetch(fd, p, n, 0, &cpages);
+	ASSERT_EQ(0, write_sysfs(param, old));
+	EXPECT_EQ(-ENOSPC, ret);
+	EXPECT_EQ(0, dma_lookup(fd, p, &c));
+	EXPECT_TRUE(c.flags & HMM_P2P_PAGE_DMA_MAPPED);
+	/* the bound back: the whole range maps */
+	EXPECT_EQ(0, prefetch(fd, p, n, 0, &cpages));
+	EXPECT_EQ(n, cpages);
+	close(fd);
+	munmap(raw, 5 * win);
+}
+
 /* P2P memory mapped into the process (sysfs p2pmem/allocate of a device). */
 TEST_F(p2p, p2pmem_user_mapping)
 {

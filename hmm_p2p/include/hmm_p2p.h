@@ -276,6 +276,7 @@ long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
  * @notifier: interval notifier over the whole address space
  * @mm: the mirrored mm (a reference to its users is held while it lives)
  * @dm: device memory of the device that owns the mirror
+ * @dm_link: on the devmem's list of mirrors
  * @owner: pagemap owner whose private pages the mirror sees as accessible
  * @dma_dev: device that system and coherent pages are DMA-mapped for, or NULL
  * @lock: protects @pt and @dma; held by invalidations while they drop entries
