@@ -47,6 +47,7 @@
 #if HP_TWOSTEP
 
 #include <linux/iommu.h>
+#include <linux/swiotlb.h>
 
 /**
  * struct hp_win - one window: DMA mappings of HP_WIN_NR consecutive pages
@@ -96,6 +97,24 @@ static void hp_win_release(struct hmm_p2p_mirror *mirror, struct hp_win *w)
 	hp_win_free(mirror, w);
 }
 
+static void hp_win_refuse_log(struct hmm_p2p_mirror *mirror)
+{
+	dev_warn_once(mirror->dma_dev,
+		      "hmm_p2p: DMA to this device needs syncs (bounce buffering): mirror mappings refused\n");
+}
+
+/*
+ * Would the device's mappings need syncs or bounce buffers? hmm_dma_map_alloc()
+ * asks dma_need_sync and dma_addressing_limited(), but a device under
+ * swiotlb=force only loses its skip-sync flag at its first bounce; and
+ * DMA_ATTR_REQUIRE_COHERENT, which our links pass, WARNs on an
+ * addressing-limited device. So ask first.
+ */
+static bool hp_win_bounces(struct device *dev)
+{
+	return is_swiotlb_force_bounce(dev) || dma_addressing_limited(dev);
+}
+
 /* A new, empty window; may sleep and enter reclaim: no mirror lock held. */
 static struct hp_win *hp_win_alloc(struct hmm_p2p_mirror *mirror, unsigned long index)
 {
@@ -103,6 +122,10 @@ static struct hp_win *hp_win_alloc(struct hmm_p2p_mirror *mirror, unsigned long 
 	struct hp_win *w;
 	int ret;
 
+	if (hp_win_bounces(mirror->dma_dev)) {
+		hp_win_refuse_log(mirror);
+		return ERR_PTR(-EOPNOTSUPP);
+	}
 	if (atomic_long_add_return(HP_WIN_COST, &mirror->win_bytes) > max) {
 		atomic_long_sub(HP_WIN_COST, &mirror->win_bytes);
 		dev_warn_ratelimited(mirror->dma_dev,
@@ -130,8 +153,7 @@ static struct hp_win *hp_win_alloc(struct hmm_p2p_mirror *mirror, unsigned long 
 		kfree(w);
 		atomic_long_sub(HP_WIN_COST, &mirror->win_bytes);
 		if (ret == -EOPNOTSUPP)
-			dev_warn_once(mirror->dma_dev,
-				      "hmm_p2p: DMA to this device needs syncs (bounce buffering): mirror mappings refused\n");
+			hp_win_refuse_log(mirror);
 		return ERR_PTR(ret);
 	}
 	if (!w->map.dma_list) {
@@ -356,8 +378,12 @@ int hp_win_map(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned lon
 		}
 		ret = dma_iova_link(dev, &w->map.state, PFN_PHYS(e->pfn), slot << PAGE_SHIFT,
 				    PAGE_SIZE, DMA_BIDIRECTIONAL, HP_WIN_ATTRS);
+		/* -EPERM, -EOPNOTSUPP: it would bounce (an untrusted device) */
+		if (ret == -EPERM || ret == -EOPNOTSUPP)
+			hp_win_refuse_log(mirror);
 		if (ret)
-			return ret == -ENOMEM ? -ENOMEM : -EIO;
+			return ret == -ENOMEM ? -ENOMEM :
+			       ret == -EPERM || ret == -EOPNOTSUPP ? -EOPNOTSUPP : -EIO;
 		w->map.pfn_list[slot] = HP_WIN_MAPPED | e->pfn;
 		dma = w->map.state.addr + ((dma_addr_t)slot << PAGE_SHIFT);
 		if (c->run_win) {
