@@ -172,12 +172,13 @@ struct hp_map_ctx {
 	unsigned int unrun_first, unrun_n;
 	bool refused;
 	struct hp_win *last;
-#if HP_TWOSTEP
-	struct pci_p2pdma_map_state p2p;
-#endif
+	struct hp_p2p_state p2p;
 };
 
-#if HP_TWOSTEP
+/*
+ * Called only for a two-step mirror (hp_twostep()), which 6.12 never has:
+ * there the calls compile away and twostep.c is empty.
+ */
 int hp_win_prepare(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c,
 		   unsigned long start, unsigned long end);
 int hp_win_install(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c);
@@ -192,45 +193,10 @@ void hp_win_trim(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned l
 bool hp_win_lookup(struct hmm_p2p_mirror *mirror, unsigned long idx, dma_addr_t *dma,
 		   u8 *flags);
 void hp_win_fini(struct hmm_p2p_mirror *mirror);
-#else
-/* 6.12: no two-step mirror (mirror->twostep is never set); never called */
-static inline int hp_win_prepare(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c,
-				 unsigned long start, unsigned long end)
+
+static inline bool hp_twostep(const struct hmm_p2p_mirror *mirror)
 {
-	return 0;
+	return HP_TWOSTEP && mirror->twostep;
 }
-
-static inline int hp_win_install(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c)
-{
-	return 0;
-}
-
-static inline void hp_win_discard(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c) { }
-
-static inline int hp_win_map(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c,
-			     unsigned long idx, struct hmm_p2p_entry *e)
-{
-	return -EOPNOTSUPP;
-}
-
-static inline int hp_win_sync(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c)
-{
-	return 0;
-}
-
-static inline void hp_win_unmap(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c,
-				unsigned long idx) { }
-static inline void hp_win_unmap_flush(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c) { }
-static inline void hp_win_trim(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c,
-			       unsigned long start, unsigned long end) { }
-
-static inline bool hp_win_lookup(struct hmm_p2p_mirror *mirror, unsigned long idx,
-				 dma_addr_t *dma, u8 *flags)
-{
-	return false;
-}
-
-static inline void hp_win_fini(struct hmm_p2p_mirror *mirror) { }
-#endif
 
 #endif /* _HMM_P2P_INTERNAL_H */

@@ -111,7 +111,7 @@ static void hp_mirror_erase(struct hmm_p2p_mirror *mirror, unsigned long idx, vo
 	hp_unpack(x, &e);
 	if (live)
 		hp_entry_dirty(&e);
-	if ((e.flags & HMM_P2P_E_DMA) && mirror->twostep) {
+	if ((e.flags & HMM_P2P_E_DMA) && hp_twostep(mirror)) {
 		hp_win_unmap(mirror, c, idx);
 	} else if (e.flags & HMM_P2P_E_DMA) {
 		void *d = xa_erase(&mirror->dma, idx);
@@ -140,7 +140,7 @@ static void hp_mirror_drop(struct hmm_p2p_mirror *mirror, unsigned long start,
 	xa_for_each_range(&mirror->pt, idx, entry, start >> PAGE_SHIFT,
 			  (end - 1) >> PAGE_SHIFT)
 		hp_mirror_erase(mirror, idx, entry, live, &c);
-	if (mirror->twostep) {
+	if (hp_twostep(mirror)) {
 		hp_win_unmap_flush(mirror, &c);
 		if (may_free)
 			hp_win_trim(mirror, &c, start, end);
@@ -152,6 +152,13 @@ static bool hp_needs_dma(const struct hmm_p2p_entry *e)
 {
 	return e->class == HMM_P2P_PC_SYSTEM || e->class == HMM_P2P_PC_ZERO ||
 	       e->class == HMM_P2P_PC_COHERENT;
+}
+
+/* A round is over, its mirror lock released: free its unused spare windows. */
+static void hp_map_done(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c)
+{
+	if (hp_twostep(mirror))
+		hp_win_discard(mirror, c);
 }
 
 /*
@@ -198,7 +205,7 @@ static int hp_mirror_store(struct hmm_p2p_mirror *mirror, unsigned long idx,
 		hp_mirror_erase(mirror, idx, old, true, NULL);
 	if (e->class == HMM_P2P_PC_NONE || e->class == HMM_P2P_PC_ERROR)
 		return 0;
-	if (mirror->twostep)
+	if (hp_twostep(mirror))
 		return hp_mirror_store_win(mirror, idx, e, c);
 
 	if (mirror->dma_dev && hp_p2p_wanted(e)) {
@@ -377,7 +384,7 @@ void hmm_p2p_mirror_fini(struct hmm_p2p_mirror *mirror)
 	mutex_lock(&mirror->lock);
 	hp_mirror_drop(mirror, 0, ULONG_MAX, false, true);
 	mutex_unlock(&mirror->lock);
-	if (mirror->twostep)
+	if (hp_twostep(mirror))
 		hp_win_fini(mirror);
 	xa_destroy(&mirror->pt);
 	xa_destroy(&mirror->dma);
@@ -495,7 +502,7 @@ bool hmm_p2p_mirror_lookup(struct hmm_p2p_mirror *mirror, unsigned long addr,
 	if (!x)
 		return false;
 	hp_unpack(x, entry);
-	if ((entry->flags & HMM_P2P_E_DMA) && mirror->twostep) {
+	if ((entry->flags & HMM_P2P_E_DMA) && hp_twostep(mirror)) {
 		/* an unlinked slot (its run's IOTLB sync failed) has none */
 		if (!hp_win_lookup(mirror, addr >> PAGE_SHIFT, &entry->dma, &entry->flags))
 			entry->flags &= ~HMM_P2P_E_DMA;
@@ -796,31 +803,30 @@ static int hp_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
 		memset(range.hmm_pfns, 0, n * sizeof(*range.hmm_pfns));
 
 		/* windows are allocated before the mirror lock: reclaim takes it */
-		if (mirror->twostep) {
+		if (hp_twostep(mirror)) {
 			ret = hp_win_prepare(mirror, &c, range.start, range.end);
 			if (ret)
 				break;
 		}
 		ret = hp_fault_locked(mirror, &range, flags);
 		if (ret) {
-			hp_win_discard(mirror, &c);
+			hp_map_done(mirror, &c);
 			break;
 		}
-		if (mirror->twostep)
+		if (hp_twostep(mirror))
 			ret = hp_win_install(mirror, &c);
 		for (i = 0; i < n && !ret; i++) {
 			hmm_p2p_classify(range.hmm_pfns[i], mirror->dm, mirror->owner, &e);
 			ret = hp_mirror_store(mirror, (range.start >> PAGE_SHIFT) + i, &e, &c);
 		}
-		if (mirror->twostep) {
+		if (hp_twostep(mirror)) {
 			sret = hp_win_sync(mirror, &c);
 			if (!ret)
 				ret = sret;
 			hp_win_trim(mirror, &c, range.start, range.end);
 		}
 		mutex_unlock(&mirror->lock);
-		if (mirror->twostep)
-			hp_win_discard(mirror, &c);
+		hp_map_done(mirror, &c);
 
 		/*
 		 * A window an invalidation freed between hp_win_prepare() and
@@ -959,21 +965,21 @@ int hmm_p2p_mirror_exclusive(struct hmm_p2p_mirror *mirror, unsigned long start,
 			if (have)
 				break;
 			memset(&e, 0, sizeof(e));
-			if (mirror->twostep) {
+			if (hp_twostep(mirror)) {
 				ret = hp_win_prepare(mirror, &c, addr, addr + PAGE_SIZE);
 				if (ret)
 					break;
 			}
 			page = hp_make_exclusive(mm, addr, mirror, &folio);
 			if (IS_ERR(page)) {
-				hp_win_discard(mirror, &c);
+				hp_map_done(mirror, &c);
 				ret = PTR_ERR(page);
 				break;
 			}
 			mutex_lock(&mirror->lock);
 			if (mmu_interval_read_retry(&mirror->notifier, seq)) {
 				mutex_unlock(&mirror->lock);
-				hp_win_discard(mirror, &c);
+				hp_map_done(mirror, &c);
 				folio_unlock(folio);
 				folio_put(folio);
 				continue;
@@ -982,18 +988,18 @@ int hmm_p2p_mirror_exclusive(struct hmm_p2p_mirror *mirror, unsigned long start,
 			e.class = HMM_P2P_PC_SYSTEM;
 			e.flags = HMM_P2P_E_EXCLUSIVE | HMM_P2P_E_WRITE;
 			ret = 0;
-			if (mirror->twostep)
+			if (hp_twostep(mirror))
 				ret = hp_win_install(mirror, &c);
 			if (!ret)
 				ret = hp_mirror_store(mirror, addr >> PAGE_SHIFT, &e, &c);
-			if (mirror->twostep) {
+			if (hp_twostep(mirror)) {
 				int sret = hp_win_sync(mirror, &c);
 
 				ret = ret ?: sret;
 				hp_win_trim(mirror, &c, addr, addr + PAGE_SIZE);
 			}
 			mutex_unlock(&mirror->lock);
-			hp_win_discard(mirror, &c);
+			hp_map_done(mirror, &c);
 			folio_unlock(folio);
 			folio_put(folio);
 			/* its window went away meanwhile: once more */

@@ -345,7 +345,7 @@ int hp_win_map(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned lon
 				return PTR_ERR(page);
 		}
 		w->map.pfn_list[slot] = HMM_PFN_VALID | page_to_pfn(page);
-		dma = hmm_dma_map_pfn(dev, &w->map, slot, &c->p2p);
+		dma = hmm_dma_map_pfn(dev, &w->map, slot, &c->p2p.s);
 		if (dma_mapping_error(dev, dma)) {
 			w->map.pfn_list[slot] = 0;
 			return -EREMOTEIO;
@@ -362,7 +362,7 @@ int hp_win_map(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned lon
 		atomic64_inc(&mirror->dm->st_p2p_maps);
 	} else if (!dma_use_iova(&w->map.state)) {
 		w->map.pfn_list[slot] = HMM_PFN_VALID | e->pfn;
-		dma = hmm_dma_map_pfn(dev, &w->map, slot, &c->p2p);
+		dma = hmm_dma_map_pfn(dev, &w->map, slot, &c->p2p.s);
 		if (dma_mapping_error(dev, dma) || offset_in_page(dma)) {
 			if (!dma_mapping_error(dev, dma))
 				hmm_dma_unmap_pfn(dev, &w->map, slot);

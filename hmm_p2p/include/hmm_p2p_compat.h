@@ -39,8 +39,13 @@
 #define HP_TWOSTEP 1
 #include <linux/hmm-dma.h>
 #include <linux/pci-p2pdma.h>
+/* hmm_dma_map_pfn()'s P2P lookup state */
+struct hp_p2p_state {
+	struct pci_p2pdma_map_state s;
+};
 #else
 #define HP_TWOSTEP 0
+struct hp_p2p_state { };
 #endif
 
 /* 7.x allocation helpers, for the older kernel */
