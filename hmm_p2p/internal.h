@@ -157,6 +157,8 @@ struct hp_win;
  * @run_win: window of the links not yet synced, or NULL
  * @run_first: their first slot
  * @run_n: how many
+ * @link_phys: the run's last @link_n pages are not linked yet: from here
+ * @link_n: how many
  * @unrun_win: window of the plain links whose unlink is pending, or NULL
  * @unrun_first: their first slot
  * @unrun_n: how many
@@ -168,6 +170,8 @@ struct hp_map_ctx {
 	struct hp_win *spare[2];
 	struct hp_win *run_win;
 	unsigned int run_first, run_n;
+	phys_addr_t link_phys;
+	unsigned int link_n;
 	struct hp_win *unrun_win;
 	unsigned int unrun_first, unrun_n;
 	bool refused;

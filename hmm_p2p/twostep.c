@@ -12,9 +12,10 @@
  * invalidation has dropped its last entry. Page i of the window is slot i:
  *
  *  - a plain page (system, zero, coherent) is linked into its slot with
- *    dma_iova_link() and no IOTLB sync; a run of consecutive slots is
- *    synced once (dma_iova_sync()) when it ends. Its verdict needs no P2P
- *    lookup: it is no P2PDMA page;
+ *    dma_iova_link() and no IOTLB sync (physically contiguous pages of a
+ *    run with one call, where the IOMMU's page sizes allow: HP_LINK_ORDER);
+ *    a run of consecutive slots is synced once (dma_iova_sync()) when it
+ *    ends. Its verdict needs no P2P lookup: it is no P2PDMA page;
  *  - a P2PDMA page, or the P2PDMA page behind a group peer's private page
  *    (the peer's p2p_page op: never the private page's own pfn), goes
  *    through hmm_dma_map_pfn(), which asks the kernel's pci_p2pdma_state()
@@ -56,6 +57,7 @@
  * @index: virtual address >> (PAGE_SHIFT + HP_WIN_ORDER)
  * @nr_used: slots with HMM_PFN_DMA_MAPPED
  * @cost: bytes charged against the mirror's bound
+ * @coalesce: physically contiguous pages may share one dma_iova_link()
  */
 struct hp_win {
 	struct hmm_dma_map map;
@@ -63,7 +65,16 @@ struct hp_win {
 	unsigned long index;
 	unsigned int nr_used;
 	unsigned int cost;
+	bool coalesce;
 };
+
+/*
+ * One dma_iova_link() covers at most 2^HP_LINK_ORDER physically contiguous
+ * pages, and only where the IOMMU maps no page size between 4 KiB and that
+ * (Intel: 4 KiB, 2 MiB, 1 GiB): the range is then mapped with 4 KiB entries,
+ * and unlinking one page of it later unmaps just that page.
+ */
+#define HP_LINK_ORDER	8
 
 #define HP_WIN_MAPPED	(HMM_PFN_VALID | HMM_PFN_DMA_MAPPED)
 #define HP_WIN_ATTRS	DMA_ATTR_REQUIRE_COHERENT
@@ -159,6 +170,12 @@ static struct hp_win *hp_win_alloc(struct hmm_p2p_mirror *mirror, unsigned long 
 	if (!w->map.dma_list) {
 		w->cost -= HP_WIN_NR * sizeof(dma_addr_t);
 		atomic_long_sub(HP_WIN_NR * sizeof(dma_addr_t), &mirror->win_bytes);
+	}
+	if (dma_use_iova(&w->map.state)) {
+		struct iommu_domain *dom = iommu_get_domain_for_dev(mirror->dma_dev);
+
+		w->coalesce = dom && !(dom->pgsize_bitmap &
+				       GENMASK_ULL(PAGE_SHIFT + HP_LINK_ORDER, PAGE_SHIFT + 1));
 	}
 	return w;
 nomem:
@@ -258,31 +275,72 @@ void hp_win_discard(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c)
 	}
 }
 
+static int hp_win_link_errno(struct hmm_p2p_mirror *mirror, int ret)
+{
+	/* -EPERM, -EOPNOTSUPP: it would bounce (an untrusted device) */
+	if (ret == -EPERM || ret == -EOPNOTSUPP) {
+		hp_win_refuse_log(mirror);
+		return -EOPNOTSUPP;
+	}
+	return ret == -ENOMEM ? -ENOMEM : -EIO;
+}
+
+/*
+ * Link the pages of the run not linked yet: the last @c->link_n slots of
+ * the run, physically contiguous from @c->link_phys. On failure they leave
+ * the run, unmapped.
+ */
+static int hp_win_link_flush(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c)
+{
+	struct hp_win *w = c->run_win;
+	unsigned int i, n = c->link_n, first;
+	int ret;
+
+	if (!n)
+		return 0;
+	c->link_n = 0;
+	first = c->run_first + c->run_n - n;
+	ret = dma_iova_link(mirror->dma_dev, &w->map.state, c->link_phys,
+			    (size_t)first << PAGE_SHIFT, (size_t)n << PAGE_SHIFT,
+			    DMA_BIDIRECTIONAL, HP_WIN_ATTRS);
+	if (!ret)
+		return 0;
+	for (i = first; i < first + n; i++)
+		w->map.pfn_list[i] = 0;
+	w->nr_used -= n;
+	c->run_n -= n;
+	return hp_win_link_errno(mirror, ret);
+}
+
 /**
- * hp_win_sync() - sync the IOTLB for the run of links not yet synced
+ * hp_win_sync() - link what is pending and sync the IOTLB for the run
  * @mirror: a two-step mirror; its lock held
  * @c: the context
  *
- * On failure the run is unlinked: its entries then have no DMA address.
+ * One dma_iova_sync() per run of consecutive slots. On failure the pages
+ * concerned are unlinked: their entries then have no DMA address.
  *
- * Return: 0 or -EIO.
+ * Return: 0, -EOPNOTSUPP (a link would bounce), -ENOMEM or -EIO.
  */
 int hp_win_sync(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c)
 {
 	struct hp_win *w = c->run_win;
+	int lret, ret;
 	unsigned int i;
-	int ret;
 
 	lockdep_assert_held(&mirror->lock);
 	if (!w)
 		return 0;
+	lret = hp_win_link_flush(mirror, c);
 	c->run_win = NULL;
-	ret = dma_iova_sync(mirror->dma_dev, &w->map.state, c->run_first << PAGE_SHIFT,
-			    c->run_n << PAGE_SHIFT);
+	if (!c->run_n)
+		return lret;
+	ret = dma_iova_sync(mirror->dma_dev, &w->map.state, (size_t)c->run_first << PAGE_SHIFT,
+			    (size_t)c->run_n << PAGE_SHIFT);
 	if (!ret)
-		return 0;
-	dma_iova_unlink(mirror->dma_dev, &w->map.state, c->run_first << PAGE_SHIFT,
-			c->run_n << PAGE_SHIFT, DMA_BIDIRECTIONAL, HP_WIN_ATTRS);
+		return lret;
+	dma_iova_unlink(mirror->dma_dev, &w->map.state, (size_t)c->run_first << PAGE_SHIFT,
+			(size_t)c->run_n << PAGE_SHIFT, DMA_BIDIRECTIONAL, HP_WIN_ATTRS);
 	for (i = c->run_first; i < c->run_first + c->run_n; i++)
 		w->map.pfn_list[i] = 0;
 	w->nr_used -= c->run_n;
@@ -370,29 +428,35 @@ int hp_win_map(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned lon
 			return -EIO;
 		}
 	} else {
-		/* no P2PDMA page: no verdict to ask for; sync once per run */
+		phys_addr_t phys = PFN_PHYS(e->pfn);
+
+		/*
+		 * No P2PDMA page: no verdict to ask for. Physically contiguous
+		 * pages share a link, consecutive slots an IOTLB sync.
+		 */
 		if (c->run_win && (c->run_win != w || c->run_first + c->run_n != slot)) {
 			ret = hp_win_sync(mirror, c);
 			if (ret)
 				return ret;
 		}
-		ret = dma_iova_link(dev, &w->map.state, PFN_PHYS(e->pfn), slot << PAGE_SHIFT,
-				    PAGE_SIZE, DMA_BIDIRECTIONAL, HP_WIN_ATTRS);
-		/* -EPERM, -EOPNOTSUPP: it would bounce (an untrusted device) */
-		if (ret == -EPERM || ret == -EOPNOTSUPP)
-			hp_win_refuse_log(mirror);
-		if (ret)
-			return ret == -ENOMEM ? -ENOMEM :
-			       ret == -EPERM || ret == -EOPNOTSUPP ? -EOPNOTSUPP : -EIO;
-		w->map.pfn_list[slot] = HP_WIN_MAPPED | e->pfn;
-		dma = w->map.state.addr + ((dma_addr_t)slot << PAGE_SHIFT);
-		if (c->run_win) {
-			c->run_n++;
-		} else {
+		if (!c->run_win) {
 			c->run_win = w;
 			c->run_first = slot;
-			c->run_n = 1;
+			c->run_n = 0;
+			c->link_n = 0;
 		}
+		if (c->link_n && (!w->coalesce || c->link_n >= BIT(HP_LINK_ORDER) ||
+				  c->link_phys + ((phys_addr_t)c->link_n << PAGE_SHIFT) != phys)) {
+			ret = hp_win_link_flush(mirror, c);
+			if (ret)
+				return ret;
+		}
+		if (!c->link_n)
+			c->link_phys = phys;
+		c->link_n++;
+		c->run_n++;
+		w->map.pfn_list[slot] = HP_WIN_MAPPED | e->pfn;
+		dma = w->map.state.addr + ((dma_addr_t)slot << PAGE_SHIFT);
 	}
 	w->nr_used++;
 	w->dma[slot] = dma;

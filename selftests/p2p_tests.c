@@ -629,6 +629,31 @@ TEST_F(p2p, iommu_unlink)
 	ASSERT_EQ(0, dma_lookup(fd, p, &c));
 	ASSERT_EQ(0, dma_read(fd, c.dma, page));
 	EXPECT_EQ(0, memcmp(page, p, PAGE_SZ));
+
+	if (twostep) {
+		unsigned long k, bad = 0;
+		__u64 cpages = 0;
+
+		/*
+		 * 64 pages in one fault: one run (physically contiguous ones
+		 * share a link). Each slot reads its page; one page unlinked
+		 * from the middle of the run goes alone.
+		 */
+		dma0 = c.dma;
+		fill(p + 8 * PAGE_SZ, 64, 23);
+		ASSERT_EQ(0, prefetch(fd, p + 8 * PAGE_SZ, 64, 0, &cpages));
+		ASSERT_EQ(64, cpages);
+		for (k = 8; k < 72; k++)
+			bad += dma_read(fd, dma0 + k * PAGE_SZ, page) ||
+			       memcmp(page, p + k * PAGE_SZ, PAGE_SZ);
+		EXPECT_EQ(0, bad);
+		ASSERT_EQ(0, madvise(p + 40 * PAGE_SZ, PAGE_SZ, MADV_DONTNEED));
+		EXPECT_EQ(-EFAULT, dma_read(fd, dma0 + 40 * PAGE_SZ, page));
+		ASSERT_EQ(0, dma_read(fd, dma0 + 39 * PAGE_SZ, page));
+		EXPECT_EQ(0, memcmp(page, p + 39 * PAGE_SZ, PAGE_SZ));
+		ASSERT_EQ(0, dma_read(fd, dma0 + 41 * PAGE_SZ, page));
+		EXPECT_EQ(0, memcmp(page, p + 41 * PAGE_SZ, PAGE_SZ));
+	}
 	munmap(raw, 2 * win);
 }
 
