@@ -14,6 +14,7 @@
 #include <linux/srcu.h>
 #include <linux/fault-inject.h>
 #include "hmm_p2p.h"
+#include "hmm_p2p_compat.h"
 
 #define HP_PMD_ORDER	(PMD_SHIFT - PAGE_SHIFT)
 #define HP_PMD_NR	BIT(HP_PMD_ORDER)
@@ -143,6 +144,7 @@ struct hp_fault_ctx {
 };
 
 bool hp_p2p_wanted(const struct hmm_p2p_entry *e);
+struct page *hp_p2p_backing(struct page *page, struct hmm_p2p_devmem **peer);
 int hp_p2p_map(struct hmm_p2p_mirror *mirror, struct hmm_p2p_entry *e, void **cookie);
 void hp_p2p_unmap(struct hmm_p2p_mirror *mirror, void *cookie);
 dma_addr_t hp_p2p_dma(void *cookie, u8 *flags);
@@ -160,5 +162,63 @@ long hp_evict_mm(struct hmm_p2p_devmem *dm, struct mm_struct *mm);
 /* mirror.c */
 long hp_evict_mirrored(struct hmm_p2p_devmem *dm);
 bool hp_mirrored_mm_exiting(struct hmm_p2p_devmem *dm);
+
+/* twostep.c: mirror mappings in 2 MiB windows of the two-step DMA API */
+#define HP_WIN_ORDER	HP_PMD_ORDER
+#define HP_WIN_NR	HP_PMD_NR
+
+struct hp_win;
+
+/**
+ * struct hp_map_ctx - one mirror round's two-step mapping state
+ * @spare: windows allocated before the mirror lock was taken
+ * @run_win: window of the links not yet synced, or NULL
+ * @run_first: their first slot
+ * @run_n: how many
+ * @link_phys: the run's last @link_n pages are not linked yet: from here
+ * @link_n: how many
+ * @unrun_win: window of the plain links whose unlink is pending, or NULL
+ * @unrun_first: their first slot
+ * @unrun_n: how many
+ * @refused: the device needs DMA syncs: no window may exist
+ * @last: the window looked up last (valid while the mirror lock is held)
+ * @p2p: hmm_dma_map_pfn()'s P2P lookup state
+ */
+struct hp_map_ctx {
+	struct hp_win *spare[2];
+	struct hp_win *run_win;
+	unsigned int run_first, run_n;
+	phys_addr_t link_phys;
+	unsigned int link_n;
+	struct hp_win *unrun_win;
+	unsigned int unrun_first, unrun_n;
+	bool refused;
+	struct hp_win *last;
+	struct hp_p2p_state p2p;
+};
+
+/*
+ * Called only for a two-step mirror (hp_twostep()), which 6.12 never has:
+ * there the calls compile away and twostep.c is empty.
+ */
+int hp_win_prepare(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c,
+		   unsigned long start, unsigned long end);
+int hp_win_install(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c);
+void hp_win_discard(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c);
+int hp_win_map(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned long idx,
+	       struct hmm_p2p_entry *e);
+int hp_win_sync(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c);
+void hp_win_unmap(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned long idx);
+void hp_win_unmap_flush(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c);
+void hp_win_trim(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned long start,
+		 unsigned long end);
+bool hp_win_lookup(struct hmm_p2p_mirror *mirror, unsigned long idx, dma_addr_t *dma,
+		   u8 *flags);
+void hp_win_fini(struct hmm_p2p_mirror *mirror);
+
+static inline bool hp_twostep(const struct hmm_p2p_mirror *mirror)
+{
+	return HP_TWOSTEP && mirror->twostep;
+}
 
 #endif /* _HMM_P2P_INTERNAL_H */

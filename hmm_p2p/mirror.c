@@ -31,6 +31,41 @@
 #define HP_FAULT_BATCH		HP_PMD_NR
 #define HP_RETRY_LIMIT		64
 
+/*
+ * How a mirror with a DMA device maps its pages: each page on its own
+ * (dma_map_phys()/dma_map_page(), the only way on 6.12), or in IOVA windows
+ * through 7.3's two-step DMA API (twostep.c). A mirror keeps the mode it was
+ * created with, so both can be compared in one boot.
+ */
+enum { HP_MAP_PERPAGE, HP_MAP_TWOSTEP };
+static const char * const hp_map_names[] = { "perpage", "twostep" };
+static int hp_mirror_map = HP_TWOSTEP ? HP_MAP_TWOSTEP : HP_MAP_PERPAGE;
+
+static int hp_mirror_map_set(const char *val, const struct kernel_param *kp)
+{
+	int i = sysfs_match_string(hp_map_names, val);
+
+	if (i < 0)
+		return -EINVAL;
+	if (i == HP_MAP_TWOSTEP && !HP_TWOSTEP)
+		return -EOPNOTSUPP;
+	WRITE_ONCE(hp_mirror_map, i);
+	return 0;
+}
+
+static int hp_mirror_map_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n", hp_map_names[READ_ONCE(hp_mirror_map)]);
+}
+
+static const struct kernel_param_ops hp_mirror_map_ops = {
+	.set = hp_mirror_map_set,
+	.get = hp_mirror_map_get,
+};
+module_param_cb(mirror_map, &hp_mirror_map_ops, NULL, 0644);
+MODULE_PARM_DESC(mirror_map,
+		 "DMA mappings of new mirrors: perpage or twostep (7.3 only; the default there)");
+
 /* Entry packing: class 0-3, flags 4-7, order 8-12, pfn from 13. */
 static void *hp_pack(const struct hmm_p2p_entry *e)
 {
@@ -73,7 +108,7 @@ static void hp_entry_dirty(const struct hmm_p2p_entry *e)
  * still mapped and is dirtied if the device could write it. Mirror lock held.
  */
 static void hp_mirror_erase(struct hmm_p2p_mirror *mirror, unsigned long idx, void *x,
-			    bool live)
+			    bool live, struct hp_map_ctx *c)
 {
 	struct hmm_p2p_entry e;
 
@@ -81,7 +116,9 @@ static void hp_mirror_erase(struct hmm_p2p_mirror *mirror, unsigned long idx, vo
 	hp_unpack(x, &e);
 	if (live)
 		hp_entry_dirty(&e);
-	if (e.flags & HMM_P2P_E_DMA) {
+	if ((e.flags & HMM_P2P_E_DMA) && hp_twostep(mirror)) {
+		hp_win_unmap(mirror, c, idx);
+	} else if (e.flags & HMM_P2P_E_DMA) {
 		void *d = xa_erase(&mirror->dma, idx);
 
 		if (d && xa_is_value(d))
@@ -93,17 +130,27 @@ static void hp_mirror_erase(struct hmm_p2p_mirror *mirror, unsigned long idx, vo
 	xa_erase(&mirror->pt, idx);
 }
 
-/* Drop the entries of [@start, @end) (hp_mirror_erase()). Mirror lock held. */
+/*
+ * Drop the entries of [start, end). A two-step mirror unlinks runs of
+ * consecutive pages at once and, with @may_free (the caller may sleep),
+ * frees the windows left empty.
+ */
 static void hp_mirror_drop(struct hmm_p2p_mirror *mirror, unsigned long start,
-			   unsigned long end, bool live)
+			   unsigned long end, bool live, bool may_free)
 {
+	struct hp_map_ctx c = { };
 	unsigned long idx;
 	void *entry;
 
 	lockdep_assert_held(&mirror->lock);
 	xa_for_each_range(&mirror->pt, idx, entry, start >> PAGE_SHIFT,
 			  (end - 1) >> PAGE_SHIFT)
-		hp_mirror_erase(mirror, idx, entry, live);
+		hp_mirror_erase(mirror, idx, entry, live, &c);
+	if (hp_twostep(mirror)) {
+		hp_win_unmap_flush(mirror, &c);
+		if (may_free)
+			hp_win_trim(mirror, &c, start, end);
+	}
 }
 
 /* Pages the device reaches by DMA (its own private memory it reaches locally). */
@@ -113,13 +160,47 @@ static bool hp_needs_dma(const struct hmm_p2p_entry *e)
 	       e->class == HMM_P2P_PC_COHERENT;
 }
 
+/* A round is over, its mirror lock released: free its unused spare windows. */
+static void hp_map_done(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c)
+{
+	if (hp_twostep(mirror))
+		hp_win_discard(mirror, c);
+}
+
+/*
+ * hp_mirror_store() for a two-step mirror: the page gets its slot in its
+ * window (twostep.c); links of plain pages are synced per run, when @c's
+ * run ends (hp_win_sync()).
+ */
+static int hp_mirror_store_win(struct hmm_p2p_mirror *mirror, unsigned long idx,
+			       struct hmm_p2p_entry *e, struct hp_map_ctx *c)
+{
+	void *old;
+	int ret;
+
+	if (hp_p2p_wanted(e) || hp_needs_dma(e)) {
+		ret = hp_win_map(mirror, c, idx, e);
+		if (ret)
+			return ret;
+	}
+	old = xa_store(&mirror->pt, idx, hp_pack(e), GFP_ATOMIC);
+	if (xa_is_err(old)) {
+		if (e->flags & HMM_P2P_E_DMA) {
+			hp_win_sync(mirror, c);
+			hp_win_unmap(mirror, NULL, idx);
+		}
+		return xa_err(old);
+	}
+	return 0;
+}
+
 /*
  * Store (or, for NONE/ERROR, drop) the entry of page @idx, DMA-mapping the
  * page for the mirror's device. Mirror lock held; allocations are atomic
  * because reclaim may call our own invalidation, which takes that lock.
  */
 static int hp_mirror_store(struct hmm_p2p_mirror *mirror, unsigned long idx,
-			   struct hmm_p2p_entry *e)
+			   struct hmm_p2p_entry *e, struct hp_map_ctx *c)
 {
 	dma_addr_t dma = DMA_MAPPING_ERROR;
 	void *old;
@@ -127,9 +208,11 @@ static int hp_mirror_store(struct hmm_p2p_mirror *mirror, unsigned long idx,
 	lockdep_assert_held(&mirror->lock);
 	old = xa_load(&mirror->pt, idx);
 	if (old)
-		hp_mirror_erase(mirror, idx, old, true);
+		hp_mirror_erase(mirror, idx, old, true, NULL);
 	if (e->class == HMM_P2P_PC_NONE || e->class == HMM_P2P_PC_ERROR)
 		return 0;
+	if (hp_twostep(mirror))
+		return hp_mirror_store_win(mirror, idx, e, c);
 
 	if (mirror->dma_dev && hp_p2p_wanted(e)) {
 		void *cookie;
@@ -225,7 +308,7 @@ static void hp_inval_wait(struct hmm_p2p_mirror *mirror, const struct hmm_p2p_in
 static void hp_inval_drop(struct hmm_p2p_mirror *mirror, const struct hmm_p2p_inval *inv)
 {
 	lockdep_assert_held(&mirror->lock);
-	hp_mirror_drop(mirror, inv->start, inv->end, true);
+	hp_mirror_drop(mirror, inv->start, inv->end, true, inv->blockable);
 	atomic64_inc(&mirror->dm->st_invalidations);
 }
 
@@ -391,6 +474,11 @@ int hmm_p2p_mirror_init(struct hmm_p2p_mirror *mirror, struct hmm_p2p_devmem *dm
 	}
 	xa_init(&mirror->pt);
 	xa_init(&mirror->dma);
+	xa_init(&mirror->win);
+	atomic_long_set(&mirror->win_bytes, 0);
+	mirror->win_spare = NULL;
+	mirror->win_refused = false;
+	mirror->twostep = dma_dev && READ_ONCE(hp_mirror_map) == HP_MAP_TWOSTEP;
 	INIT_LIST_HEAD(&mirror->dm_link);
 	INIT_LIST_HEAD(&mirror->invals);
 	mirror->ops = ops;
@@ -432,12 +520,14 @@ void hmm_p2p_mirror_fini(struct hmm_p2p_mirror *mirror)
 	 * are only unmapped for DMA.
 	 */
 	mutex_lock(&mirror->lock);
-	hp_mirror_drop(mirror, 0, ULONG_MAX, true);
+	hp_mirror_drop(mirror, 0, ULONG_MAX, true, true);
 	mutex_unlock(&mirror->lock);
 	mmu_interval_notifier_remove(&mirror->notifier);
 	mutex_lock(&mirror->lock);
-	hp_mirror_drop(mirror, 0, ULONG_MAX, false);
+	hp_mirror_drop(mirror, 0, ULONG_MAX, false, true);
 	mutex_unlock(&mirror->lock);
+	if (hp_twostep(mirror))
+		hp_win_fini(mirror);
 	xa_destroy(&mirror->pt);
 	xa_destroy(&mirror->dma);
 	mmdrop(mirror->mm);
@@ -556,7 +646,11 @@ bool hmm_p2p_mirror_lookup(struct hmm_p2p_mirror *mirror, unsigned long addr,
 	if (!x || hp_mirror_invalidating(mirror, addr))
 		return false;
 	hp_unpack(x, entry);
-	if (entry->flags & HMM_P2P_E_DMA) {
+	if ((entry->flags & HMM_P2P_E_DMA) && hp_twostep(mirror)) {
+		/* an unlinked slot (its run's IOTLB sync failed) has none */
+		if (!hp_win_lookup(mirror, addr >> PAGE_SHIFT, &entry->dma, &entry->flags))
+			entry->flags &= ~HMM_P2P_E_DMA;
+	} else if (entry->flags & HMM_P2P_E_DMA) {
 		x = xa_load(&mirror->dma, addr >> PAGE_SHIFT);
 		if (x && !xa_is_value(x))
 			entry->dma = hp_p2p_dma(x, &entry->flags);
@@ -813,7 +907,8 @@ static int hp_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
  * (write to read-only memory), -EBUSY (kept being invalidated), -ENOMEM;
  * -EINTR on a fatal signal; -EOPNOTSUPP when the mirror's DMA device would
  * need bounce buffers or syncs for a page (a long-lived mapping cannot
- * honour them).
+ * honour them); -ENOSPC when a two-step mirror's windows would take more
+ * than hmm_p2p.mirror_map_max_kb (the pages before stay mirrored).
  */
 int hmm_p2p_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
 			 unsigned long end, unsigned int flags)
@@ -838,7 +933,7 @@ static int hp_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
 		.dev_private_owner = mirror->owner,
 	};
 	unsigned long addr, i, n, last_fail = 0;
-	int fallbacks = 0;
+	int fallbacks = 0, win_retries = 0;
 	int ret = 0;
 
 	range.hmm_pfns = kcalloc(HP_FAULT_BATCH, sizeof(*range.hmm_pfns), GFP_KERNEL);
@@ -846,21 +941,50 @@ static int hp_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
 		return -ENOMEM;
 
 	for (addr = start; addr < end && !ret; addr = range.end) {
+		struct hp_map_ctx c = { };
 		struct hmm_p2p_entry e;
+		int sret;
 
 		range.start = addr;
 		range.end = min(end, addr + (HP_FAULT_BATCH << PAGE_SHIFT));
 		n = (range.end - range.start) >> PAGE_SHIFT;
 		memset(range.hmm_pfns, 0, n * sizeof(*range.hmm_pfns));
 
+		/* windows are allocated before the mirror lock: reclaim takes it */
+		if (hp_twostep(mirror)) {
+			ret = hp_win_prepare(mirror, &c, range.start, range.end);
+			if (ret)
+				break;
+		}
 		ret = hp_fault_locked(mirror, &range, flags);
-		if (ret)
+		if (ret) {
+			hp_map_done(mirror, &c);
 			break;
+		}
+		if (hp_twostep(mirror))
+			ret = hp_win_install(mirror, &c);
 		for (i = 0; i < n && !ret; i++) {
 			hmm_p2p_classify(range.hmm_pfns[i], mirror->dm, mirror->owner, &e);
-			ret = hp_mirror_store(mirror, (range.start >> PAGE_SHIFT) + i, &e);
+			ret = hp_mirror_store(mirror, (range.start >> PAGE_SHIFT) + i, &e, &c);
+		}
+		if (hp_twostep(mirror)) {
+			sret = hp_win_sync(mirror, &c);
+			if (!ret)
+				ret = sret;
+			hp_win_trim(mirror, &c, range.start, range.end);
 		}
 		mutex_unlock(&mirror->lock);
+		hp_map_done(mirror, &c);
+
+		/*
+		 * A window an invalidation freed between hp_win_prepare() and
+		 * the commit: the round is done again from where it failed.
+		 */
+		if (ret == -EAGAIN) {
+			range.end = range.start + ((i - 1) << PAGE_SHIFT);
+			ret = ++win_retries > HP_RETRY_LIMIT ? -EBUSY : 0;
+			continue;
+		}
 
 		/*
 		 * A peer's private page with no P2P path to this device (or no
@@ -966,6 +1090,7 @@ int hmm_p2p_mirror_exclusive(struct hmm_p2p_mirror *mirror, unsigned long start,
 		}
 		for (tries = 0; ; tries++) {
 			unsigned long seq = mmu_interval_read_begin(&mirror->notifier);
+			struct hp_map_ctx c = { };
 			struct hmm_p2p_entry e = { };
 			struct folio *folio;
 			struct page *page;
@@ -988,14 +1113,21 @@ int hmm_p2p_mirror_exclusive(struct hmm_p2p_mirror *mirror, unsigned long start,
 			if (have)
 				break;
 			memset(&e, 0, sizeof(e));
+			if (hp_twostep(mirror)) {
+				ret = hp_win_prepare(mirror, &c, addr, addr + PAGE_SIZE);
+				if (ret)
+					break;
+			}
 			page = hp_make_exclusive(mm, addr, mirror, &folio);
 			if (IS_ERR(page)) {
+				hp_map_done(mirror, &c);
 				ret = PTR_ERR(page);
 				break;
 			}
 			mutex_lock(&mirror->lock);
 			if (mmu_interval_read_retry(&mirror->notifier, seq)) {
 				mutex_unlock(&mirror->lock);
+				hp_map_done(mirror, &c);
 				folio_unlock(folio);
 				folio_put(folio);
 				continue;
@@ -1003,10 +1135,26 @@ int hmm_p2p_mirror_exclusive(struct hmm_p2p_mirror *mirror, unsigned long start,
 			e.pfn = page_to_pfn(page);
 			e.class = HMM_P2P_PC_SYSTEM;
 			e.flags = HMM_P2P_E_EXCLUSIVE | HMM_P2P_E_WRITE;
-			ret = hp_mirror_store(mirror, addr >> PAGE_SHIFT, &e);
+			ret = 0;
+			if (hp_twostep(mirror))
+				ret = hp_win_install(mirror, &c);
+			if (!ret)
+				ret = hp_mirror_store(mirror, addr >> PAGE_SHIFT, &e, &c);
+			if (hp_twostep(mirror)) {
+				int sret = hp_win_sync(mirror, &c);
+
+				ret = ret ?: sret;
+				hp_win_trim(mirror, &c, addr, addr + PAGE_SIZE);
+			}
 			mutex_unlock(&mirror->lock);
+			hp_map_done(mirror, &c);
 			folio_unlock(folio);
 			folio_put(folio);
+			/* its window went away meanwhile: once more */
+			if (ret == -EAGAIN) {
+				ret = 0;
+				continue;
+			}
 			break;
 		}
 	}

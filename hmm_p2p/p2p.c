@@ -58,11 +58,15 @@ bool hp_p2p_wanted(const struct hmm_p2p_entry *e)
 	       (e->class == HMM_P2P_PC_PRIVATE_GROUP && !(e->flags & HMM_P2P_E_LOCAL));
 }
 
-/*
- * The P2PDMA page holding a peer's private page's data, or an ERR_PTR:
- * -ENODEV when the peer is going away, -EREMOTEIO when it has none.
+/**
+ * hp_p2p_backing() - the P2PDMA page holding a peer's private page's data
+ * @page: a group peer's device-private page
+ * @peer: out: its devmem
+ *
+ * Return: the page, or an ERR_PTR: -ENODEV when the peer is going away,
+ * -EREMOTEIO when it has none.
  */
-static struct page *hp_p2p_backing(struct page *page, struct hmm_p2p_devmem **peer)
+struct page *hp_p2p_backing(struct page *page, struct hmm_p2p_devmem **peer)
 {
 	struct hp_chunk *chunk = hp_page_chunk(page);
 	struct hmm_p2p_devmem *dm;

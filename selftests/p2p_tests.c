@@ -556,6 +556,153 @@ TEST_F(p2p, wrong_mapping)
 	EXPECT_EQ(-EFAULT, dma_read(self->fd[self->a], dma, page));
 }
 
+/* hmm_p2p.mirror_map: "twostep" or "perpage" (6.12 knows only the latter). */
+static bool mirror_twostep(void)
+{
+	char mode[16] = "";
+	FILE *f = fopen("/sys/module/hmm_p2p/parameters/mirror_map", "r");
+
+	if (!f)
+		return false;
+	if (!fgets(mode, sizeof(mode), f))
+		mode[0] = 0;
+	fclose(f);
+	return !strncmp(mode, "twostep", 7);
+}
+
+/*
+ * Under an IOMMU the device reaches only what the mirror mapped for it: an
+ * address the mirror never linked does not translate (in a two-step window
+ * the slots around a faulted page are IOVA space of the window, and stay
+ * unmapped), and neither does one an invalidation unlinked, while the
+ * neighbour it did not touch still reads its page. The engine's decoder
+ * asks the IOMMU (iommu_iova_to_phys() on the device's domain): a mapping
+ * left linked after its invalidation reads, and fails this test.
+ */
+TEST_F(p2p, iommu_unlink)
+{
+	unsigned long win = 512 * PAGE_SZ;
+	struct hmm_p2p_dma_cmd c;
+	char page[PAGE_SZ];
+	bool twostep = mirror_twostep();
+	__u64 dma0, dma1;
+	char *raw, *p;
+	int fd = self->fd[self->a];
+
+	if (!self->iommu)
+		SKIP(return, "needs an IOMMU (--iommu)");
+	printf("# mirror_map: %s\n", twostep ? "twostep" : "perpage");
+	raw = mmap(NULL, 2 * win, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, raw);
+	p = (char *)(((unsigned long)raw + win - 1) & ~(win - 1));
+	ASSERT_EQ(0, madvise(p, win, MADV_NOHUGEPAGE));
+	fill(p, 4, 21);
+
+	ASSERT_EQ(0, dma_lookup(fd, p, &c));
+	ASSERT_TRUE(c.flags & HMM_P2P_PAGE_DMA_MAPPED);
+	dma0 = c.dma;
+	ASSERT_EQ(0, dma_lookup(fd, p + PAGE_SZ, &c));
+	ASSERT_TRUE(c.flags & HMM_P2P_PAGE_DMA_MAPPED);
+	dma1 = c.dma;
+	ASSERT_EQ(0, dma_read(fd, dma0, page));
+	EXPECT_EQ(0, memcmp(page, p, PAGE_SZ));
+	ASSERT_EQ(0, dma_read(fd, dma1, page));
+	EXPECT_EQ(0, memcmp(page, p + PAGE_SZ, PAGE_SZ));
+
+	if (twostep) {
+		/* one window: consecutive slots; the others never linked */
+		EXPECT_EQ(dma0 + PAGE_SZ, dma1);
+		EXPECT_EQ(-EFAULT, dma_read(fd, dma0 + 2 * PAGE_SZ, page));
+		EXPECT_EQ(-EFAULT, dma_read(fd, dma0 + 511 * PAGE_SZ, page));
+	}
+
+	/* invalidate page 0 only: its IOVA goes, page 1's stays */
+	ASSERT_EQ(0, madvise(p, PAGE_SZ, MADV_DONTNEED));
+	EXPECT_EQ(-EFAULT, dma_read(fd, dma0, page));
+	ASSERT_EQ(0, dma_read(fd, dma1, page));
+	EXPECT_EQ(0, memcmp(page, p + PAGE_SZ, PAGE_SZ));
+
+	/* and the last entry of the window: nothing of it translates */
+	ASSERT_EQ(0, madvise(p + PAGE_SZ, PAGE_SZ, MADV_DONTNEED));
+	EXPECT_EQ(-EFAULT, dma_read(fd, dma1, page));
+
+	/* faulted again, page 0 is mapped again and reads its new data */
+	fill(p, 1, 22);
+	ASSERT_EQ(0, dma_lookup(fd, p, &c));
+	ASSERT_EQ(0, dma_read(fd, c.dma, page));
+	EXPECT_EQ(0, memcmp(page, p, PAGE_SZ));
+
+	if (twostep) {
+		unsigned long k, bad = 0;
+		__u64 cpages = 0;
+
+		/*
+		 * 64 pages in one fault: one run (physically contiguous ones
+		 * share a link). Each slot reads its page; one page unlinked
+		 * from the middle of the run goes alone.
+		 */
+		dma0 = c.dma;
+		fill(p + 8 * PAGE_SZ, 64, 23);
+		ASSERT_EQ(0, prefetch(fd, p + 8 * PAGE_SZ, 64, 0, &cpages));
+		ASSERT_EQ(64, cpages);
+		for (k = 8; k < 72; k++)
+			bad += dma_read(fd, dma0 + k * PAGE_SZ, page) ||
+			       memcmp(page, p + k * PAGE_SZ, PAGE_SZ);
+		EXPECT_EQ(0, bad);
+		ASSERT_EQ(0, madvise(p + 40 * PAGE_SZ, PAGE_SZ, MADV_DONTNEED));
+		EXPECT_EQ(-EFAULT, dma_read(fd, dma0 + 40 * PAGE_SZ, page));
+		ASSERT_EQ(0, dma_read(fd, dma0 + 39 * PAGE_SZ, page));
+		EXPECT_EQ(0, memcmp(page, p + 39 * PAGE_SZ, PAGE_SZ));
+		ASSERT_EQ(0, dma_read(fd, dma0 + 41 * PAGE_SZ, page));
+		EXPECT_EQ(0, memcmp(page, p + 41 * PAGE_SZ, PAGE_SZ));
+	}
+	munmap(raw, 2 * win);
+}
+
+/*
+ * The memory a two-step mirror's windows take is bounded
+ * (hmm_p2p.mirror_map_max_kb): a fault that needs a window past the bound
+ * fails with ENOSPC, the pages before it stay mapped, and with the bound
+ * back the fault goes through.
+ */
+TEST_F(p2p, window_bound)
+{
+	const char *param = "/sys/module/hmm_p2p/parameters/mirror_map_max_kb";
+	unsigned long win = 512 * PAGE_SZ, n = 4 * 512;
+	struct hmm_p2p_dma_cmd c;
+	char old[32] = "";
+	__u64 cpages = 0;
+	char *raw, *p;
+	int fd, ret;
+	FILE *f;
+
+	if (!mirror_twostep())
+		SKIP(return, "mirror_map is not twostep");
+	f = fopen(param, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(old, sizeof(old), f));
+	fclose(f);
+	old[strcspn(old, "\n")] = 0;
+	raw = mmap(NULL, 5 * win, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, raw);
+	p = (char *)(((unsigned long)raw + win - 1) & ~(win - 1));
+	fill(p, n, 31);
+	/* a new mirror (a fresh open): room for one window, not two */
+	ASSERT_EQ(0, write_sysfs(param, "20"));
+	fd = open("/dev/hmm_p2p0", O_RDWR);
+	ASSERT_GE(fd, 0);
+	ret = prefetch(fd, p, n, 0, &cpages);
+	ASSERT_EQ(0, write_sysfs(param, old));
+	EXPECT_EQ(-ENOSPC, ret);
+	EXPECT_EQ(0, dma_lookup(fd, p, &c));
+	EXPECT_TRUE(c.flags & HMM_P2P_PAGE_DMA_MAPPED);
+	/* the bound back: the whole range maps */
+	EXPECT_EQ(0, prefetch(fd, p, n, 0, &cpages));
+	EXPECT_EQ(n, cpages);
+	close(fd);
+	munmap(raw, 5 * win);
+}
+
 /* P2P memory mapped into the process (sysfs p2pmem/allocate of a device). */
 TEST_F(p2p, p2pmem_user_mapping)
 {

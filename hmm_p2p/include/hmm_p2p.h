@@ -36,6 +36,7 @@
 struct page;
 struct mm_struct;
 struct hmm_p2p_devmem;
+struct hp_win;
 
 /**
  * enum hmm_p2p_mem_type - kind of device memory
@@ -333,13 +334,21 @@ struct hmm_p2p_mirror_ops {
  * @notifier: interval notifier over the whole address space
  * @mm: the mirrored mm (a reference to its users is held while it lives)
  * @dm: device memory of the device that owns the mirror
+ * @dm_link: on the devmem's list of mirrors
  * @owner: pagemap owner whose private pages the mirror sees as accessible
  * @dma_dev: device that system and coherent pages are DMA-mapped for, or NULL
  * @lock: protects @pt and @dma; held by invalidations while they drop entries
  * @pt: the mirror's entries, index = virtual page number
- * @dma: DMA addresses (page frame numbers of them) of entries that have one
+ * @dma: DMA addresses (page frame numbers of them) of entries that have one;
+ *	with @twostep, only the exporters of peers' private pages mapped P2P
  * @ops: the driver's callbacks, or NULL
  * @invals: invalidations between their start and their drop (under @lock)
+ * @twostep: DMA addresses live in IOVA windows of 7.3's two-step DMA API
+ *	(hmm_p2p.mirror_map=twostep when the mirror was created)
+ * @win: with @twostep: the windows, index = virtual address / 2 MiB
+ * @win_bytes: with @twostep: memory the windows take (mirror_map_max_kb)
+ * @win_spare: with @twostep: one empty window kept for the next fault
+ * @win_refused: with @twostep: the device needs DMA syncs (no window)
  *
  * Embed it; treat the members as private and use the functions below.
  */
@@ -355,6 +364,11 @@ struct hmm_p2p_mirror {
 	struct xarray dma;
 	const struct hmm_p2p_mirror_ops *ops;
 	struct list_head invals;
+	bool twostep;
+	bool win_refused;
+	struct xarray win;
+	atomic_long_t win_bytes;
+	struct hp_win *win_spare;
 };
 
 /* hmm_p2p_mirror_fault() flags */

@@ -43,6 +43,23 @@
 #define HP_TWO_PASS_NOTIFIER 0
 #endif
 
+/*
+ * HP_TWOSTEP: the two-step DMA API and hmm_dma_map_*() (7.3) for mirror
+ * mappings (hmm_p2p/twostep.c); 6.12 maps each mirrored page on its own.
+ */
+#if HP_NEW_MM
+#define HP_TWOSTEP 1
+#include <linux/hmm-dma.h>
+#include <linux/pci-p2pdma.h>
+/* hmm_dma_map_pfn()'s P2P lookup state */
+struct hp_p2p_state {
+	struct pci_p2pdma_map_state s;
+};
+#else
+#define HP_TWOSTEP 0
+struct hp_p2p_state { };
+#endif
+
 /* 7.x allocation helpers, for the older kernel */
 #ifndef kzalloc_obj
 #define kzalloc_obj(P, ...)	kzalloc(sizeof(P), GFP_KERNEL)

@@ -28,6 +28,19 @@ dmesg | grep -E 'hmm_p2p[0-9]|peer-to-peer' | sed 's/^/    /'
 run_tap p2p_tests "$P2P" -T unbind_peer -T unbind_importer -T unbind_classify_race \
 	-T unbind_read_race -T unbind_without_sys_thp -T unbind_while_opener_killed \
 	-T unbind_async_prefetch
+# 7.3: the per-page mappings (hmm_p2p.mirror_map=perpage, kept for
+# comparison) once more, in every topology: mappings, P2P, the IOMMU's view.
+MIRROR_MAP=/sys/module/hmm_p2p/parameters/mirror_map
+set_mirror_map() { echo "$1" > "$MIRROR_MAP" && [ "$(cat "$MIRROR_MAP")" = "$1" ]; }
+if [ "$(cat "$MIRROR_MAP" 2>/dev/null)" = twostep ]; then
+	if setup "p2p: mirror_map=perpage" set_mirror_map perpage; then
+		run_tap --expect 6 p2p_tests-perpage "$P2P" -t switch_peer_rw -t host_bridge_peer_rw \
+			-t nopath_fallback -t wrong_mapping -t iommu_unlink -t switch_peer_large
+	fi
+	setup "p2p: mirror_map=twostep" set_mirror_map twostep
+else
+	skip "p2p: per-page mappings once more" "mirror_map is $(cat "$MIRROR_MAP" 2>/dev/null) only"
+fi
 run_tap --expect 7 p2p_tests-unbind "$P2P" -t unbind_peer -t unbind_importer -t unbind_classify_race \
 	-t unbind_read_race -t unbind_without_sys_thp -t unbind_while_opener_killed \
 	-t unbind_async_prefetch

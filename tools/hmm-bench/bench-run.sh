@@ -4,6 +4,10 @@
 # the hmm-bench JSON files (one per driver and round: upstream.1.json,
 # ours.1.json, ...) out of the console log into $OUT/bench/, and print the
 # comparison with the rounds' samples pooled (its last line is the summary).
+# Then a second boot, with intel-iommu, for the plan "bench-mirror": the
+# mirror-mapping benchmark (hmm-bench --mirror-map: per-page against
+# two-step DMA mappings on a PCI test device behind the IOMMU); its lines
+# ("two-step vs per-page: R.RRx" last) are printed before the comparison.
 #
 # usage: tools/hmm-bench/bench-run.sh [--timeout S] [--args ARGS] [--rounds N]
 #                                     [--no-build] [--log LOG]
@@ -12,7 +16,8 @@
 #              (e.g. "--quick"; no '+' in them: it stands for a space)
 #   --rounds   alternating rounds of upstream and ours (default: the plan's, 2)
 #   --no-build passed to vm-run.sh: boot what is built
-#   --log      skip the boot: extract from an existing console log
+#   --log      skip the boots: extract from an existing console log (and
+#              the mirror-map figures from --mirror-log LOG, if given)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +25,7 @@ top=$(cd "$here/../.." && pwd)
 out=${OUT:-$top/out}
 bench=$out/bench
 bin=$out/tools/hmm-bench
-timeout='' args='' log='' nobuild='' rounds=''
+timeout='' args='' log='' nobuild='' rounds='' mlog=''
 
 log() { echo "bench: $*" >&2; }
 
@@ -31,6 +36,7 @@ while [ $# -gt 0 ]; do
 	--rounds) rounds=$2; shift 2 ;;
 	--no-build) nobuild=1; shift ;;
 	--log) log=$2; shift 2 ;;
+	--mirror-log) mlog=$2; shift 2 ;;
 	*) log "unknown argument '$1'"; exit 2 ;;
 	esac
 done
@@ -64,6 +70,18 @@ if [ -z "$log" ]; then
 	else
 		log "vm-run.sh: FAIL (exit status $rc: a run failed, see above); console log $log"
 	fi
+	# The second boot: intel-iommu, the mirror-mapping benchmark.
+	mvm=(--kernel 7.3 --flavor normal --plan bench-mirror --iommu --no-build)
+	log "tools/vm-run.sh ${mvm[*]}"
+	"$top/tools/vm-run.sh" "${mvm[@]}" 2>&1 | tee "$bench/vm-run-mirror.out"
+	mrc=${PIPESTATUS[0]}
+	mlog=$bench/vm-run-mirror.out
+	if [ "$mrc" = 0 ]; then
+		log "vm-run.sh bench-mirror: PASS"
+	else
+		log "vm-run.sh bench-mirror: FAIL (exit status $mrc, see above)"
+		[ "$rc" = 0 ] && rc=$mrc
+	fi
 fi
 [ -f "$log" ] || { log "no console log $log"; exit 2; }
 cp "$log" "$bench/console.log" 2>/dev/null || true
@@ -91,6 +109,11 @@ log "JSON: $bench/{upstream,ours}.N.json, one per round (copies: $bench/$when-*.
 # summary as the guest printed them, before the comparison.
 tr -d '\r' < "$log" | grep -E '^importer( summary)?:' | tee "$bench/importer.txt" ||
 	log "no importer figures in $log"
+# The mirror-mapping benchmark (second boot, intel-iommu).
+if [ -n "$mlog" ] && [ -f "$mlog" ]; then
+	tr -d '\r' < "$mlog" | grep -E '^(mirror-map:|two-step vs per-page:)' |
+		tee "$bench/mirror-map.txt" || log "no mirror-map figures in $mlog"
+fi
 # the variants: fault_around=1, then backing kept (an empty one: none)
 if [ -n "$kept" ]; then
 	"$bin" --compare "${up:-$bench/upstream.1.json}" "${ours:-$bench/ours.1.json}" "$fa1" "$kept"

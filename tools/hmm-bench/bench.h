@@ -77,6 +77,11 @@ struct docset {
 	int bad;	/* a file could not be used */
 };
 
+/* mirrormap.c */
+int mirrormap_parse(const char *arg);
+int mirrormap_enabled(void);
+int mirrormap_run(void);
+
 /* peer.c */
 int peer_parse(const char *arg);
 int peer_parse_sizes(const char *arg);

@@ -1665,6 +1665,10 @@ static void print_usage(FILE *o)
 		"                    invalidation storm, and first touch with and without\n"
 		"                    HMM_P2P_IOC_PREFETCH (see importer.c)\n"
 		"  --storm-us LIST   storm periods for --importer, us (default 100,1000)\n"
+		"  --mirror-map DEV  only this: a 64 MiB mirror faulted, mapped and\n"
+		"                    invalidated on DEV (a PCI test device), with\n"
+		"                    hmm_p2p.mirror_map=perpage against twostep, per phase\n"
+		"                    (see mirrormap.c)\n"
 		"  --storm-secs S    seconds per storm case (default 4)\n"
 		"  --no-warmup       skip the untimed warm-up round of each case\n"
 		"  --verbose         print every run\n"
@@ -1774,6 +1778,7 @@ int main(int argc, char **argv)
 		{ "cpu", required_argument, NULL, 'C' },
 		{ "peer-sizes", required_argument, NULL, 'S' },
 		{ "importer", required_argument, NULL, 'I' },
+		{ "mirror-map", required_argument, NULL, 'M' },
 		{ "storm-us", required_argument, NULL, 'U' },
 		{ "storm-secs", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1785,7 +1790,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	parse_sizes("2,8,64,256");
-	while ((c = getopt_long(argc, argv, "d:s:r:m:l:j:qWvchP:S:V:C:I:U:T:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:s:r:m:l:j:qWvchP:S:V:C:I:U:T:M:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			opt.dev = optarg;
@@ -1854,6 +1859,10 @@ int main(int argc, char **argv)
 			if (importer_parse(optarg))
 				return 2;
 			break;
+		case 'M':
+			if (mirrormap_parse(optarg))
+				return 2;
+			break;
 		case 'U':
 			if (importer_parse_periods(optarg))
 				return 2;
@@ -1901,6 +1910,8 @@ int main(int argc, char **argv)
 	}
 	if (importer_enabled())
 		return importer_run() ? 1 : 0;
+	if (mirrormap_enabled())
+		return mirrormap_run() ? 1 : 0;
 	fd = open(opt.dev, O_RDWR);
 	if (fd < 0) {
 		set_error(fatal_error, sizeof(fatal_error),
