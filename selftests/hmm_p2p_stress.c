@@ -582,17 +582,22 @@ static __u32 op_locs(int a, int dev, enum pkind k)
 /*
  * Update the piece's locations at the end of op @a (piece lock held): the
  * image of the locations at the start, exactly when it ran alone and did all
- * it was asked, else added to what was possible.
+ * it was asked, else added to what was possible. An op that raced others
+ * may have acted on a page after a racing op moved it and before that op
+ * ended (a device READ faulting back a page a racing migration has just put
+ * on another owner's device): its image then covers @window too, every
+ * location the page could take during the op (its token's loc0 and the
+ * locations of the ops that started during it).
  */
 static void update_loc(struct piece *pc, int a, int dev, bool alone, bool complete,
-		       __u32 extra)
+		       __u32 extra, __u32 window)
 {
 	struct lochist *h;
 	__u32 img;
 
 	if (pc->kind == P_P2P || in_child)	/* a child's: anywhere (child_main()) */
 		return;
-	img = image_mask(a, dev, pc->loc);
+	img = image_mask(a, dev, alone ? pc->loc : pc->loc | window);
 	if (a == A_MIGDEV && complete && alone)
 		img = LDEV(dev);
 	h = &pc->hist[pc->nhist++ % HIST];
@@ -790,6 +795,7 @@ static void do_writer(struct thr *t, struct piece *pc, int a, int dev, __u64 sta
 	__u64 cpages = 0, newst = stamp;
 	unsigned long i;
 	bool alone, complete = true, verify;
+	__u32 during;
 	int e = 0;
 
 	if (a == A_DONTNEED || a == A_REMAP)
@@ -858,8 +864,8 @@ static void do_writer(struct thr *t, struct piece *pc, int a, int dev, __u64 sta
 		cpu_verify(t, pc, 0, NOSTAMP, act_name[a]);
 	tally(a, e);
 	pthread_mutex_lock(&pc->lk);
-	op_window(pc, &tk, &alone, NULL, NULL, NULL, 0);
-	update_loc(pc, a, dev, alone, complete, tk.locs);
+	op_window(pc, &tk, &alone, &during, NULL, NULL, 0);
+	update_loc(pc, a, dev, alone, complete, tk.locs, tk.loc0 | during);
 	if (verify && !in_child)	/* the CPU read: the zero page (or a THP's) */
 		pc->loc = alone ? LB(L_ZERO) | LB(L_SYS) : pc->loc | LB(L_ZERO) | LB(L_SYS);
 	pc->pend = NOSTAMP;
@@ -1066,7 +1072,7 @@ static void do_reader(struct thr *t, struct piece *pc, int a, int dev)
 	} else if (!full) {
 		R->inconclusive++;
 	}
-	update_loc(pc, a, dev, alone, complete, 0);
+	update_loc(pc, a, dev, alone, complete, 0, tk.loc0 | during);
 	op_end_locked(pc, &tk);
 	pthread_mutex_unlock(&pc->lk);
 
@@ -1232,7 +1238,7 @@ static void do_fork(struct thr *t, __u64 cseed)
 
 		pthread_mutex_lock(&pieces[i].lk);
 		op_window(&pieces[i], &tk[i], &alone, NULL, NULL, NULL, 0);
-		update_loc(&pieces[i], A_FORK, 0, false, false, tk[i].locs);
+		update_loc(&pieces[i], A_FORK, 0, false, false, tk[i].locs, tk[i].loc0);
 		op_end_locked(&pieces[i], &tk[i]);
 		pthread_mutex_unlock(&pieces[i].lk);
 	}
