@@ -255,8 +255,8 @@ static const struct td_page_ops td_pci_page_ops = {
 static const struct hmm_p2p_devmem_ops td_pci_ops = {
 	.chunk_init = td_pci_chunk_init,
 	.chunk_fini = td_pci_chunk_fini,
-	.copy_to_dev = td_copy_to_dev,
-	.copy_to_sys = td_copy_to_sys,
+	.alloc_backing = td_alloc_backing_check,
+	.copy = td_dma_copy,
 	.p2p_page = td_pci_p2p_page,
 };
 
@@ -444,6 +444,7 @@ static int td_pci_activate(struct td_pci *tp)
 		.thp = true,
 		.nid = dev_to_node(&tp->pdev->dev),
 		.ops = &td_pci_ops,
+		.dma_dev = &tp->pdev->dev,
 		.priv = td,
 	};
 	u64 bytes = min_t(u64, (u64)pci_private_mb * SZ_1M, tp->bar_len / 2);
@@ -455,10 +456,16 @@ static int td_pci_activate(struct td_pci *tp)
 	td->chunk_size = desc.chunk_size;
 	if (desc.nid == NUMA_NO_NODE)
 		desc.nid = numa_node_id();
+	ret = td_engine_init(td);
+	if (ret) {
+		td_engine_fini(td);
+		return ret;
+	}
 	td->dm = hmm_p2p_devmem_create(&desc);
 	if (IS_ERR(td->dm)) {
 		ret = PTR_ERR(td->dm);
 		td->dm = NULL;
+		td_engine_fini(td);
 		return ret;
 	}
 	td->misc.minor = MISC_DYNAMIC_MINOR;
@@ -470,6 +477,7 @@ static int td_pci_activate(struct td_pci *tp)
 	if (ret) {
 		hmm_p2p_devmem_destroy(td->dm);
 		td->dm = NULL;
+		td_engine_fini(td);
 		return ret;
 	}
 	WRITE_ONCE(tp->ready, true);
@@ -631,6 +639,7 @@ static void td_pci_remove(struct pci_dev *pdev)
 		up_write(&tp->rw);
 		td_inject_arm(&tp->td.inj_copy_to_sys, 0, 0);
 		td_inject_arm(&tp->td.inj_copy_to_dev, 0, 0);
+		td_inject_arm(&tp->td.inj_dma_plant, 0, 0);
 		/* asynchronous prefetches are file operations in flight too */
 		mutex_lock(&tp->files_lock);
 		list_for_each_entry(pf, &tp->files, link)
@@ -652,6 +661,7 @@ static void td_pci_remove(struct pci_dev *pdev)
 		mutex_unlock(&tp->files_lock);
 		hmm_p2p_devmem_destroy(tp->td.dm);
 		tp->td.dm = NULL;
+		td_engine_fini(&tp->td);
 		/*
 		 * Only now is the BAR window dead for the engines' decoding:
 		 * until the destroy revoked every peer's P2P mapping, a peer

@@ -55,6 +55,8 @@ static int td_soft_alloc_backing(struct hmm_p2p_devmem *dm, void *data,
 	unsigned long i, nr = 1UL << order, missing = 0;
 	struct page *page;
 
+	if (td_alloc_backing_fail(dm, order))
+		return -ENOMEM;
 	for (i = 0; i < nr; i++)
 		missing += !sc->backing[index + i];
 	if (!missing)
@@ -125,6 +127,5 @@ const struct hmm_p2p_devmem_ops td_soft_ops = {
 	.chunk_init = td_soft_chunk_init,
 	.chunk_fini = td_soft_chunk_fini,
 	.alloc_backing = td_soft_alloc_backing,
-	.copy_to_dev = td_copy_to_dev,
-	.copy_to_sys = td_copy_to_sys,
+	.copy = td_dma_copy,
 };

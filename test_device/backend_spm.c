@@ -29,6 +29,6 @@ const struct td_page_ops td_spm_page_ops = {
 };
 
 const struct hmm_p2p_devmem_ops td_spm_ops = {
-	.copy_to_dev = td_copy_to_dev,
-	.copy_to_sys = td_copy_to_sys,
+	.alloc_backing = td_alloc_backing_check,
+	.copy = td_dma_copy,
 };

@@ -165,7 +165,9 @@ static void td_device_destroy(struct td_device *td)
 	/* nothing may keep the pages from coming home now */
 	td_inject_arm(&td->inj_copy_to_sys, 0, 0);
 	td_inject_arm(&td->inj_copy_to_dev, 0, 0);
+	td_inject_arm(&td->inj_dma_plant, 0, 0);
 	hmm_p2p_devmem_destroy(td->dm);
+	td_engine_fini(td);
 	platform_device_unregister(td->pdev);
 	kfree(td);
 }
@@ -202,8 +204,13 @@ static int td_device_create(int index, enum hmm_p2p_mem_type type, phys_addr_t b
 	if (ret)
 		goto err_pdev;
 
+	ret = td_engine_init(td);
+	if (ret)
+		goto err_pdev;
+
 	desc.name = td->name;
 	desc.priv = td;
+	desc.dma_dev = &td->pdev->dev;
 	if (type == HMM_P2P_MEM_PRIVATE) {
 		td->backend = HMM_P2P_BACKEND_SOFT;
 		td->page_ops = &td_soft_page_ops;
@@ -245,6 +252,7 @@ static int td_device_create(int index, enum hmm_p2p_mem_type type, phys_addr_t b
 err_dm:
 	hmm_p2p_devmem_destroy(td->dm);
 err_pdev:
+	td_engine_fini(td);
 	platform_device_unregister(td->pdev);
 err_free:
 	kfree(td);
