@@ -164,7 +164,7 @@ static int hp_copy_init(struct hp_copy *c, unsigned long npages, gfp_t gfp)
 	size_t addrs = 2 * npages * sizeof(*c->src);
 
 	memset(c, 0, sizeof(*c));
-	c->src = kmalloc(addrs + BITS_TO_LONGS(npages) * sizeof(long), gfp);
+	c->src = kvmalloc(addrs + BITS_TO_LONGS(npages) * sizeof(long), gfp);
 	if (!c->src)
 		return -ENOMEM;
 	c->dst = c->src + npages;
@@ -174,7 +174,7 @@ static int hp_copy_init(struct hp_copy *c, unsigned long npages, gfp_t gfp)
 
 static void hp_copy_free(struct hp_copy *c)
 {
-	kfree(c->src);
+	kvfree(c->src);
 	c->src = NULL;
 }
 
@@ -303,12 +303,14 @@ static void hp_copy_start(struct hp_copy *c, struct hmm_p2p_devmem *dm,
 	c->job.status = 0;
 	INIT_LIST_HEAD(&c->job.link);
 	init_completion(&c->job.done);
-	memset(c->src, 0, 2 * npages * sizeof(*c->src));
+	memset(c->src, 0, npages * sizeof(*c->src));
+	memset(c->dst, 0, npages * sizeof(*c->dst));
 	bitmap_zero(c->failed, npages);
 
 	for (i = 0; i < npages; i += span) {
 		struct page *sp = migrate_pfn_to_page(src[i]);
-		struct page *dhead = (dst[i] & HP_PFN_COMPOUND) ? migrate_pfn_to_page(dst[i]) : NULL;
+		bool dcompound = dst[i] & HP_PFN_COMPOUND;
+		struct page *dhead = dcompound ? migrate_pfn_to_page(dst[i]) : NULL;
 		u8 sorder, dorder = dhead ? HP_PMD_ORDER : 0;
 
 		span = min_t(unsigned long, hp_src_nr(src[i]), npages - i);

@@ -242,7 +242,7 @@ static struct page *td_own_data(struct td_device *td, struct page *page)
  * in the job, decoded as the hardware would (td_dma_decode()): with an
  * IOMMU, an address it does not map faults, and that page fails.
  */
-#define TD_PLANT_OFFSET	(1ULL << 40)	/* where no mapping of a batch reaches */
+#define TD_PLANT_OFFSET	BIT_ULL(40)	/* where no mapping of a batch reaches */
 
 /* One page of a job; -EFAULT when its system address decodes to nothing. */
 static int td_dma_page(struct td_device *td, enum dma_data_direction dir,
@@ -267,7 +267,8 @@ static int td_dma_page(struct td_device *td, enum dma_data_direction dir,
 				atomic64_inc(&td->dma_iommu_faults);
 			pr_warn_ratelimited("%s: DMA fault: %s address %pad %s\n", td->name,
 					    dir == DMA_TO_DEVICE ? "read" : "write", &addr,
-					    iommu ? "not mapped by the IOMMU" : "reaches no memory");
+					    iommu ? "not mapped by the IOMMU" :
+					    "reaches no memory");
 			return -EFAULT;
 		}
 	} else if (sys->type != HMM_P2P_ADDR_NONE || dir != DMA_TO_DEVICE) {

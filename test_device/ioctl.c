@@ -165,12 +165,30 @@ static bool td_take_fail_alloc(struct td_file *tf)
 	return true;
 }
 
+/* Is every page of [@start, @end) still mapped? */
+static bool td_range_mapped(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	struct vm_area_struct *vma;
+	bool mapped = true;
+
+	mmap_read_lock(mm);
+	while (start < end && mapped) {
+		vma = vma_lookup(mm, start);
+		mapped = vma;
+		if (vma)
+			start = vma->vm_end;
+	}
+	mmap_read_unlock(mm);
+	return mapped;
+}
+
 static int td_migrate_to_dev(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
 {
 	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT);
 	struct td_device *td = tf->dev;
 	bool fail = td_take_fail_alloc(tf);
 	long moved;
+	int ret;
 
 	if (fail)
 		atomic_set(&td->fail_thp, 1);
@@ -183,8 +201,12 @@ static int td_migrate_to_dev(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
 	 * Return the data as the device now holds it, read through its
 	 * mirror (as lib/test_hmm does): all of it must be in its memory.
 	 */
-	return td_engine_rw(tf, cmd->addr, cmd->npages, u64_to_user_ptr(cmd->ptr), false,
-			    TD_ACCESS_OWN, 0, &cmd->cpages, &cmd->faults);
+	ret = td_engine_rw(tf, cmd->addr, cmd->npages, u64_to_user_ptr(cmd->ptr), false,
+			   TD_ACCESS_OWN, 0, &cmd->cpages, &cmd->faults);
+	/* unmapped since it moved: as if the migration had found it so */
+	if (ret == -ENOENT && !td_range_mapped(tf->mirror.mm, cmd->addr, end))
+		ret = -EINVAL;
+	return ret;
 }
 
 static int td_migrate_to_sys(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
