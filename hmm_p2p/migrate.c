@@ -277,6 +277,25 @@ void hmm_p2p_copy_done(struct hmm_p2p_copy_job *job, int err)
 EXPORT_SYMBOL_GPL(hmm_p2p_copy_done);
 
 /*
+ * The SRCU read section around a copy job opens in hp_copy_start() and
+ * closes in hp_copy_wait(): sparse cannot follow a section across
+ * functions, so these tell it each half is balanced.
+ */
+static int hp_copy_guard(struct srcu_struct *ssp)
+{
+	int idx = srcu_read_lock(ssp);
+
+	__release(ssp);
+	return idx;
+}
+
+static void hp_copy_unguard(struct srcu_struct *ssp, int idx)
+{
+	__acquire(ssp);
+	srcu_read_unlock(ssp, idx);
+}
+
+/*
  * Build and start the copy job of a batch (@src, @dst: its migrate pfns)
  * for @dm: with DMA_TO_DEVICE every destination (all @dm's pages), with
  * DMA_FROM_DEVICE the pages of @dm among the sources. With @guard the job
@@ -337,7 +356,7 @@ static void hp_copy_start(struct hp_copy *c, struct hmm_p2p_devmem *dm,
 	c->running = true;
 
 	if (guard) {
-		c->srcu_idx = srcu_read_lock(&dm->srcu);
+		c->srcu_idx = hp_copy_guard(&dm->srcu);
 		c->guard = true;
 		if (READ_ONCE(dm->orphaned)) {
 			hmm_p2p_copy_done(&c->job, -ENODEV);
@@ -368,7 +387,7 @@ static int hp_copy_wait(struct hp_copy *c, const unsigned long *src, unsigned lo
 	wait_for_completion(&c->job.done);
 	c->running = false;
 	if (c->guard)
-		srcu_read_unlock(&c->dm->srcu, c->srcu_idx);
+		hp_copy_unguard(&c->dm->srcu, c->srcu_idx);
 	hp_copy_unmap(c, npages);
 	err = c->job.status;
 	if (!err && bitmap_empty(c->failed, npages))

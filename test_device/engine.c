@@ -299,6 +299,9 @@ static void td_dma_run(struct td_device *td, struct hmm_p2p_copy_job *job)
 			continue;
 		nr = min_t(unsigned long, 1UL << d->order, job->npages - i);
 		if (td_inject_fail(inj)) {
+			/* as one copy of the source folio: its rest is not tried */
+			nr = max_t(unsigned long, nr, ALIGN(i + 1, 1UL << job->src[i].order) - i);
+			nr = min(nr, job->npages - i);
 			bitmap_set(job->failed, i, nr);
 			continue;
 		}
