@@ -854,6 +854,23 @@ static int hp_batch_finish(struct hmm_p2p_devmem *dm, struct hp_batch *b, bool p
 	return b->err ?: err;
 }
 
+/*
+ * Give up a batch that was set up (its copy perhaps running): wait for the
+ * copy, then move nothing. Every page stays where it was, with its data;
+ * the destinations are freed.
+ */
+static void hp_batch_abort(struct hp_batch *b)
+{
+	unsigned long i;
+
+	hp_copy_wait(&b->copy, b->args.src, b->args.dst, b->args.npages);
+	for (i = 0; i < b->args.npages; i++)
+		hp_put_dst(&b->args.dst[i]);
+	migrate_vma_pages(&b->args);
+	migrate_vma_finalize(&b->args);
+	b->live = false;
+}
+
 /* Finish the pending batch, if any. */
 static int hp_pipe_drain(struct hmm_p2p_devmem *dm, struct hp_pipe *p, bool peers,
 			 unsigned long *moved, unsigned long *own)
@@ -1029,13 +1046,19 @@ static long hp_migrate_to_sys(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			b->live = true;
 		}
 		ret = hp_pipe_drain(dm, p, peers, &moved, &own);
-		if (b->live) {
-			p->pending = b;
-			p->next ^= 1;
-		}
 		/* an eviction goes on past pages that stay (they are retried) */
 		if (ret == -ENOMEM && evict)
 			ret = 0;
+		/*
+		 * The walk ends at the first batch with an error: the one set
+		 * up behind it (its copy overlapping that batch's) stays too.
+		 */
+		if (b->live && ret) {
+			hp_batch_abort(b);
+		} else if (b->live) {
+			p->pending = b;
+			p->next ^= 1;
+		}
 		ret = ret ?: err;
 		if (!ret && next < end && !hp_pipe_yield(mm, NULL, ++held))
 			continue;
@@ -1073,7 +1096,9 @@ static long hp_migrate_to_sys(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
  * sharing its owner, each copied by its own devmem). A 2 MiB device folio
  * moves as a THP, or as 4 KiB pages when no THP can be allocated.
  *
- * The mmap lock is taken one batch at a time; a fatal signal stops the walk.
+ * The mmap lock is taken a few batches at a time; a fatal signal stops the
+ * walk, and so does a batch with an error (a failed copy, no system page):
+ * the pages after it stay on the device, even those whose copy had started.
  *
  * Return: pages moved, -EINVAL if part of the range is not mapped readable,
  * -EINTR on a fatal signal, -ENOMEM if system memory ran out (those pages
