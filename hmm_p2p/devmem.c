@@ -513,7 +513,7 @@ struct hmm_p2p_devmem *hmm_p2p_devmem_create(const struct hmm_p2p_devmem_desc *d
 	struct hmm_p2p_devmem *dm;
 	unsigned int max = desc->max_chunks;
 
-	if (!desc->ops || !desc->ops->copy_to_dev || !desc->ops->copy_to_sys ||
+	if (!desc->ops || !desc->ops->copy ||
 	    !desc->chunk_size || !IS_ALIGNED(desc->chunk_size, SZ_2M) || !max)
 		return ERR_PTR(-EINVAL);
 	if (desc->type == HMM_P2P_MEM_COHERENT) {

@@ -3,8 +3,11 @@
  * hmm_p2p migration: system memory to device memory and back.
  *
  * Every path is migrate_vma_setup() (or migrate_device_range() for
- * eviction) -> allocate destinations and copy through the devmem's copy ops
- * -> migrate_vma_pages() -> migrate_vma_finalize(). A destination that cannot
+ * eviction) -> allocate destinations -> DMA-map the system side and start
+ * the devmem's copy op on the batch (struct hmm_p2p_copy_job) -> wait for
+ * it -> migrate_vma_pages() -> migrate_vma_finalize(). The user-sized
+ * paths overlap one batch's copy with the next batch's setup (struct
+ * hp_pipe). A destination that cannot
  * be allocated or filled is simply left out: its source stays where it was,
  * so no path loses data. Destinations that were allocated but not used are
  * released by finalize (device pages return to the allocator through the
@@ -78,15 +81,14 @@ static unsigned int hp_src_nr(unsigned long src)
 }
 
 /*
- * Fill args->dst with device pages holding the sources' data. Returns 0, or
- * -ENOMEM / the copy's error for pages left behind (they stay in place).
+ * Fill args->dst with locked device pages for the sources' data (copied
+ * later, by the devmem's copy op). Returns 0, or -ENOMEM for pages left
+ * behind (they stay in place).
  */
-static int hp_alloc_copy_to_dev(struct hmm_p2p_devmem *dm, struct migrate_vma *args,
-				bool *fail_alloc)
+static int hp_alloc_to_dev(struct hmm_p2p_devmem *dm, struct migrate_vma *args)
 {
-	const struct hmm_p2p_devmem_ops *ops = dm->desc.ops;
 	unsigned long i, j;
-	int ret = 0, err;
+	int ret = 0;
 
 	memset(args->dst, 0, args->npages * sizeof(*args->dst));
 	for (i = 0; i < args->npages; ) {
@@ -94,7 +96,7 @@ static int hp_alloc_copy_to_dev(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 		struct page *spage = migrate_pfn_to_page(src);
 		unsigned long write = src & MIGRATE_PFN_WRITE;
 		unsigned int nr = hp_src_nr(src);
-		struct page *dpage = NULL;
+		struct page *dpage;
 
 		if (!(src & MIGRATE_PFN_MIGRATE) || (spage && is_zone_device_page(spage))) {
 			i += nr;
@@ -102,21 +104,10 @@ static int hp_alloc_copy_to_dev(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 		}
 		nr = min_t(unsigned long, nr, args->npages - i);
 
-		if (nr > 1 && *fail_alloc)
-			*fail_alloc = false;
-		else
-			dpage = hp_alloc_device_page(dm, nr > 1 ? HP_PMD_ORDER : 0);
-
+		dpage = hp_alloc_device_page(dm, nr > 1 ? HP_PMD_ORDER : 0);
 		if (dpage) {
-			err = ops->copy_to_dev(dm, dpage, spage, nr);
-			if (err) {
-				unlock_page(dpage);
-				put_page(dpage);
-				ret = ret ?: err;
-			} else {
-				args->dst[i] = migrate_pfn(page_to_pfn(dpage)) | write |
-					       (nr > 1 ? HP_PFN_COMPOUND : 0);
-			}
+			args->dst[i] = migrate_pfn(page_to_pfn(dpage)) | write |
+				       (nr > 1 ? HP_PFN_COMPOUND : 0);
 			i += nr;
 			continue;
 		}
@@ -131,29 +122,19 @@ static int hp_alloc_copy_to_dev(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 		 * as 4 KiB pages. All or nothing: for a compound source,
 		 * __migrate_device_pages() inserts a page for every one of its
 		 * 512 destinations without looking for holes, so one missing
-		 * destination must leave the whole entry behind.
+		 * destination must leave the whole entry behind (so does one
+		 * failed copy: hp_copy_wait()).
 		 */
-		err = 0;
-		for (j = 0; j < nr && !err; j++) {
-			struct page *sp = spage ? spage + j : NULL;
-
+		for (j = 0; j < nr; j++) {
 			dpage = hp_alloc_device_page(dm, 0);
-			if (!dpage) {
-				err = -ENOMEM;
+			if (!dpage)
 				break;
-			}
-			err = ops->copy_to_dev(dm, dpage, sp, 1);
-			if (err) {
-				unlock_page(dpage);
-				put_page(dpage);
-				break;
-			}
 			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage)) | write;
 		}
-		if (err) {
+		if (j < nr) {
 			while (j)
 				hp_put_dst(&args->dst[i + --j]);
-			ret = ret ?: err;
+			ret = ret ?: -ENOMEM;
 		}
 		i += nr;
 	}
@@ -161,19 +142,335 @@ static int hp_alloc_copy_to_dev(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 }
 
 /*
- * The driver's copy to system memory, unless @dm was orphaned (destroyed
- * with pinned pages: the driver may be gone). The SRCU read section lets
- * hp_devmem_orphan() wait for copies in flight before the driver goes.
+ * The copy job of one batch for one devmem: the per-page addresses the
+ * driver gets, the DMA mappings of the system pages behind them, and the
+ * completion the library waits on before migrate_vma_pages().
  */
-static int hp_copy_to_sys(struct hmm_p2p_devmem *dm, struct page *dst, struct page *src,
-			  unsigned int nr)
-{
-	int idx, ret = -ENODEV;
+struct hp_copy {
+	struct hmm_p2p_copy_job job;
+	struct hmm_p2p_devmem *dm;
+	struct hmm_p2p_addr *src, *dst;
+	unsigned long *failed;
+	struct hp_dma_iova iova;
+	bool use_iova;		/* the system pages are linked in @iova */
+	bool guard;		/* in a dm->srcu read section, see hp_copy_start() */
+	bool running;		/* started, not waited for */
+	int srcu_idx;
+};
 
-	idx = srcu_read_lock(&dm->srcu);
-	if (!READ_ONCE(dm->orphaned))
-		ret = dm->desc.ops->copy_to_sys(dm, dst, src, nr);
-	srcu_read_unlock(&dm->srcu, idx);
+/* Arrays for jobs of up to @npages pages. */
+static int hp_copy_init(struct hp_copy *c, unsigned long npages, gfp_t gfp)
+{
+	size_t addrs = 2 * npages * sizeof(*c->src);
+
+	memset(c, 0, sizeof(*c));
+	c->src = kvmalloc(addrs + BITS_TO_LONGS(npages) * sizeof(long), gfp);
+	if (!c->src)
+		return -ENOMEM;
+	c->dst = c->src + npages;
+	c->failed = (unsigned long *)(c->dst + npages);
+	return 0;
+}
+
+static void hp_copy_free(struct hp_copy *c)
+{
+	kvfree(c->src);
+	c->src = NULL;
+}
+
+/* Page @i cannot be copied (no DMA mapping): the driver skips it. */
+static void hp_copy_drop(struct hp_copy *c, unsigned long i)
+{
+	set_bit(i, c->failed);
+	c->src[i].type = HMM_P2P_ADDR_NONE;
+	c->dst[i].type = HMM_P2P_ADDR_NONE;
+}
+
+/*
+ * DMA-map the job's system pages for the devmem's DMA device: one IOVA
+ * range for the batch where the device is behind an IOMMU (a physically
+ * contiguous run linked at once, one sync for all), else page by page.
+ * A page that cannot be mapped is dropped from the job.
+ */
+static void hp_copy_map(struct hp_copy *c, unsigned long n)
+{
+	struct device *dev = c->dm->desc.dma_dev;
+	enum dma_data_direction dir = c->job.dir;
+	struct hmm_p2p_addr *sys = dir == DMA_TO_DEVICE ? c->src : c->dst;
+	unsigned long i, j, k, nsys = 0, first = n;
+	dma_addr_t addr;
+
+	for (i = 0; i < n; i++) {
+		if (sys[i].type != HMM_P2P_ADDR_SYSTEM)
+			continue;
+		if (!dev)
+			sys[i].addr = page_to_phys(sys[i].page);
+		if (first == n)
+			first = i;
+		nsys++;
+	}
+	if (!dev || !nsys)
+		return;
+	c->use_iova = hp_dma_iova_alloc(dev, &c->iova, page_to_phys(sys[first].page),
+					nsys << PAGE_SHIFT);
+	for (i = first; i < n; i = j) {
+		j = i + 1;
+		if (sys[i].type != HMM_P2P_ADDR_SYSTEM)
+			continue;
+		if (!c->use_iova) {
+			sys[i].addr = hp_dma_map_sys(dev, sys[i].page, dir);
+			if (dma_mapping_error(dev, sys[i].addr))
+				hp_copy_drop(c, i);
+			continue;
+		}
+		while (j < n && sys[j].type == HMM_P2P_ADDR_SYSTEM &&
+		       page_to_pfn(sys[j].page) == page_to_pfn(sys[i].page) + (j - i))
+			j++;
+		addr = hp_dma_iova_link(dev, &c->iova, page_to_phys(sys[i].page),
+					(j - i) << PAGE_SHIFT, dir);
+		for (k = i; k < j; k++) {
+			if (addr == DMA_MAPPING_ERROR)
+				hp_copy_drop(c, k);
+			else
+				sys[k].addr = addr + ((k - i) << PAGE_SHIFT);
+		}
+	}
+	if (c->use_iova && hp_dma_iova_sync(dev, &c->iova))
+		for (i = 0; i < n; i++)
+			if (sys[i].type == HMM_P2P_ADDR_SYSTEM)
+				hp_copy_drop(c, i);
+}
+
+static void hp_copy_unmap(struct hp_copy *c, unsigned long n)
+{
+	struct device *dev = c->dm->desc.dma_dev;
+	enum dma_data_direction dir = c->job.dir;
+	const struct hmm_p2p_addr *sys = dir == DMA_TO_DEVICE ? c->src : c->dst;
+	unsigned long i;
+
+	if (!dev)
+		return;
+	if (c->use_iova) {
+		hp_dma_iova_destroy(dev, &c->iova, dir);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (sys[i].type == HMM_P2P_ADDR_SYSTEM)
+			hp_dma_unmap_sys(dev, sys[i].addr, dir);
+}
+
+/**
+ * hmm_p2p_copy_done() - a driver completes a copy job
+ * @job: the job its &hmm_p2p_devmem_ops.copy took with -EIOCBQUEUED
+ * @err: 0 (the pages in @job->failed excepted, all copied) or -errno
+ *	(nothing copied)
+ *
+ * May be called from any context, interrupts included. The job belongs to
+ * the library again when this returns: the driver must not touch it (nor
+ * the addresses it held) after the call.
+ */
+void hmm_p2p_copy_done(struct hmm_p2p_copy_job *job, int err)
+{
+	job->status = err;
+	complete(&job->done);
+}
+EXPORT_SYMBOL_GPL(hmm_p2p_copy_done);
+
+/*
+ * The SRCU read section around a copy job opens in hp_copy_start() and
+ * closes in hp_copy_wait(): sparse cannot follow a section across
+ * functions, so these tell it each half is balanced.
+ */
+static int hp_copy_guard(struct srcu_struct *ssp)
+{
+	int idx = srcu_read_lock(ssp);
+
+	__release(ssp);
+	return idx;
+}
+
+static void hp_copy_unguard(struct srcu_struct *ssp, int idx)
+{
+	__acquire(ssp);
+	srcu_read_unlock(ssp, idx);
+}
+
+/*
+ * Build and start the copy job of a batch (@src, @dst: its migrate pfns)
+ * for @dm: with DMA_TO_DEVICE every destination (all @dm's pages), with
+ * DMA_FROM_DEVICE the pages of @dm among the sources. With @guard the job
+ * runs in an SRCU read section of @dm, unless @dm was orphaned (destroyed
+ * with pinned pages: the driver may be gone), which hp_devmem_orphan()
+ * waits for before the driver goes. hp_copy_wait() ends it.
+ */
+static void hp_copy_start(struct hp_copy *c, struct hmm_p2p_devmem *dm,
+			  const unsigned long *src, const unsigned long *dst,
+			  unsigned long npages, enum dma_data_direction dir, bool guard)
+{
+	bool to_dev = dir == DMA_TO_DEVICE;
+	unsigned long i, k, span;
+	int ret;
+
+	c->dm = dm;
+	c->use_iova = false;
+	c->guard = false;
+	c->job.dir = dir;
+	c->job.npages = npages;
+	c->job.src = c->src;
+	c->job.dst = c->dst;
+	c->job.failed = c->failed;
+	c->job.status = 0;
+	INIT_LIST_HEAD(&c->job.link);
+	init_completion(&c->job.done);
+	memset(c->src, 0, npages * sizeof(*c->src));
+	memset(c->dst, 0, npages * sizeof(*c->dst));
+	bitmap_zero(c->failed, npages);
+
+	for (i = 0; i < npages; i += span) {
+		struct page *sp = migrate_pfn_to_page(src[i]);
+		bool dcompound = dst[i] & HP_PFN_COMPOUND;
+		struct page *dhead = dcompound ? migrate_pfn_to_page(dst[i]) : NULL;
+		u8 sorder, dorder = dhead ? HP_PMD_ORDER : 0;
+
+		span = min_t(unsigned long, hp_src_nr(src[i]), npages - i);
+		sorder = span > 1 ? HP_PMD_ORDER : 0;
+		if (!to_dev && (!sp || hmm_p2p_page_devmem(sp) != dm))
+			continue;
+		for (k = 0; k < span; k++) {
+			struct page *dp = dhead ? dhead + k : migrate_pfn_to_page(dst[i + k]);
+			struct hmm_p2p_addr *s = &c->src[i + k], *d = &c->dst[i + k];
+
+			if (!dp)
+				continue;
+			d->page = dp;
+			d->order = dorder;
+			d->type = to_dev ? HMM_P2P_ADDR_LOCAL : HMM_P2P_ADDR_SYSTEM;
+			if (sp) {
+				s->page = sp + k;
+				s->order = sorder;
+				s->type = to_dev ? HMM_P2P_ADDR_SYSTEM : HMM_P2P_ADDR_LOCAL;
+			}
+		}
+	}
+	hp_copy_map(c, npages);
+	c->running = true;
+
+	if (guard) {
+		c->srcu_idx = hp_copy_guard(&dm->srcu);
+		c->guard = true;
+		if (READ_ONCE(dm->orphaned)) {
+			hmm_p2p_copy_done(&c->job, -ENODEV);
+			return;
+		}
+	}
+	ret = dm->desc.ops->copy(dm, &c->job);
+	if (ret != -EIOCBQUEUED)
+		hmm_p2p_copy_done(&c->job, ret);
+}
+
+/*
+ * Wait for a job hp_copy_start() started (uninterruptibly: the device may
+ * be writing the pages), unmap its addresses, and drop the destinations
+ * of every page it did not copy, a whole source entry's (a folio's) if one
+ * of its pages failed: their data stays where it was.
+ *
+ * Return: 0, the job's error, or -EIO when pages failed.
+ */
+static int hp_copy_wait(struct hp_copy *c, const unsigned long *src, unsigned long *dst,
+			unsigned long npages)
+{
+	unsigned long i, k, span;
+	int err, ret = 0;
+
+	if (!c->running)
+		return 0;
+	wait_for_completion(&c->job.done);
+	c->running = false;
+	if (c->guard)
+		hp_copy_unguard(&c->dm->srcu, c->srcu_idx);
+	hp_copy_unmap(c, npages);
+	err = c->job.status;
+	if (!err && bitmap_empty(c->failed, npages))
+		return 0;
+
+	for (i = 0; i < npages; i += span) {
+		bool mine = false, bad = err;
+
+		span = min_t(unsigned long, hp_src_nr(src[i]), npages - i);
+		for (k = i; k < i + span; k++) {
+			if (!c->dst[k].page)
+				continue;
+			mine = true;
+			bad |= test_bit(k, c->failed);
+		}
+		if (!mine || !bad)
+			continue;
+		for (k = i; k < i + span; k++)
+			if (c->dst[k].page)
+				hp_put_dst(&dst[k]);
+		ret = err ?: -EIO;
+	}
+	return ret;
+}
+
+/* Copy one batch now: start and wait. */
+static int hp_copy_sync(struct hmm_p2p_devmem *dm, struct migrate_vma *args,
+			enum dma_data_direction dir, bool guard)
+{
+	struct hp_copy c;
+	unsigned long i;
+	int ret;
+
+	if (hp_copy_init(&c, args->npages, GFP_KERNEL)) {
+		for (i = 0; i < args->npages; i++)
+			hp_put_dst(&args->dst[i]);
+		return -ENOMEM;
+	}
+	hp_copy_start(&c, dm, args->src, args->dst, args->npages, dir, guard);
+	ret = hp_copy_wait(&c, args->src, args->dst, args->npages);
+	hp_copy_free(&c);
+	return ret;
+}
+
+#define HP_MAX_PEERS	8	/* peer devmems copied from in one batch */
+
+/*
+ * The pages of peers (devmems sharing @dm's owner) in a batch moving to
+ * system memory: each peer's by its own copy op, now, through @c.
+ *
+ * Return: 0, or the first copy's error (those pages stay on their device).
+ */
+static int hp_copy_peers(struct hmm_p2p_devmem *dm, struct migrate_vma *args,
+			 struct hp_copy *c)
+{
+	struct hmm_p2p_devmem *done[HP_MAX_PEERS];
+	unsigned long i, k, span;
+	unsigned int nd = 0, j;
+	int ret = 0, err;
+
+	for (i = 0; i < args->npages; i += span) {
+		struct page *sp = migrate_pfn_to_page(args->src[i]);
+		struct hmm_p2p_devmem *pdm;
+
+		span = min_t(unsigned long, hp_src_nr(args->src[i]), args->npages - i);
+		pdm = sp ? hmm_p2p_page_devmem(sp) : NULL;
+		if (!pdm || pdm == dm)
+			continue;
+		for (j = 0; j < nd && done[j] != pdm; j++)
+			;
+		if (j < nd)
+			continue;
+		if (nd == HP_MAX_PEERS) {
+			/* more peers than we copy from at once: the rest stay */
+			for (k = i; k < i + span; k++)
+				hp_put_dst(&args->dst[k]);
+			continue;
+		}
+		done[nd++] = pdm;
+		hp_copy_start(c, pdm, args->src, args->dst, args->npages, DMA_FROM_DEVICE, true);
+		err = hp_copy_wait(c, args->src, args->dst, args->npages);
+		ret = ret ?: err;
+	}
 	return ret;
 }
 
@@ -186,16 +483,16 @@ static struct folio *hp_alloc_sys_page(gfp_t gfp, struct vm_area_struct *vma,
 }
 
 /*
- * Fill args->dst with system pages holding the device pages' data, 4 KiB
- * pages allocated with @gfp (the path's policy: see "Memory pressure"
- * above). Returns -ENOMEM if an allocation failed, or the copy's error
- * (those pages stay on the device).
+ * Fill args->dst with locked system pages for the device pages' data
+ * (copied later, by their devmems' copy ops), 4 KiB pages allocated with
+ * @gfp (the path's policy: see "Memory pressure" above). Returns -ENOMEM if
+ * an allocation failed (those pages stay on the device).
  */
-static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *args,
-				bool *fail_alloc, bool peers, gfp_t gfp)
+static int hp_alloc_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *args,
+			   bool peers, bool no_thp, gfp_t gfp)
 {
 	unsigned long i, j;
-	int ret = 0, err;
+	int ret = 0;
 
 	memset(args->dst, 0, args->npages * sizeof(*args->dst));
 	for (i = 0; i < args->npages; ) {
@@ -222,9 +519,7 @@ static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 			continue;
 		}
 
-		if (order && *fail_alloc) {
-			*fail_alloc = false;
-		} else if (order && hp_inject_fail(dm, HP_INJ_SYS_THP)) {
+		if (order && (no_thp || hp_inject_fail(dm, HP_INJ_SYS_THP))) {
 			/* no THP in system memory: the 4 KiB fallback below */
 		} else if (!hp_inject_fail(dm, HP_INJ_SYS_PAGE)) {
 			if (order)
@@ -236,15 +531,8 @@ static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 
 		if (dfolio) {
 			folio_lock(dfolio);
-			err = hp_copy_to_sys(pdm, &dfolio->page, spage, nr);
-			if (err) {
-				folio_unlock(dfolio);
-				folio_put(dfolio);
-				ret = ret ?: err;
-			} else {
-				args->dst[i] = migrate_pfn(folio_pfn(dfolio)) | write |
-					       (order ? HP_PFN_COMPOUND : 0);
-			}
+			args->dst[i] = migrate_pfn(folio_pfn(dfolio)) | write |
+				       (order ? HP_PFN_COMPOUND : 0);
 			i += nr;
 			continue;
 		}
@@ -255,30 +543,21 @@ static int hp_alloc_copy_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *a
 		}
 
 		/* No THP in system memory: split the device folio on the way. */
-		err = 0;
-		for (j = 0; j < nr && !err; j++) {
+		for (j = 0; j < nr; j++) {
 			struct page *dpage = NULL;
 
 			if (!hp_inject_fail(dm, HP_INJ_SYS_PAGE))
 				dpage = alloc_page_vma(gfp, args->vma, addr + (j << PAGE_SHIFT));
-			if (!dpage) {
-				err = -ENOMEM;
+			if (!dpage)
 				break;
-			}
 			lock_page(dpage);
-			err = hp_copy_to_sys(pdm, dpage, spage + j, 1);
-			if (err) {
-				unlock_page(dpage);
-				put_page(dpage);
-				break;
-			}
 			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage)) | write;
 		}
-		if (err) {
+		if (j < nr) {
 			/* all or nothing for one folio: it stays on the device */
 			while (j)
 				hp_put_dst(&args->dst[i + --j]);
-			ret = ret ?: err;
+			ret = ret ?: -ENOMEM;
 		}
 		i += nr;
 	}
@@ -330,30 +609,6 @@ static unsigned long hp_account_peers(struct hmm_p2p_devmem *dm, const unsigned 
 		peers += nr;
 	}
 	return peers;
-}
-
-/*
- * Hand the caller a reference to each destination page that now holds a
- * moved page's data; call between migrate_vma_pages() and finalize, while
- * the destinations are still locked and referenced by us.
- */
-static void hp_ref_moved(const unsigned long *src, const unsigned long *dst,
-			 unsigned long npages, struct page **pages)
-{
-	unsigned long i, j;
-
-	for (i = 0; i < npages; i++) {
-		struct page *dpage = migrate_pfn_to_page(dst[i]);
-		unsigned int nr = 1;
-
-		if (!(src[i] & MIGRATE_PFN_MIGRATE) || !dpage)
-			continue;
-		if (dst[i] & HP_PFN_COMPOUND)
-			nr = min_t(unsigned long, HP_PMD_NR, npages - i);
-		folio_ref_add(page_folio(dpage), nr);
-		for (j = 0; j < nr; j++)
-			pages[i + j] = dpage + j;
-	}
 }
 
 /*
@@ -527,89 +782,113 @@ static int hp_setup_batch(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 	return migrate_vma_setup(args);
 }
 
-/**
- * hmm_p2p_migrate_to_device_pages() - move a range to @dm, and say where
- * @dm: device memory
- * @mm: address space; the caller holds a reference to its users
- * @start: first byte, page aligned
- * @end: end of the range, page aligned
- * @flags: HMM_P2P_MIG_*
- * @pages: NULL, or one slot per page of the range. Where a page moved in
- *	this call, its slot gets the device page now holding the data, with a
- *	reference the caller drops with put_page(); the other slots are NULL.
- *	The reference keeps the page (and its data) alive, not in place: read
- *	the data, drop the references soon, and never fault on the range while
- *	holding them (the pages cannot migrate back until they are dropped).
- *
- * Anonymous private memory moves; what cannot (shared or file pages, pinned
- * pages, pages on another device) stays. The mmap lock is taken inside, one
- * batch (at most 2 MiB) at a time, and a fatal signal stops the walk.
- * When device memory runs out or a copy fails, those pages stay in system
- * memory and the whole range is still walked.
- *
- * Return: pages moved; -EINVAL if part of the range is not mapped readable
- * (pages before it may have moved); -EINTR on a fatal signal (likewise);
- * -ENOMEM if device memory ran out, or the
- * copy operation's error (the other pages moved). @pages is filled in either
- * case.
+/*
+ * The migration pipeline of the user-sized paths: batch N's copy runs (on
+ * the device) while batch N+1 is set up, given its destinations and
+ * mapped, then N is waited for and finished. Batches cover disjoint
+ * ranges, and each keeps its pages locked until its finalize. The mmap
+ * lock is held across HP_PIPE_BATCHES batches at most, and dropped sooner
+ * when a writer or an eviction waits or a fatal signal is pending; the
+ * pipeline is drained before it is dropped.
  */
-long hmm_p2p_migrate_to_device_pages(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
-				     unsigned long start, unsigned long end,
-				     unsigned int flags, struct page **pages)
+#define HP_PIPE_BATCHES	8
+
+struct hp_batch {
+	struct migrate_vma args;
+	struct hp_copy copy;
+	int err;		/* destinations that could not be had */
+	bool live;		/* set up, not finished */
+};
+
+struct hp_pipe {
+	struct hp_batch b[2];
+	struct hp_copy peers;	/* HMM_P2P_MIG_PEERS: peers' pages, copied at once */
+	unsigned int next;	/* b[] slot of the next batch */
+	struct hp_batch *pending;
+};
+
+static void hp_pipe_free(struct hp_pipe *p)
 {
-	unsigned long select = MIGRATE_VMA_SELECT_SYSTEM | (dm->thp ? HP_SELECT_COMPOUND : 0);
-	bool fail_alloc = flags & HMM_P2P_MIG_FAIL_ALLOC;
-	struct migrate_vma args = { };
-	unsigned long addr, next;
-	long moved = 0;
-	int ret = 0, err;
+	int i;
 
-	if (pages)
-		memset(pages, 0, ((end - start) >> PAGE_SHIFT) * sizeof(*pages));
-	if (hp_alloc_batch(&args))
-		return -ENOMEM;
-
-	for (addr = start; addr < end; addr = next) {
-		int setup;
-
-		/* no new device page while an eviction runs */
-		err = down_read_killable(&dm->evict_sem);
-		if (err) {
-			ret = err;
-			break;
-		}
-		err = hp_batch_lock(mm, false, false);
-		if (err) {
-			up_read(&dm->evict_sem);
-			ret = err;
-			break;
-		}
-		setup = hp_setup_batch(dm, mm, &args, addr, end, select, &next, false, false);
-		if (setup) {
-			mmap_read_unlock(mm);
-			up_read(&dm->evict_sem);
-			ret = setup;
-			break;
-		}
-		err = 0;
-		if (args.cpages) {
-			err = hp_alloc_copy_to_dev(dm, &args, &fail_alloc);
-			migrate_vma_pages(&args);
-			moved += hp_count_moved(dm, args.src, args.dst, args.npages);
-			if (pages)
-				hp_ref_moved(args.src, args.dst, args.npages,
-					     pages + ((addr - start) >> PAGE_SHIFT));
-			migrate_vma_finalize(&args);
-		}
-		mmap_read_unlock(mm);
-		up_read(&dm->evict_sem);
-		ret = ret ?: err;
+	for (i = 0; i < 2; i++) {
+		kfree(p->b[i].args.src);
+		hp_copy_free(&p->b[i].copy);
 	}
-	atomic64_add(moved, &dm->st_to_dev);
-	kfree(args.src);
-	return ret ? ret : moved;
+	hp_copy_free(&p->peers);
 }
-EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_device_pages);
+
+static int hp_pipe_init(struct hp_pipe *p, bool peers)
+{
+	int i;
+
+	memset(p, 0, sizeof(*p));
+	for (i = 0; i < 2; i++)
+		if (hp_alloc_batch(&p->b[i].args) ||
+		    hp_copy_init(&p->b[i].copy, HP_BATCH, GFP_KERNEL_ACCOUNT))
+			goto fail;
+	if (peers && hp_copy_init(&p->peers, HP_BATCH, GFP_KERNEL_ACCOUNT))
+		goto fail;
+	return 0;
+fail:
+	hp_pipe_free(p);
+	return -ENOMEM;
+}
+
+/* Wait for a batch's copy and move what was copied; counts in *@moved, *@own. */
+static int hp_batch_finish(struct hmm_p2p_devmem *dm, struct hp_batch *b, bool peers,
+			   unsigned long *moved, unsigned long *own)
+{
+	unsigned long n;
+	int err;
+
+	err = hp_copy_wait(&b->copy, b->args.src, b->args.dst, b->args.npages);
+	migrate_vma_pages(&b->args);
+	n = hp_count_moved(dm, b->args.src, b->args.dst, b->args.npages);
+	*moved += n;
+	if (peers)
+		n -= hp_account_peers(dm, b->args.src, b->args.dst, b->args.npages);
+	*own += n;
+	migrate_vma_finalize(&b->args);
+	b->live = false;
+	return b->err ?: err;
+}
+
+/*
+ * Give up a batch that was set up (its copy perhaps running): wait for the
+ * copy, then move nothing. Every page stays where it was, with its data;
+ * the destinations are freed.
+ */
+static void hp_batch_abort(struct hp_batch *b)
+{
+	unsigned long i;
+
+	hp_copy_wait(&b->copy, b->args.src, b->args.dst, b->args.npages);
+	for (i = 0; i < b->args.npages; i++)
+		hp_put_dst(&b->args.dst[i]);
+	migrate_vma_pages(&b->args);
+	migrate_vma_finalize(&b->args);
+	b->live = false;
+}
+
+/* Finish the pending batch, if any. */
+static int hp_pipe_drain(struct hmm_p2p_devmem *dm, struct hp_pipe *p, bool peers,
+			 unsigned long *moved, unsigned long *own)
+{
+	struct hp_batch *b = p->pending;
+
+	p->pending = NULL;
+	return b ? hp_batch_finish(dm, b, peers, moved, own) : 0;
+}
+
+/* Should the pipeline let go of the mmap lock after @held batches? */
+static bool hp_pipe_yield(struct mm_struct *mm, struct rw_semaphore *sem,
+			  unsigned int held)
+{
+	return held >= HP_PIPE_BATCHES || fatal_signal_pending(current) ||
+	       mmap_lock_is_contended(mm) || (sem && rwsem_is_contended(sem)) ||
+	       need_resched();
+}
 
 /**
  * hmm_p2p_migrate_to_device() - move a range of process memory to @dm
@@ -617,17 +896,91 @@ EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_device_pages);
  * @mm: address space; the caller holds a reference to its users
  * @start: first byte, page aligned
  * @end: end of the range, page aligned
- * @flags: HMM_P2P_MIG_*
+ * @flags: HMM_P2P_MIG_* (none applies here yet: pass 0)
  *
- * hmm_p2p_migrate_to_device_pages() without the pages.
+ * Anonymous private memory moves; what cannot (shared or file pages, pinned
+ * pages, pages on another device) stays. The mmap lock is taken inside, a
+ * few batches (of at most 2 MiB) at a time, and a fatal signal stops the
+ * walk. Each batch is copied by one call of the devmem's copy op, which may
+ * run while the next batch is set up. When device memory runs out or a copy
+ * fails, those pages stay in system memory and the whole range is still
+ * walked.
  *
- * Return: as hmm_p2p_migrate_to_device_pages().
+ * Return: pages moved; -EINVAL if part of the range is not mapped readable
+ * (pages before it may have moved); -EINTR on a fatal signal (likewise);
+ * -ENOMEM if device memory ran out, or the copy's error (the other pages
+ * moved).
  */
 long hmm_p2p_migrate_to_device(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			       unsigned long start, unsigned long end,
 			       unsigned int flags)
 {
-	return hmm_p2p_migrate_to_device_pages(dm, mm, start, end, flags, NULL);
+	unsigned long select = MIGRATE_VMA_SELECT_SYSTEM | (dm->thp ? HP_SELECT_COMPOUND : 0);
+	unsigned long addr, next = end, moved = 0, own = 0;
+	unsigned int held = 0;
+	bool locked = false;
+	struct hp_pipe *p;
+	int ret = 0, err;
+
+	p = kmalloc_obj(*p, GFP_KERNEL_ACCOUNT);
+	if (!p || hp_pipe_init(p, false)) {
+		kfree(p);
+		return -ENOMEM;
+	}
+
+	for (addr = start; addr < end; addr = next) {
+		struct hp_batch *b = &p->b[p->next];
+
+		if (!locked) {
+			/* no new device page while an eviction runs */
+			err = down_read_killable(&dm->evict_sem);
+			if (!err) {
+				err = hp_batch_lock(mm, false, false);
+				if (err)
+					up_read(&dm->evict_sem);
+			}
+			if (err) {
+				ret = err;
+				break;
+			}
+			locked = true;
+			held = 0;
+		}
+		err = hp_setup_batch(dm, mm, &b->args, addr, end, select, &next, false, false);
+		if (err) {
+			ret = err;
+			break;
+		}
+		if (b->args.cpages) {
+			b->err = hp_alloc_to_dev(dm, &b->args);
+			hp_copy_start(&b->copy, dm, b->args.src, b->args.dst, b->args.npages,
+				      DMA_TO_DEVICE, false);
+			b->live = true;
+		}
+		err = hp_pipe_drain(dm, p, false, &moved, &own);
+		ret = ret ?: err;
+		if (b->live) {
+			p->pending = b;
+			p->next ^= 1;
+		}
+		if (next < end && !hp_pipe_yield(mm, &dm->evict_sem, ++held))
+			continue;
+		err = hp_pipe_drain(dm, p, false, &moved, &own);
+		ret = ret ?: err;
+		mmap_read_unlock(mm);
+		up_read(&dm->evict_sem);
+		locked = false;
+	}
+	if (locked) {
+		err = hp_pipe_drain(dm, p, false, &moved, &own);
+		ret = ret ?: err;
+		mmap_read_unlock(mm);
+		up_read(&dm->evict_sem);
+	}
+	atomic64_add(moved, &dm->st_to_dev);
+	hp_pipe_free(p);
+	kfree(p);
+	return ret ? ret : moved;
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_device);
 
@@ -635,6 +988,19 @@ static unsigned long hp_select_device(struct hmm_p2p_devmem *dm)
 {
 	return (dm->desc.type == HMM_P2P_MEM_PRIVATE ? MIGRATE_VMA_SELECT_DEVICE_PRIVATE :
 		MIGRATE_VMA_SELECT_DEVICE_COHERENT) | (dm->thp ? HP_SELECT_COMPOUND : 0);
+}
+
+/* Start a to-system batch's copies: peers' pages now, @dm's in the pipeline. */
+static void hp_copy_to_sys_start(struct hmm_p2p_devmem *dm, struct hp_pipe *p,
+				 struct hp_batch *b, bool peers)
+{
+	if (peers) {
+		int err = hp_copy_peers(dm, &b->args, &p->peers);
+
+		b->err = b->err ?: err;
+	}
+	hp_copy_start(&b->copy, dm, b->args.src, b->args.dst, b->args.npages,
+		      DMA_FROM_DEVICE, true);
 }
 
 static long hp_migrate_to_sys(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
@@ -650,42 +1016,71 @@ static long hp_migrate_to_sys(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 	bool excl = !evict &&
 		    (hp_to_sys_excl(dm) || (HP_DEVICE_THP && (flags & HMM_P2P_MIG_PEERS)));
 	unsigned long select = hp_select_device(dm) & (evict ? ~HP_SELECT_COMPOUND : ~0UL);
-	bool fail_alloc = flags & HMM_P2P_MIG_FAIL_ALLOC;
-	struct migrate_vma args = { };
-	unsigned long addr, next, n, own = 0;
-	long moved = 0;
-	int ret = 0;
+	bool peers = flags & HMM_P2P_MIG_PEERS;
+	unsigned long addr, next = end, moved = 0, own = 0;
+	unsigned int held = 0;
+	bool locked = false;
+	struct hp_pipe *p;
+	int ret = 0, err;
 
-	if (hp_alloc_batch(&args))
+	p = kmalloc_obj(*p, GFP_KERNEL_ACCOUNT);
+	if (!p || hp_pipe_init(p, peers)) {
+		kfree(p);
 		return -ENOMEM;
+	}
 
-	for (addr = start; addr < end; addr = next) {
-		ret = hp_batch_lock(mm, excl, evict);
-		if (ret)
-			break;
-		ret = hp_setup_batch(dm, mm, &args, addr, end, select, &next, excl, evict);
-		if (!ret && args.cpages) {
-			ret = hp_alloc_copy_to_sys(dm, &args, &fail_alloc,
-						   flags & HMM_P2P_MIG_PEERS, gfp);
-			migrate_vma_pages(&args);
-			n = hp_count_moved(dm, args.src, args.dst, args.npages);
-			moved += n;
-			if (flags & HMM_P2P_MIG_PEERS)
-				n -= hp_account_peers(dm, args.src, args.dst, args.npages);
-			own += n;
-			migrate_vma_finalize(&args);
+	for (addr = start; addr < end && !ret; addr = next) {
+		struct hp_batch *b = &p->b[p->next];
+
+		if (!locked) {
+			ret = hp_batch_lock(mm, excl, evict);
+			if (ret)
+				break;
+			locked = true;
+			held = 0;
 		}
-		hp_batch_unlock(mm, excl);
+		err = hp_setup_batch(dm, mm, &b->args, addr, end, select, &next, excl, evict);
+		if (!err && b->args.cpages) {
+			b->err = hp_alloc_to_sys(dm, &b->args, peers, flags & HMM_P2P_MIG_4K, gfp);
+			hp_copy_to_sys_start(dm, p, b, peers);
+			b->live = true;
+		}
+		ret = hp_pipe_drain(dm, p, peers, &moved, &own);
 		/* an eviction goes on past pages that stay (they are retried) */
 		if (ret == -ENOMEM && evict)
 			ret = 0;
-		if (ret)
-			break;
+		/*
+		 * The walk ends at the first batch with an error: the one set
+		 * up behind it (its copy overlapping that batch's) stays too.
+		 */
+		if (b->live && ret) {
+			hp_batch_abort(b);
+		} else if (b->live) {
+			p->pending = b;
+			p->next ^= 1;
+		}
+		ret = ret ?: err;
+		if (!ret && next < end && !hp_pipe_yield(mm, NULL, ++held))
+			continue;
+		err = hp_pipe_drain(dm, p, peers, &moved, &own);
+		if (err == -ENOMEM && evict)
+			err = 0;
+		ret = ret ?: err;
+		hp_batch_unlock(mm, excl);
+		locked = false;
+	}
+	if (locked) {
+		err = hp_pipe_drain(dm, p, peers, &moved, &own);
+		if (err == -ENOMEM && evict)
+			err = 0;
+		ret = ret ?: err;
+		hp_batch_unlock(mm, excl);
 	}
 	atomic64_add(own, &dm->st_to_sys);
 	if (evict)
 		atomic64_add(own, &dm->st_evicted);
-	kfree(args.src);
+	hp_pipe_free(p);
+	kfree(p);
 	return ret ? ret : moved;
 }
 
@@ -699,9 +1094,12 @@ static long hp_migrate_to_sys(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
  *
  * Only pages of @dm move (with HMM_P2P_MIG_PEERS, also those of devmems
  * sharing its owner, each copied by its own devmem). A 2 MiB device folio
- * moves as a THP, or as 4 KiB pages when no THP can be allocated.
+ * moves as a THP, or as 4 KiB pages when no THP can be allocated (or with
+ * HMM_P2P_MIG_4K).
  *
- * The mmap lock is taken one batch at a time; a fatal signal stops the walk.
+ * The mmap lock is taken a few batches at a time; a fatal signal stops the
+ * walk, and so does a batch with an error (a failed copy, no system page):
+ * the pages after it stay on the device, even those whose copy had started.
  *
  * Return: pages moved, -EINVAL if part of the range is not mapped readable,
  * -EINTR on a fatal signal, -ENOMEM if system memory ran out (those pages
@@ -759,7 +1157,7 @@ static bool hp_fault_around(struct vm_fault *vmf, struct hmm_p2p_devmem *dm)
 	unsigned long win = ALIGN_DOWN(vmf->address, n << PAGE_SHIFT);
 	struct vm_area_struct *vma = vmf->vma;
 	struct migrate_vma args = { };
-	bool fail_alloc = false, moved;
+	bool moved;
 	unsigned long fi, nr;
 
 	args.start = max(win, vma->vm_start);
@@ -776,7 +1174,8 @@ static bool hp_fault_around(struct vm_fault *vmf, struct hmm_p2p_devmem *dm)
 	if (migrate_vma_setup(&args) || !args.cpages)
 		return false;
 
-	hp_alloc_copy_to_sys(dm, &args, &fail_alloc, false, HP_GFP_AROUND);
+	hp_alloc_to_sys(dm, &args, false, false, HP_GFP_AROUND);
+	hp_copy_sync(dm, &args, DMA_FROM_DEVICE, true);
 	migrate_vma_pages(&args);
 	moved = (args.src[fi] & MIGRATE_PFN_MIGRATE) && migrate_pfn_to_page(args.dst[fi]);
 	nr = hp_count_moved(dm, args.src, args.dst, args.npages);
@@ -999,7 +1398,6 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 	unsigned long src1 = 0, dst1 = 0;
 	struct migrate_vma args = { };
 	struct hmm_p2p_devmem *dm;
-	bool fail_alloc = false;
 	unsigned int order = 0;
 	unsigned long moved;
 	vm_fault_t ret = 0;
@@ -1068,7 +1466,8 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 	if (!args.cpages)
 		goto out;	/* someone else moved it: the fault is retried */
 
-	err = hp_alloc_copy_to_sys(dm, &args, &fail_alloc, false, HP_GFP_FAULT);
+	err = hp_alloc_to_sys(dm, &args, false, false, HP_GFP_FAULT);
+	err = hp_copy_sync(dm, &args, DMA_FROM_DEVICE, true) ?: err;
 	migrate_vma_pages(&args);
 	moved = hp_count_moved(dm, args.src, args.dst, args.npages);
 	atomic64_add(moved, &dm->st_to_sys);
@@ -1169,13 +1568,14 @@ long hp_evict_chunk(struct hp_chunk *chunk)
 	struct hmm_p2p_devmem *dm = chunk->dm;
 	unsigned long pfn = chunk->pfn_first, last = chunk->pfn_first + chunk->npages;
 	unsigned long *src, *dst;
+	struct hp_copy c;
 	long moved = 0;
 
 	if (!atomic_long_read(&chunk->in_use))
 		return 0;
 	src = kcalloc(HP_PMD_NR, sizeof(*src), GFP_KERNEL);
 	dst = kcalloc(HP_PMD_NR, sizeof(*dst), GFP_KERNEL);
-	if (!src || !dst) {
+	if (!src || !dst || hp_copy_init(&c, HP_PMD_NR, GFP_KERNEL)) {
 		kfree(src);
 		kfree(dst);
 		return -ENOMEM;
@@ -1209,20 +1609,19 @@ long hp_evict_chunk(struct hp_chunk *chunk)
 			if (!dfolio)
 				continue;	/* stays; retried by the caller */
 			folio_lock(dfolio);
-			if (dm->desc.ops->copy_to_sys(dm, &dfolio->page, spage, 1U << order)) {
-				folio_unlock(dfolio);
-				folio_put(dfolio);
-				continue;
-			}
 			dst[i] = migrate_pfn(folio_pfn(dfolio)) |
 				 (src[i] & MIGRATE_PFN_WRITE) | (order ? HP_PFN_COMPOUND : 0);
 		}
+		/* pages whose copy fails stay; retried by the caller */
+		hp_copy_start(&c, dm, src, dst, n, DMA_FROM_DEVICE, false);
+		hp_copy_wait(&c, src, dst, n);
 		migrate_device_pages(src, dst, n);
 		moved += hp_count_moved(dm, src, dst, n);
 		migrate_device_finalize(src, dst, n);
 		pfn += n;
 		cond_resched();
 	}
+	hp_copy_free(&c);
 	kfree(src);
 	kfree(dst);
 	atomic64_add(moved, &dm->st_evicted);

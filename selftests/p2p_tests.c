@@ -703,6 +703,47 @@ TEST_F(p2p, window_bound)
 	munmap(raw, 5 * win);
 }
 
+/*
+ * Migration data goes through the IOMMU too: the device's DMA engine reads
+ * the system pages of a migration by the addresses the library mapped for
+ * it. One address planted outside every mapping faults in the IOMMU: that
+ * page is reported not moved and keeps its data in system memory; the
+ * others move, with their data (which they would not, were the engine to
+ * take the IOVAs for physical addresses).
+ */
+TEST_F(p2p, dma_fault_planted)
+{
+	struct hmm_p2p_fault_cmd f = { .point = HMM_P2P_FAULT_DMA_PLANT, .count = 1 };
+	struct hmm_p2p_page_info info[NPAGES];
+	int fd = self->fd[self->a];
+	struct hmm_p2p_stats st;
+	__u64 cpages;
+
+	if (!self->iommu)
+		SKIP(return, "needs an IOMMU (vm-run.sh --iommu)");
+	if (geteuid())
+		SKIP(return, "fault injection needs CAP_SYS_ADMIN");
+	fill(self->buf, NPAGES, 21);
+	ASSERT_EQ(0, stats(fd, &st, true));
+	ASSERT_EQ(0, ioctl(fd, HMM_P2P_IOC_FAULT_INJECT, &f));
+	/* the copy's failure is the migration's error */
+	EXPECT_EQ(-EIO, dmc(fd, HMM_DMIRROR_MIGRATE_TO_DEV, self->buf, self->out, NPAGES,
+			    &cpages));
+	ASSERT_EQ(0, stats(fd, &st, false));
+	show_stats("planted", fd);
+	printf("# dma_faults=%llu dma_iommu_faults=%llu\n", st.dma_faults, st.dma_iommu_faults);
+	EXPECT_EQ(1, st.dma_faults);
+	EXPECT_EQ(1, st.dma_iommu_faults);
+	EXPECT_EQ(NPAGES - 1, st.migrated_to_dev);
+	/* the planted page (the batch's first) stayed; the others are on the device */
+	ASSERT_EQ(0, classify(fd, self->buf, NPAGES, HMM_P2P_CLASSIFY_NOFAULT, info));
+	EXPECT_EQ(HMM_P2P_CLASS_SYSTEM, info[0].class);
+	EXPECT_EQ(NPAGES - 1, count(info + 1, NPAGES - 1, HMM_P2P_CLASS_PRIVATE_LOCAL, 0, 0,
+				    TD_NR_DMIRROR + self->a));
+	/* every byte intact, wherever it is */
+	EXPECT_EQ(-1, check(self->buf, NPAGES, 21));
+}
+
 /* P2P memory mapped into the process (sysfs p2pmem/allocate of a device). */
 TEST_F(p2p, p2pmem_user_mapping)
 {

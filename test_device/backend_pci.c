@@ -259,8 +259,7 @@ static const struct hmm_p2p_devmem_ops td_pci_ops = {
 	.chunk_init = td_pci_chunk_init,
 	.chunk_fini = td_pci_chunk_fini,
 	.alloc_backing = td_inject_alloc_backing,
-	.copy_to_dev = td_copy_to_dev,
-	.copy_to_sys = td_copy_to_sys,
+	.copy = td_dma_copy,
 	.p2p_page = td_pci_p2p_page,
 };
 
@@ -452,6 +451,7 @@ static int td_pci_activate(struct td_pci *tp)
 		.thp = true,
 		.nid = dev_to_node(&tp->pdev->dev),
 		.ops = &td_pci_ops,
+		.dma_dev = &tp->pdev->dev,
 		.priv = td,
 	};
 	u64 bytes = min_t(u64, (u64)pci_private_mb * SZ_1M, tp->bar_len / 2);
@@ -464,10 +464,16 @@ static int td_pci_activate(struct td_pci *tp)
 	td->chunk_size = desc.chunk_size;
 	if (desc.nid == NUMA_NO_NODE)
 		desc.nid = numa_node_id();
+	ret = td_engine_init(td);
+	if (ret) {
+		td_engine_fini(td);
+		return ret;
+	}
 	td->dm = hmm_p2p_devmem_create(&desc);
 	if (IS_ERR(td->dm)) {
 		ret = PTR_ERR(td->dm);
 		td->dm = NULL;
+		td_engine_fini(td);
 		return ret;
 	}
 	td->misc.minor = MISC_DYNAMIC_MINOR;
@@ -479,6 +485,7 @@ static int td_pci_activate(struct td_pci *tp)
 	if (ret) {
 		hmm_p2p_devmem_destroy(td->dm);
 		td->dm = NULL;
+		td_engine_fini(td);
 		return ret;
 	}
 	WRITE_ONCE(tp->ready, true);
@@ -660,6 +667,7 @@ static void td_pci_remove(struct pci_dev *pdev)
 		mutex_unlock(&tp->files_lock);
 		hmm_p2p_devmem_destroy(tp->td.dm);
 		tp->td.dm = NULL;
+		td_engine_fini(&tp->td);
 		/*
 		 * Only now is the BAR window dead for the engines' decoding:
 		 * until the destroy revoked every peer's P2P mapping, a peer

@@ -162,6 +162,5 @@ const struct hmm_p2p_devmem_ops td_soft_ops = {
 	.chunk_fini = td_soft_chunk_fini,
 	.alloc_backing = td_soft_alloc_backing,
 	.free_backing = td_soft_free_backing,
-	.copy_to_dev = td_copy_to_dev,
-	.copy_to_sys = td_copy_to_sys,
+	.copy = td_dma_copy,
 };

@@ -31,6 +31,5 @@ const struct td_page_ops td_spm_page_ops = {
 const struct hmm_p2p_devmem_ops td_spm_ops = {
 	.chunk_init = td_inject_chunk_init,
 	.alloc_backing = td_inject_alloc_backing,
-	.copy_to_dev = td_copy_to_dev,
-	.copy_to_sys = td_copy_to_sys,
+	.copy = td_dma_copy,
 };

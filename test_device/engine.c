@@ -68,11 +68,11 @@ struct td_device *td_page_device(struct page *page)
  * would route it: a PCI device's request that falls in a peer's BAR below
  * the same switch goes to that peer (the switch routes it; no IOMMU sees
  * it); anything else goes upstream, through the IOMMU's page table when
- * the device's domain translates (an unmapped address faults), else
- * straight to memory (on q35 a bus address is the CPU physical address).
- * The platform devices sit behind no IOMMU.
+ * the device's domain translates (an unmapped address faults: *@iommu is
+ * set then), else straight to memory (on q35 a bus address is the CPU
+ * physical address). The platform devices sit behind no IOMMU.
  */
-static struct page *td_dma_to_page(struct td_device *td, dma_addr_t addr)
+static struct page *td_dma_decode(struct td_device *td, dma_addr_t addr, bool *iommu)
 {
 	struct device *dev = td_dma_dev(td);
 	struct iommu_domain *dom;
@@ -84,8 +84,10 @@ static struct page *td_dma_to_page(struct td_device *td, dma_addr_t addr)
 		dom = iommu_get_domain_for_dev(dev);
 		if (dom && (dom->type & __IOMMU_DOMAIN_PAGING)) {
 			phys = iommu_iova_to_phys(dom, addr);
-			if (!phys)
+			if (!phys) {
+				*iommu = true;
 				return NULL;
+			}
 		} else {
 			phys = dma_to_phys(dev, addr);
 		}
@@ -93,6 +95,13 @@ static struct page *td_dma_to_page(struct td_device *td, dma_addr_t addr)
 	if (!pfn_valid(PHYS_PFN(phys)))
 		return NULL;
 	return pfn_to_page(PHYS_PFN(phys));
+}
+
+static struct page *td_dma_to_page(struct td_device *td, dma_addr_t addr)
+{
+	bool iommu = false;
+
+	return td_dma_decode(td, addr, &iommu);
 }
 
 static struct page *td_own_data(struct td_device *td, struct page *page);
@@ -236,134 +245,169 @@ static struct page *td_own_data(struct td_device *td, struct page *page)
 }
 
 /*
- * Copy @nr pages with one of the backend's page operations (@access): fails
- * as a whole when an armed @inj fires, stops at the first page that fails.
+ * The DMA engine. Each device runs its copy jobs (struct hmm_p2p_copy_job)
+ * one after the other on its own ordered workqueue, apart from the CPU that
+ * queued them, and touches system memory only through the DMA addresses
+ * in the job, decoded as the hardware would (td_dma_decode()): with an
+ * IOMMU, an address it does not map faults, and that page fails.
  */
-static int td_copy(struct td_device *td, struct td_inject *inj,
-		   int (*access)(struct page *dst, struct page *src),
-		   struct page *dst, struct page *src, unsigned int nr)
-{
-	unsigned int i;
-	int ret;
+#define TD_PLANT_OFFSET	BIT_ULL(40)	/* where no mapping of a batch reaches */
 
-	if (td_inject_fail(inj))
-		return -EIO;
-	for (i = 0; i < nr; i++) {
-		ret = access(dst + i, src ? src + i : NULL);
-		if (ret)
-			return ret;
+/* One page of a job; -EFAULT when its system address decodes to nothing. */
+static int td_dma_page(struct td_device *td, enum dma_data_direction dir,
+		       const struct hmm_p2p_addr *s, const struct hmm_p2p_addr *d, bool plant)
+{
+	const struct hmm_p2p_addr *sys = dir == DMA_TO_DEVICE ? s : d;
+	const struct hmm_p2p_addr *local = dir == DMA_TO_DEVICE ? d : s;
+	struct page *page = NULL;
+	bool iommu = false;
+	dma_addr_t addr;
+
+	if (local->type != HMM_P2P_ADDR_LOCAL || hmm_p2p_page_devmem(local->page) != td->dm)
+		return -EINVAL;
+	if (sys->type == HMM_P2P_ADDR_SYSTEM) {
+		addr = sys->addr + (plant ? TD_PLANT_OFFSET : 0);
+		page = td_dma_decode(td, addr, &iommu);
+		if (page && is_zone_device_page(page))
+			page = NULL;	/* a system address must reach RAM */
+		if (!page) {
+			atomic64_inc(&td->dma_faults);
+			if (iommu)
+				atomic64_inc(&td->dma_iommu_faults);
+			pr_warn_ratelimited("%s: DMA fault: %s address %pad %s\n", td->name,
+					    dir == DMA_TO_DEVICE ? "read" : "write", &addr,
+					    iommu ? "not mapped by the IOMMU" :
+					    "reaches no memory");
+			return -EFAULT;
+		}
+	} else if (sys->type != HMM_P2P_ADDR_NONE || dir != DMA_TO_DEVICE) {
+		return -EINVAL;
 	}
-	atomic64_add((u64)nr << PAGE_SHIFT, &td->bytes_copied);
-	return 0;
+	if (dir == DMA_TO_DEVICE)
+		return td->page_ops->to_dev(local->page, page);
+	return td->page_ops->to_sys(page, local->page);
 }
 
-/**
- * td_copy_to_dev() - &hmm_p2p_devmem_ops.copy_to_dev of every backend
- * @dm: the device's memory
- * @dst: first device page
- * @src: first system page, or NULL to zero fill
- * @nr: pages
- *
- * Return: 0, or -EIO (an injected failure, or a page without backing).
+/*
+ * Run one job. A unit (a destination folio, or a page) fails as a whole
+ * when an armed copy injection fires; an armed plant makes the first read
+ * address of the next unit point outside every mapping.
  */
-int td_copy_to_dev(struct hmm_p2p_devmem *dm, struct page *dst, struct page *src,
-		   unsigned int nr)
+static void td_dma_run(struct td_device *td, struct hmm_p2p_copy_job *job)
 {
-	struct td_device *td = hmm_p2p_devmem_priv(dm);
+	bool to_dev = job->dir == DMA_TO_DEVICE;
+	struct td_inject *inj = to_dev ? &td->inj_copy_to_dev : &td->inj_copy_to_sys;
+	unsigned long i, k, nr, done = 0;
 
-	return td_copy(td, &td->inj_copy_to_dev, td->page_ops->to_dev, dst, src, nr);
-}
+	for (i = 0; i < job->npages; i += nr) {
+		const struct hmm_p2p_addr *d = &job->dst[i];
+		bool plant;
 
-/**
- * td_copy_to_sys() - &hmm_p2p_devmem_ops.copy_to_sys of every backend
- * @dm: the device's memory
- * @dst: first system page
- * @src: first device page
- * @nr: pages
- *
- * Return: 0, or -EIO (an injected failure, or a page without backing).
- */
-int td_copy_to_sys(struct hmm_p2p_devmem *dm, struct page *dst, struct page *src,
-		   unsigned int nr)
-{
-	struct td_device *td = hmm_p2p_devmem_priv(dm);
-
-	return td_copy(td, &td->inj_copy_to_sys, td->page_ops->to_sys, dst, src, nr);
-}
-
-/**
- * td_engine_read_moved() - the device reads back the pages it just took in
- * @tf: the open device (its mirror)
- * @start: first byte of the range, page aligned
- * @npages: pages
- * @pages: per page, the device page holding it, referenced, or NULL (as
- *	hmm_p2p_migrate_to_device_pages() fills them); the caller drops the
- *	references afterwards (td_put_pages())
- * @ubuf: user buffer of @npages pages to fill; it must not overlap the range
- *	(a fault on a referenced page could not be served)
- * @cpages: out: pages transferred
- * @faults: out: fault rounds taken
- *
- * Pages with a slot are read straight from device memory: the reference
- * keeps each one, and its data, where it is, so no mirror entry is needed.
- * The others are read through the mirror as TD_ACCESS_OWN.
- *
- * Return: 0 or -errno; -ENOENT when a page is not in this device's memory.
- */
-int td_engine_read_moved(struct td_file *tf, u64 start, u64 npages, struct page **pages,
-			 void __user *ubuf, u64 *cpages, u64 *faults)
-{
-	u64 i = 0, j, done = 0;
-	int ret = 0;
-
-	while (i < npages && !ret) {
-		struct page *data;
-		unsigned long left;
-		void *kaddr;
-
-		if (!pages[i]) {
-			for (j = i + 1; j < npages && !pages[j]; j++)
-				;
-			ret = td_engine_rw(tf, start + (i << PAGE_SHIFT), j - i,
-					   ubuf + (i << PAGE_SHIFT), false, TD_ACCESS_OWN, 0,
-					   cpages, faults);
-			i = j;
+		nr = 1;
+		if (d->type == HMM_P2P_ADDR_NONE)
+			continue;
+		nr = min_t(unsigned long, 1UL << d->order, job->npages - i);
+		if (td_inject_fail(inj)) {
+			/* as one copy of the source folio: its rest is not tried */
+			nr = max_t(unsigned long, nr, ALIGN(i + 1, 1UL << job->src[i].order) - i);
+			nr = min(nr, job->npages - i);
+			bitmap_set(job->failed, i, nr);
 			continue;
 		}
-		data = td_own_data(tf->dev, pages[i]);
-		if (!data) {
-			ret = -ENOENT;
-			break;
+		plant = to_dev && td_inject_fail(&td->inj_dma_plant);
+		for (k = i; k < i + nr; k++) {
+			if (td_dma_page(td, job->dir, &job->src[k], &job->dst[k], plant && k == i))
+				set_bit(k, job->failed);
+			else
+				done++;
 		}
-		kaddr = kmap_local_page(data);
-		left = copy_to_user(ubuf + (i << PAGE_SHIFT), kaddr, PAGE_SIZE);
-		kunmap_local(kaddr);
-		if (left) {
-			ret = -EFAULT;
-			break;
-		}
-		(*cpages)++;
-		done++;
-		if (!(++i % TD_WINDOW))
+		if (!(i % TD_WINDOW))
 			cond_resched();
 	}
-	atomic64_add(done << PAGE_SHIFT, &tf->dev->bytes_copied);
-	return ret;
+	atomic64_add((u64)done << PAGE_SHIFT, &td->bytes_copied);
+}
+
+static void td_dma_work(struct work_struct *work)
+{
+	struct td_device *td = container_of(work, struct td_device, dma_work);
+	struct hmm_p2p_copy_job *job;
+
+	for (;;) {
+		spin_lock(&td->dma_lock);
+		job = list_first_entry_or_null(&td->dma_jobs, struct hmm_p2p_copy_job, link);
+		if (job)
+			list_del_init(&job->link);
+		spin_unlock(&td->dma_lock);
+		if (!job)
+			break;
+		td_dma_run(td, job);
+		hmm_p2p_copy_done(job, 0);
+		cond_resched();
+	}
 }
 
 /**
- * td_put_pages() - drop the references td_engine_read_moved() read through
- * @pages: the slots; NULL ones are skipped
- * @npages: slots
+ * td_dma_copy() - &hmm_p2p_devmem_ops.copy of every backend
+ * @dm: the device's memory
+ * @job: the batch
+ *
+ * Queues the job for the device's engine.
+ *
+ * Return: -EIOCBQUEUED (the engine completes it with hmm_p2p_copy_done()).
  */
-void td_put_pages(struct page **pages, u64 npages)
+int td_dma_copy(struct hmm_p2p_devmem *dm, struct hmm_p2p_copy_job *job)
 {
-	u64 i;
+	struct td_device *td = hmm_p2p_devmem_priv(dm);
 
-	for (i = 0; i < npages; i++)
-		if (pages[i])
-			put_page(pages[i]);
+	spin_lock(&td->dma_lock);
+	list_add_tail(&job->link, &td->dma_jobs);
+	spin_unlock(&td->dma_lock);
+	queue_work(td->dma_wq, &td->dma_work);
+	return -EIOCBQUEUED;
 }
+
+/**
+ * td_engine_init() - start a device's DMA engine
+ * @td: the device (@td->name set)
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int td_engine_init(struct td_device *td)
+{
+	spin_lock_init(&td->dma_lock);
+	INIT_LIST_HEAD(&td->dma_jobs);
+	INIT_WORK(&td->dma_work, td_dma_work);
+	/* reclaim may wait for a copy back to system memory: a rescuer */
+	td->dma_wq = alloc_ordered_workqueue("%s_dma", WQ_MEM_RECLAIM, td->name);
+	return td->dma_wq ? 0 : -ENOMEM;
+}
+
+/**
+ * td_engine_fini() - stop it, once its device memory is gone (no job left)
+ * @td: the device
+ */
+void td_engine_fini(struct td_device *td)
+{
+	if (td->dma_wq)
+		destroy_workqueue(td->dma_wq);
+	td->dma_wq = NULL;
+}
+
+/**
+ * td_alloc_backing_fail() - should this allocation of a 2 MiB device folio
+ *	fail (HMM_DMIRROR_FLAG_FAIL_ALLOC armed it)?
+ * @dm: the device's memory
+ * @order: the allocation's order
+ *
+ * Return: true once per arming, for a 2 MiB folio.
+ */
+bool td_alloc_backing_fail(struct hmm_p2p_devmem *dm, unsigned int order)
+{
+	struct td_device *td = hmm_p2p_devmem_priv(dm);
+
+	return order && atomic_xchg(&td->fail_thp, 0);
+}
+
 
 /**
  * td_engine_rw() - the device reads or writes a user range

@@ -149,99 +149,75 @@ static int td_snapshot(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
 			       sizeof(u8), &cmd->cpages, td_snapshot_fill);
 }
 
-static unsigned int td_take_fail_alloc(struct td_file *tf)
+/*
+ * HMM_DMIRROR_FLAG_FAIL_ALLOC, as lib/test_hmm has it: the next migration
+ * finds no 2 MiB destination folio (a device folio, or a THP in system
+ * memory on the way back) and moves the range in 4 KiB pages. The device
+ * arms its own allocator for the way to the device (td_alloc_backing_fail(),
+ * disarmed after the migration) and asks the library for 4 KiB pages on the
+ * way back (HMM_P2P_MIG_4K).
+ */
+static bool td_take_fail_alloc(struct td_file *tf)
 {
 	if (!(tf->flags & HMM_DMIRROR_FLAG_FAIL_ALLOC))
-		return 0;
+		return false;
 	tf->flags &= ~HMM_DMIRROR_FLAG_FAIL_ALLOC;
-	return HMM_P2P_MIG_FAIL_ALLOC;
+	return true;
 }
 
-/*
- * Move one batch (at most one 2 MiB-aligned stretch) and read it back from
- * the device pages it took in. The references last only for this batch: held
- * across the next batch's wait for the devmem's evict_sem, they would make
- * every concurrent eviction wait out its retries.
- */
-static int td_migrate_batch(struct td_file *tf, u64 addr, u64 npages, unsigned int flags,
-			    struct page **pages, void __user *ubuf, struct hmm_dmirror_cmd *cmd)
+/* Is every page of [@start, @end) still mapped? */
+static bool td_range_mapped(struct mm_struct *mm, unsigned long start, unsigned long end)
 {
-	long moved;
-	int ret;
+	struct vm_area_struct *vma;
+	bool mapped = true;
 
-	memset(pages, 0, npages * sizeof(*pages));
-	moved = hmm_p2p_migrate_to_device_pages(tf->dev->dm, tf->mirror.mm, addr,
-						addr + (npages << PAGE_SHIFT), flags, pages);
-	ret = moved < 0 ? moved :
-	      td_engine_read_moved(tf, addr, npages, pages, ubuf, &cmd->cpages, &cmd->faults);
-	td_put_pages(pages, npages);
-	return ret;
+	mmap_read_lock(mm);
+	while (start < end && mapped) {
+		vma = vma_lookup(mm, start);
+		mapped = vma;
+		if (vma)
+			start = vma->vm_end;
+	}
+	mmap_read_unlock(mm);
+	return mapped;
 }
 
 static int td_migrate_to_dev(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
 {
-	u64 size = cmd->npages << PAGE_SHIFT;
-	unsigned long end = cmd->addr + size, addr, next;
-	void __user *ubuf = u64_to_user_ptr(cmd->ptr);
-	unsigned int flags = td_take_fail_alloc(tf);
-	struct page **pages = NULL;
+	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT);
+	struct td_device *td = tf->dev;
+	bool fail = td_take_fail_alloc(tf);
 	long moved;
-	int ret = 0;
+	int ret;
 
-	/*
-	 * Return the data as the device now holds it: all of it must be ours.
-	 * When the user buffer lies apart from the range, the device reads the
-	 * pages it took in directly (the migration hands out references to
-	 * them), a batch at a time; otherwise through its mirror.
-	 */
-	if (cmd->ptr <= U64_MAX - size && (cmd->ptr + size <= cmd->addr || cmd->ptr >= end))
-		pages = kvmalloc_array(min_t(u64, cmd->npages, PMD_SIZE >> PAGE_SHIFT),
-				       sizeof(*pages), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (pages) {
-		for (addr = cmd->addr; addr < end; addr = next) {
-			int err;
-
-			next = min(end, ALIGN(addr + 1, PMD_SIZE));
-			if (fatal_signal_pending(current)) {
-				ret = -EINTR;
-				break;
-			}
-			err = td_migrate_batch(tf, addr, (next - addr) >> PAGE_SHIFT, flags, pages,
-					       ubuf + (addr - cmd->addr), cmd);
-			flags = 0;
-			/*
-			 * As one migration of the whole range: pages that could
-			 * not get device memory, or whose copy failed, stay and
-			 * the rest of the range still moves; the first such
-			 * error is returned. Any other error ends it.
-			 */
-			if (err == -ENOMEM || err == -EIO) {
-				ret = ret ?: err;
-				continue;
-			}
-			if (err) {
-				ret = err;
-				break;
-			}
-		}
-		kvfree(pages);
-		return ret;
-	}
-	moved = hmm_p2p_migrate_to_device_pages(tf->dev->dm, tf->mirror.mm, cmd->addr, end,
-						flags, NULL);
+	if (fail)
+		atomic_set(&td->fail_thp, 1);
+	moved = hmm_p2p_migrate_to_device(td->dm, tf->mirror.mm, cmd->addr, end, 0);
+	if (fail)
+		atomic_set(&td->fail_thp, 0);
 	if (moved < 0)
 		return moved;
-	return td_engine_rw(tf, cmd->addr, cmd->npages, ubuf, false, TD_ACCESS_OWN, 0,
-			    &cmd->cpages, &cmd->faults);
+	/*
+	 * Return the data as the device now holds it, read through its
+	 * mirror (as lib/test_hmm does): all of it must be in its memory.
+	 */
+	ret = td_engine_rw(tf, cmd->addr, cmd->npages, u64_to_user_ptr(cmd->ptr), false,
+			   TD_ACCESS_OWN, 0, &cmd->cpages, &cmd->faults);
+	/* unmapped since it moved: as if the migration had found it so */
+	if (ret == -ENOENT && !td_range_mapped(tf->mirror.mm, cmd->addr, end))
+		ret = -EINVAL;
+	return ret;
 }
 
 static int td_migrate_to_sys(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
 {
 	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT);
+	struct td_device *td = tf->dev;
 	long moved;
 
-	moved = hmm_p2p_migrate_to_system(tf->dev->dm, tf->mirror.mm, cmd->addr, end,
-					  td_take_fail_alloc(tf));
+	/* FAIL_ALLOC's way back: no THP in system memory, 4 KiB pages */
+	moved = hmm_p2p_migrate_to_system(td->dm, tf->mirror.mm, cmd->addr, end,
+					  td_take_fail_alloc(tf) ? HMM_P2P_MIG_4K : 0);
 	if (moved < 0)
 		return moved;
 	cmd->cpages = moved;
@@ -467,6 +443,10 @@ static int td_stats(struct td_file *tf, void __user *uarg)
 	st.pages_total = ds.pages_total;
 	st.chunks = ds.chunks;
 	st.thp_migrated = ds.thp_migrated;
+	st.dma_faults = reset ? atomic64_xchg(&tf->dev->dma_faults, 0) :
+				atomic64_read(&tf->dev->dma_faults);
+	st.dma_iommu_faults = reset ? atomic64_xchg(&tf->dev->dma_iommu_faults, 0) :
+				      atomic64_read(&tf->dev->dma_iommu_faults);
 	st.bytes_copied = reset ? atomic64_xchg(&tf->dev->bytes_copied, 0) :
 				     atomic64_read(&tf->dev->bytes_copied);
 	st.cpu_faults_for_mirrors = ds.cpu_faults_for_mirrors;
@@ -506,6 +486,9 @@ static int td_fault_inject(struct td_file *tf, void __user *uarg)
 		return 0;
 	case HMM_P2P_FAULT_COPY_TO_SYS:
 		td_inject_arm(&td->inj_copy_to_sys, cmd.count, cmd.skip);
+		return 0;
+	case HMM_P2P_FAULT_DMA_PLANT:
+		td_inject_arm(&td->inj_dma_plant, cmd.count, cmd.skip);
 		return 0;
 	}
 	return -EINVAL;

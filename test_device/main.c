@@ -118,18 +118,22 @@ int td_inject_chunk_init(struct hmm_p2p_devmem *dm, unsigned long pfn,
  * @dm: the device's memory
  * @data: the chunk's backend data (unused)
  * @index: the page in its chunk (unused)
- * @order: the folio's order (unused)
+ * @order: the folio's order
  *
  * Every backend's alloc_backing calls this first; backends with none use it
  * as their alloc_backing.
  *
- * Return: -ENOMEM when HMM_P2P_FAULT_ALLOC_PAGE fires, else 0.
+ * Return: -ENOMEM for an armed HMM_DMIRROR_FLAG_FAIL_ALLOC (a 2 MiB folio)
+ * or when HMM_P2P_FAULT_ALLOC_PAGE fires, else 0.
  */
 int td_inject_alloc_backing(struct hmm_p2p_devmem *dm, void *data,
 			    unsigned long index, unsigned int order)
 {
 	struct td_device *td = hmm_p2p_devmem_priv(dm);
 
+	/* HMM_DMIRROR_FLAG_FAIL_ALLOC's 2 MiB folio, then the fault point */
+	if (td_alloc_backing_fail(dm, order))
+		return -ENOMEM;
 	return td_inject_fail(&td->inj_alloc_page) ? -ENOMEM : 0;
 }
 
@@ -143,6 +147,7 @@ void td_inject_disarm(struct td_device *td)
 	td_inject_arm(&td->inj_chunk_grow, 0, 0);
 	td_inject_arm(&td->inj_copy_to_sys, 0, 0);
 	td_inject_arm(&td->inj_copy_to_dev, 0, 0);
+	td_inject_arm(&td->inj_dma_plant, 0, 0);
 }
 
 static int td_open(struct inode *inode, struct file *filp)
@@ -219,6 +224,7 @@ static void td_device_destroy(struct td_device *td)
 	/* nothing may keep the pages from coming home now */
 	td_inject_disarm(td);
 	hmm_p2p_devmem_destroy(td->dm);
+	td_engine_fini(td);
 	platform_device_unregister(td->pdev);
 	kfree(td);
 }
@@ -255,8 +261,13 @@ static int td_device_create(int index, enum hmm_p2p_mem_type type, phys_addr_t b
 	if (ret)
 		goto err_pdev;
 
+	ret = td_engine_init(td);
+	if (ret)
+		goto err_pdev;
+
 	desc.name = td->name;
 	desc.priv = td;
+	desc.dma_dev = &td->pdev->dev;
 	if (type == HMM_P2P_MEM_PRIVATE) {
 		td->backend = HMM_P2P_BACKEND_SOFT;
 		td->page_ops = &td_soft_page_ops;
@@ -298,6 +309,7 @@ static int td_device_create(int index, enum hmm_p2p_mem_type type, phys_addr_t b
 err_dm:
 	hmm_p2p_devmem_destroy(td->dm);
 err_pdev:
+	td_engine_fini(td);
 	platform_device_unregister(td->pdev);
 err_free:
 	kfree(td);

@@ -10,6 +10,8 @@
 #include <linux/pci.h>
 #include <linux/atomic.h>
 #include <linux/mutex.h>
+#include <linux/workqueue.h>
+#include <linux/spinlock.h>
 #include "hmm_p2p.h"
 #include "hmm_p2p_test.h"
 
@@ -27,9 +29,9 @@ struct td_inject {
  * @to_dev: fill device page @dst from system page @src, or zero it (@src NULL)
  * @to_sys: copy device page @src to system page @dst
  *
- * Both return 0 or -EIO. Every backend's devmem copy operations are
- * td_copy_to_dev() and td_copy_to_sys(), which check fault injection, call
- * these page by page and account for the bytes copied.
+ * Both return 0 or -EIO. Every backend's devmem copy operation is
+ * td_dma_copy(): the device's DMA engine (engine.c) decodes each job's
+ * addresses and calls these page by page.
  */
 struct td_page_ops {
 	int (*to_dev)(struct page *dst, struct page *src);
@@ -59,6 +61,14 @@ struct td_page_ops {
  * @inj_chunk_grow: injected chunk growth failures (chunk_init fails)
  * @inj_copy_to_dev: injected copy failures, system to device
  * @inj_copy_to_sys: injected copy failures, device to system
+ * @inj_dma_plant: planted bad read addresses (HMM_P2P_FAULT_DMA_PLANT)
+ * @fail_thp: the next 2 MiB device folio allocation fails (FAIL_ALLOC)
+ * @dma_wq: the DMA engine's ordered workqueue (engine.c)
+ * @dma_lock: protects @dma_jobs
+ * @dma_jobs: copy jobs queued for the engine
+ * @dma_work: the engine's work: runs the queued jobs
+ * @dma_faults: pages the engine failed because an address reached nothing
+ * @dma_iommu_faults: of those, addresses the IOMMU did not map
  * @pf_pages: pages HMM_P2P_IOC_PREFETCH populated (prefetch.c)
  * @pf_queued: asynchronous prefetch requests queued
  * @pf_done: ... that populated their whole range
@@ -85,6 +95,14 @@ struct td_device {
 	struct td_inject inj_chunk_grow;
 	struct td_inject inj_copy_to_dev;
 	struct td_inject inj_copy_to_sys;
+	struct td_inject inj_dma_plant;
+	atomic_t fail_thp;
+	struct workqueue_struct *dma_wq;
+	spinlock_t dma_lock;	/* protects dma_jobs */
+	struct list_head dma_jobs;
+	struct work_struct dma_work;
+	atomic64_t dma_faults;
+	atomic64_t dma_iommu_faults;
 	atomic64_t pf_pages;
 	atomic64_t pf_queued;
 	atomic64_t pf_done;
@@ -153,17 +171,14 @@ enum td_access {
 int td_engine_rw(struct td_file *tf, u64 start, u64 npages, void __user *ubuf,
 		 bool write, enum td_access mode, unsigned int fault_flags,
 		 u64 *cpages, u64 *faults);
-int td_engine_read_moved(struct td_file *tf, u64 start, u64 npages, struct page **pages,
-			 void __user *ubuf, u64 *cpages, u64 *faults);
-void td_put_pages(struct page **pages, u64 npages);
 int td_dma_read(struct td_device *td, dma_addr_t addr, void __user *ubuf);
 struct page *td_entry_data(struct td_device *td, const struct hmm_p2p_entry *e,
 			   enum td_access mode);
 bool td_inject_fail(struct td_inject *inj);
-int td_copy_to_dev(struct hmm_p2p_devmem *dm, struct page *dst, struct page *src,
-		   unsigned int nr);
-int td_copy_to_sys(struct hmm_p2p_devmem *dm, struct page *dst, struct page *src,
-		   unsigned int nr);
+int td_dma_copy(struct hmm_p2p_devmem *dm, struct hmm_p2p_copy_job *job);
+int td_engine_init(struct td_device *td);
+void td_engine_fini(struct td_device *td);
+bool td_alloc_backing_fail(struct hmm_p2p_devmem *dm, unsigned int order);
 void td_inject_arm(struct td_inject *inj, unsigned int count, unsigned int skip);
 struct td_device *td_page_device(struct page *page);
 

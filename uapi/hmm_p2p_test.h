@@ -160,7 +160,9 @@ struct hmm_p2p_stats {
 	__u64 p2p_fallback_no_path;	/* peer page migrated: no P2P path */
 	__u64 p2p_fallback_write;	/* peer page migrated: write to RO */
 	__u64 p2p_fallback_gone;	/* peer page migrated: peer going away */
-	__u64 reserved[8];
+	__u64 dma_faults;		/* pages failed: a DMA address reached nothing */
+	__u64 dma_iommu_faults;		/* of those, addresses the IOMMU did not map */
+	__u64 reserved[6];
 	/*
 	 * The mirror as an importer (an ODP-style device whose pages live
 	 * elsewhere and keep moving): its faults' retries when invalidations
@@ -198,6 +200,14 @@ enum hmm_p2p_fault_point {
 	HMM_P2P_FAULT_CHUNK_GROW,	/* registering a new pagemap chunk */
 	HMM_P2P_FAULT_COPY_TO_DEV,	/* engine copy system -> device */
 	HMM_P2P_FAULT_COPY_TO_SYS,	/* engine copy device -> system */
+	/*
+	 * The device's DMA engine reads the first page of a unit (a folio or
+	 * a page) of a migration to the device at an address outside every
+	 * mapping (1 TiB past the one it was given): with an IOMMU the read
+	 * faults, the page stays in system memory (stats: dma_faults,
+	 * dma_iommu_faults).
+	 */
+	HMM_P2P_FAULT_DMA_PLANT,
 	HMM_P2P_FAULT_NR,
 };
 

@@ -32,6 +32,7 @@
 #include <linux/xarray.h>
 #include <linux/mmu_notifier.h>
 #include <linux/dma-mapping.h>
+#include <linux/completion.h>
 
 struct page;
 struct mm_struct;
@@ -104,6 +105,79 @@ struct hmm_p2p_entry {
 };
 
 /**
+ * enum hmm_p2p_addr_type - what a struct hmm_p2p_addr names
+ * @HMM_P2P_ADDR_NONE: nothing. As a source: zero fill the destination (the
+ *	process had no page there yet); as a destination: skip the entry (its
+ *	source is not part of this job)
+ * @HMM_P2P_ADDR_SYSTEM: a system RAM page, by the DMA address the library
+ *	mapped it at for the devmem's DMA device (&hmm_p2p_devmem_desc.dma_dev)
+ *	for the job's direction, valid until the job completes; without a DMA
+ *	device, its physical address. @page is set too, for a driver that
+ *	copies with the CPU; a DMA engine must use @addr only.
+ * @HMM_P2P_ADDR_LOCAL: a page of this devmem (@page; @addr is 0): the
+ *	driver finds its storage, e.g. through hmm_p2p_page_backing()
+ * @HMM_P2P_ADDR_PEER: reserved for device-to-device moves: another
+ *	device's page by its P2P DMA address. Not produced yet.
+ */
+enum hmm_p2p_addr_type {
+	HMM_P2P_ADDR_NONE = 0,
+	HMM_P2P_ADDR_SYSTEM,
+	HMM_P2P_ADDR_LOCAL,
+	HMM_P2P_ADDR_PEER,
+};
+
+/**
+ * struct hmm_p2p_addr - one 4 KiB page of a copy job
+ * @addr: DMA (or physical) address, for HMM_P2P_ADDR_SYSTEM and _PEER
+ * @page: the page (NULL for HMM_P2P_ADDR_NONE)
+ * @type: enum hmm_p2p_addr_type
+ * @order: order of the folio the page belongs to (0 or the PMD order). The
+ *	2^@order entries of a folio are consecutive, start at an aligned
+ *	index, and their addresses are contiguous: a driver may copy them as
+ *	one run.
+ */
+struct hmm_p2p_addr {
+	dma_addr_t addr;
+	struct page *page;
+	u8 type;
+	u8 order;
+};
+
+/**
+ * struct hmm_p2p_copy_job - one migration batch for &hmm_p2p_devmem_ops.copy
+ * @dir: DMA_TO_DEVICE: system memory (or nothing: zero fill) to this
+ *	devmem; DMA_FROM_DEVICE: this devmem to system memory
+ * @npages: entries in @src and @dst (at most 512: one PMD)
+ * @src: per page, where the data is
+ * @dst: per page, where it goes; entries of type NONE are skipped
+ * @failed: bitmap of @npages bits, clear on entry: the driver sets the bit
+ *	of every page it could not copy (an address that faults, a device
+ *	error). Such a page keeps its data where it was; for a folio, one bit
+ *	keeps the whole folio where it was.
+ * @link: the driver's, while it owns the job (after ->copy() returned
+ *	-EIOCBQUEUED, until hmm_p2p_copy_done()): e.g. its queue of jobs
+ * @done: private to the library
+ * @status: private to the library
+ *
+ * The library owns the job and its arrays; they live until the job is
+ * complete. The pages are locked and referenced by the migration, and the
+ * library waits for the job (uninterruptibly: the device may be writing)
+ * before it looks at the pages again, frees them or unmaps the addresses.
+ */
+struct hmm_p2p_copy_job {
+	enum dma_data_direction dir;
+	unsigned long npages;
+	const struct hmm_p2p_addr *src;
+	const struct hmm_p2p_addr *dst;
+	unsigned long *failed;
+	struct list_head link;
+	struct completion done;
+	int status;
+};
+
+void hmm_p2p_copy_done(struct hmm_p2p_copy_job *job, int err);
+
+/**
  * struct hmm_p2p_devmem_ops - what the driver provides for its memory
  * @chunk_init: optional; a chunk of @npages pages starting at @pfn is being
  *	registered; may set *@data to per-chunk backend state
@@ -112,11 +186,15 @@ struct hmm_p2p_entry {
  *	is being allocated; back it (device-private memory). Return 0 or -errno.
  * @free_backing: optional; release what @alloc_backing set up. Called from
  *	the pagemap's free callback: must not sleep.
- * @copy_to_dev: copy @nr pages from system page @src (NULL: zero fill) to
- *	device page @dst; both ranges physically contiguous. Return 0 or -errno;
- *	on error the pages stay where they were.
- * @copy_to_sys: copy @nr pages from device page @src to system page @dst.
- *	On error the pages stay on the device (a CPU fault then gets SIGBUS).
+ * @copy: required; copy one migration batch (struct hmm_p2p_copy_job), see
+ *	there. Called from process context, with the mmap lock of the
+ *	migrated address space held (or from the pagemap's eviction, without
+ *	it), with the batch's pages locked, no mirror lock held; may sleep and
+ *	allocate (GFP_NOIO is advised: the copy may serve a CPU fault under
+ *	memory pressure). Return 0 when every page was copied or marked in
+ *	@job->failed, -EIOCBQUEUED when the device completes the job later by
+ *	hmm_p2p_copy_done(), or -errno when it copied nothing (every page stays
+ *	where it was).
  * @p2p_page: optional, device-private memory only: the PCI P2PDMA page (in
  *	the device's BAR) that holds the data of the page at @index, or NULL.
  *	With it, mirrors of devices sharing the owner map that page peer to
@@ -136,10 +214,7 @@ struct hmm_p2p_devmem_ops {
 			     unsigned long index, unsigned int order);
 	void (*free_backing)(struct hmm_p2p_devmem *dm, void *data,
 			     unsigned long index, unsigned int order);
-	int (*copy_to_dev)(struct hmm_p2p_devmem *dm, struct page *dst,
-			   struct page *src, unsigned int nr);
-	int (*copy_to_sys)(struct hmm_p2p_devmem *dm, struct page *dst,
-			   struct page *src, unsigned int nr);
+	int (*copy)(struct hmm_p2p_devmem *dm, struct hmm_p2p_copy_job *job);
 	struct page *(*p2p_page)(struct hmm_p2p_devmem *dm, void *data,
 				 unsigned long index);
 };
@@ -158,6 +233,9 @@ struct hmm_p2p_devmem_ops {
  * @thp: allocate 2 MiB device folios when the kernel supports them
  * @nid: NUMA node for the struct pages
  * @ops: backend operations
+ * @dma_dev: the device whose DMA engine runs the copies: the library maps
+ *	the system pages of each copy job for it. NULL: the copies get
+ *	physical addresses (a device without DMA mapping, or a CPU copy).
  * @priv: driver data, see hmm_p2p_devmem_priv()
  */
 struct hmm_p2p_devmem_desc {
@@ -171,6 +249,7 @@ struct hmm_p2p_devmem_desc {
 	bool thp;
 	int nid;
 	const struct hmm_p2p_devmem_ops *ops;
+	struct device *dma_dev;
 	void *priv;
 };
 
@@ -251,15 +330,12 @@ struct hmm_p2p_devmem *hmm_p2p_page_devmem(struct page *page);
 void *hmm_p2p_page_backing(struct page *page, unsigned long *index);
 
 /* hmm_p2p_migrate_*() flags */
-#define HMM_P2P_MIG_FAIL_ALLOC	0x01	/* fail the first 2 MiB destination allocation */
 #define HMM_P2P_MIG_PEERS	0x02	/* to system: pages of devmems with @dm's owner too */
+#define HMM_P2P_MIG_4K		0x04	/* to system: 4 KiB pages only, no THP (a range about to be split) */
 
 long hmm_p2p_migrate_to_device(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			       unsigned long start, unsigned long end,
 			       unsigned int flags);
-long hmm_p2p_migrate_to_device_pages(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
-				     unsigned long start, unsigned long end,
-				     unsigned int flags, struct page **pages);
 long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			       unsigned long start, unsigned long end,
 			       unsigned int flags);

@@ -138,6 +138,61 @@ static inline struct dev_pagemap *hp_get_dev_pagemap(unsigned long pfn)
 	return get_dev_pagemap(pfn);
 }
 
+/*
+ * A migration batch's system pages mapped for a device in one IOVA range
+ * (the two-step DMA API), where the device sits behind a translating
+ * IOMMU. hp_dma_iova_alloc() says false elsewhere: map page by page.
+ */
+struct hp_dma_iova {
+	struct dma_iova_state state;
+	size_t len;		/* bytes linked from the start of the range */
+};
+
+static inline bool hp_dma_iova_alloc(struct device *dev, struct hp_dma_iova *io,
+				     phys_addr_t phys, size_t size)
+{
+	memset(io, 0, sizeof(*io));
+	return dma_iova_try_alloc(dev, &io->state, phys, size);
+}
+
+/* Link @size bytes at @phys after what is linked: their address, or DMA_MAPPING_ERROR. */
+static inline dma_addr_t hp_dma_iova_link(struct device *dev, struct hp_dma_iova *io,
+					  phys_addr_t phys, size_t size,
+					  enum dma_data_direction dir)
+{
+	dma_addr_t addr = io->state.addr + io->len;
+
+	if (dma_iova_link(dev, &io->state, phys, io->len, size, dir, 0))
+		return DMA_MAPPING_ERROR;
+	io->len += size;
+	return addr;
+}
+
+static inline int hp_dma_iova_sync(struct device *dev, struct hp_dma_iova *io)
+{
+	return io->len ? dma_iova_sync(dev, &io->state, 0, io->len) : 0;
+}
+
+/* Unlink everything linked and free the range. */
+static inline void hp_dma_iova_destroy(struct device *dev, struct hp_dma_iova *io,
+				       enum dma_data_direction dir)
+{
+	dma_iova_destroy(dev, &io->state, io->len, dir, 0);
+}
+
+/* One system page mapped for @dev in direction @dir. */
+static inline dma_addr_t hp_dma_map_sys(struct device *dev, struct page *page,
+					enum dma_data_direction dir)
+{
+	return dma_map_phys(dev, page_to_phys(page), PAGE_SIZE, dir, 0);
+}
+
+static inline void hp_dma_unmap_sys(struct device *dev, dma_addr_t addr,
+				    enum dma_data_direction dir)
+{
+	dma_unmap_phys(dev, addr, PAGE_SIZE, dir, 0);
+}
+
 #else /* 6.12 */
 
 #define HP_DEVICE_THP		0
@@ -230,6 +285,47 @@ static inline void hp_dma_unmap_page_nosync(struct device *dev, dma_addr_t addr)
 static inline struct dev_pagemap *hp_get_dev_pagemap(unsigned long pfn)
 {
 	return get_dev_pagemap(pfn, NULL);
+}
+
+/* 6.12 has no two-step DMA API: every page is mapped by itself. */
+struct hp_dma_iova {
+	size_t len;
+};
+
+static inline bool hp_dma_iova_alloc(struct device *dev, struct hp_dma_iova *io,
+				     phys_addr_t phys, size_t size)
+{
+	io->len = 0;
+	return false;
+}
+
+static inline dma_addr_t hp_dma_iova_link(struct device *dev, struct hp_dma_iova *io,
+					  phys_addr_t phys, size_t size,
+					  enum dma_data_direction dir)
+{
+	return DMA_MAPPING_ERROR;
+}
+
+static inline int hp_dma_iova_sync(struct device *dev, struct hp_dma_iova *io)
+{
+	return 0;
+}
+
+static inline void hp_dma_iova_destroy(struct device *dev, struct hp_dma_iova *io,
+				       enum dma_data_direction dir)
+{
+}
+
+static inline dma_addr_t hp_dma_map_sys(struct device *dev, struct page *page,
+					enum dma_data_direction dir)
+{
+	return dma_map_page(dev, page, 0, PAGE_SIZE, dir);
+}
+
+static inline void hp_dma_unmap_sys(struct device *dev, dma_addr_t addr,
+				    enum dma_data_direction dir)
+{
+	dma_unmap_page(dev, addr, PAGE_SIZE, dir);
 }
 
 #endif
