@@ -7,7 +7,12 @@
  * reaches by DMA live in a second one. They hold no page references: the mmu
  * interval notifier drops them, under the mirror lock, before any page they
  * name can be unmapped, migrated or freed. So a user of the entries holds
- * the mirror lock for as long as it touches the pages they name.
+ * the mirror lock for as long as it touches the pages they name, or, for a
+ * device with accesses in flight after the lock is released, gives the
+ * mirror ops that end them (struct hmm_p2p_mirror_ops): the invalidation
+ * calls them under the lock, hides the range from lookups, waits for the
+ * device (in the notifier's second pass where the kernel has one), and
+ * only then drops the entries.
  *
  * Filling follows the hmm_range_fault() protocol: read_begin, fault (mmap
  * lock held, or dropped and retaken inside on 7.3's unlocked path), take the
@@ -182,30 +187,161 @@ static int hp_mirror_store(struct hmm_p2p_mirror *mirror, unsigned long idx,
 	return 0;
 }
 
+/*
+ * An invalidation between its start and its drop, on the mirror's list:
+ * lookups of its range find nothing meanwhile (hp_mirror_invalidating()).
+ * On 7.1 and later it carries the notifier's state to the second pass.
+ */
+struct hp_inval {
+#if HP_TWO_PASS_NOTIFIER
+	struct mmu_interval_notifier_finish finish;
+#endif
+	struct list_head link;
+	struct hmm_p2p_mirror *mirror;
+	struct hmm_p2p_inval inv;
+};
+
+/* Is @addr in a range being invalidated? Mirror lock held. */
+static bool hp_mirror_invalidating(struct hmm_p2p_mirror *mirror, unsigned long addr)
+{
+	struct hp_inval *iv;
+
+	lockdep_assert_held(&mirror->lock);
+	list_for_each_entry(iv, &mirror->invals, link)
+		if (addr >= iv->inv.start && addr < iv->inv.end)
+			return true;
+	return false;
+}
+
+static void hp_inval_wait(struct hmm_p2p_mirror *mirror, const struct hmm_p2p_inval *inv)
+{
+	if (mirror->ops && mirror->ops->invalidate_wait)
+		mirror->ops->invalidate_wait(mirror, inv);
+}
+
+/* The end of every invalidation: the entries go. Mirror lock held. */
+static void hp_inval_drop(struct hmm_p2p_mirror *mirror, const struct hmm_p2p_inval *inv)
+{
+	lockdep_assert_held(&mirror->lock);
+	hp_mirror_drop(mirror, inv->start, inv->end, true);
+	atomic64_inc(&mirror->dm->st_invalidations);
+}
+
+/*
+ * The first pass: take the lock, let the driver fence its accesses, raise
+ * the sequence. Then either finish here (one pass: with @iv NULL, or a
+ * non-blockable invalidation) or leave @iv on the list for the second
+ * pass. Returns false only for a non-blockable invalidation that would
+ * have to sleep; nothing changed then.
+ */
+static bool hp_inval_start(struct hmm_p2p_mirror *mirror, const struct mmu_notifier_range *range,
+			   unsigned long cur_seq, struct hp_inval *iv)
+{
+	struct hp_inval one = {
+		.inv = {
+			.start = range->start,
+			.end = range->end,
+			.event = range->event,
+			.blockable = mmu_notifier_range_blockable(range),
+		},
+	};
+
+	if (one.inv.blockable)
+		mutex_lock(&mirror->lock);
+	else if (!mutex_trylock(&mirror->lock))
+		return false;
+	if (mirror->ops && mirror->ops->invalidate_start &&
+	    mirror->ops->invalidate_start(mirror, &one.inv)) {
+		mutex_unlock(&mirror->lock);
+		return false;
+	}
+	mmu_interval_set_seq(&mirror->notifier, cur_seq);
+	if (!one.inv.blockable) {
+		hp_inval_wait(mirror, &one.inv);
+		hp_inval_drop(mirror, &one.inv);
+		mutex_unlock(&mirror->lock);
+		return true;
+	}
+	if (!iv)
+		iv = &one;
+	iv->inv = one.inv;
+	iv->mirror = mirror;
+	list_add(&iv->link, &mirror->invals);
+	mutex_unlock(&mirror->lock);
+	if (iv != &one)
+		return true;	/* the second pass finishes it */
+
+	hp_inval_wait(mirror, &one.inv);
+	mutex_lock(&mirror->lock);
+	list_del(&one.link);
+	hp_inval_drop(mirror, &one.inv);
+	mutex_unlock(&mirror->lock);
+	return true;
+}
+
+/* our own make_device_exclusive(): the entries are being set up */
+static bool hp_inval_own_exclusive(struct hmm_p2p_mirror *mirror,
+				   const struct mmu_notifier_range *range)
+{
+	return range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == mirror;
+}
+
+#if HP_TWO_PASS_NOTIFIER
+static bool hp_mirror_invalidate_start(struct mmu_interval_notifier *mni,
+				       const struct mmu_notifier_range *range,
+				       unsigned long cur_seq,
+				       struct mmu_interval_notifier_finish **finish)
+{
+	struct hmm_p2p_mirror *mirror = container_of(mni, struct hmm_p2p_mirror, notifier);
+	struct hp_inval *iv = NULL;
+
+	if (hp_inval_own_exclusive(mirror, range))
+		return true;
+	/* no second pass without memory for it: then one pass does it all */
+	if (mmu_notifier_range_blockable(range))
+		iv = kmalloc(sizeof(*iv), GFP_NOWAIT | __GFP_NOWARN);
+	if (!hp_inval_start(mirror, range, cur_seq, iv)) {
+		kfree(iv);
+		return false;
+	}
+	if (iv)
+		*finish = &iv->finish;	/* on the list: the second pass ends it */
+	return true;
+}
+
+static void hp_mirror_invalidate_finish(struct mmu_interval_notifier_finish *finish)
+{
+	struct hp_inval *iv = container_of(finish, struct hp_inval, finish);
+	struct hmm_p2p_mirror *mirror = iv->mirror;
+
+	hp_inval_wait(mirror, &iv->inv);
+	mutex_lock(&mirror->lock);
+	list_del(&iv->link);
+	hp_inval_drop(mirror, &iv->inv);
+	mutex_unlock(&mirror->lock);
+	kfree(iv);
+}
+
+static const struct mmu_interval_notifier_ops hp_mirror_ops = {
+	.invalidate_start = hp_mirror_invalidate_start,
+	.invalidate_finish = hp_mirror_invalidate_finish,
+};
+#else
 static bool hp_mirror_invalidate(struct mmu_interval_notifier *mni,
 				 const struct mmu_notifier_range *range,
 				 unsigned long cur_seq)
 {
 	struct hmm_p2p_mirror *mirror = container_of(mni, struct hmm_p2p_mirror, notifier);
 
-	/* our own make_device_exclusive(): the entries are being set up */
-	if (range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == mirror)
+	if (hp_inval_own_exclusive(mirror, range))
 		return true;
-
-	if (mmu_notifier_range_blockable(range))
-		mutex_lock(&mirror->lock);
-	else if (!mutex_trylock(&mirror->lock))
-		return false;
-	mmu_interval_set_seq(mni, cur_seq);
-	hp_mirror_drop(mirror, range->start, range->end, true);
-	mutex_unlock(&mirror->lock);
-	atomic64_inc(&mirror->dm->st_invalidations);
-	return true;
+	return hp_inval_start(mirror, range, cur_seq, NULL);
 }
 
 static const struct mmu_interval_notifier_ops hp_mirror_ops = {
 	.invalidate = hp_mirror_invalidate,
 };
+#endif
 
 /**
  * hmm_p2p_mirror_init() - start mirroring @mm for the device owning @dm
@@ -216,6 +352,8 @@ static const struct mmu_interval_notifier_ops hp_mirror_ops = {
  * @dma_dev: the device that reaches system and coherent memory by DMA; the
  *	mirror maps each such page for it while the page's entry lives
  *	(&hmm_p2p_entry.dma). NULL: entries carry no DMA address.
+ * @ops: the driver's invalidation callbacks (struct hmm_p2p_mirror_ops), for
+ *	a device that accesses the pages without the mirror lock; or NULL
  *
  * The mirror holds the mm_struct (mmgrab()), not its address space: as
  * upstream's mirrors do, every operation takes a reference to the users
@@ -231,7 +369,8 @@ static const struct mmu_interval_notifier_ops hp_mirror_ops = {
  * Return: 0, -EINVAL if @mm is exiting, or the notifier's error.
  */
 int hmm_p2p_mirror_init(struct hmm_p2p_mirror *mirror, struct hmm_p2p_devmem *dm,
-			struct mm_struct *mm, struct device *dma_dev)
+			struct mm_struct *mm, struct device *dma_dev,
+			const struct hmm_p2p_mirror_ops *ops)
 {
 	int ret;
 
@@ -250,6 +389,8 @@ int hmm_p2p_mirror_init(struct hmm_p2p_mirror *mirror, struct hmm_p2p_devmem *dm
 	xa_init(&mirror->pt);
 	xa_init(&mirror->dma);
 	INIT_LIST_HEAD(&mirror->dm_link);
+	INIT_LIST_HEAD(&mirror->invals);
+	mirror->ops = ops;
 	mirror->dma_dev = dma_dev;
 	mirror->dm = dm;
 	mirror->owner = dm->desc.owner;
@@ -397,8 +538,10 @@ EXPORT_SYMBOL_GPL(hmm_p2p_mirror_unlock);
  * @addr: virtual address
  * @entry: out: the entry
  *
- * Return: true if the mirror has an entry for @addr. The page it names stays
- * valid until the mirror lock is released.
+ * Return: true if the mirror has an entry for @addr (and no invalidation of
+ * it has started). The page it names stays valid until the mirror lock is
+ * released, or, for a driver with &hmm_p2p_mirror_ops, until its
+ * invalidate_start op is called for it.
  */
 bool hmm_p2p_mirror_lookup(struct hmm_p2p_mirror *mirror, unsigned long addr,
 			   struct hmm_p2p_entry *entry)
@@ -407,7 +550,7 @@ bool hmm_p2p_mirror_lookup(struct hmm_p2p_mirror *mirror, unsigned long addr,
 
 	lockdep_assert_held(&mirror->lock);
 	x = xa_load(&mirror->pt, addr >> PAGE_SHIFT);
-	if (!x)
+	if (!x || hp_mirror_invalidating(mirror, addr))
 		return false;
 	hp_unpack(x, entry);
 	if (entry->flags & HMM_P2P_E_DMA) {

@@ -88,7 +88,7 @@ static const int *abi_errnos(unsigned long req)
 }
 
 enum kind { K_RANGE, K_RELEASE, K_FLAGS, K_CLASSIFY, K_STATS, K_INJECT, K_INFO,
-	    K_BENCH, K_DMA, K_OBSERVE, K_PREFETCH, K_RAW };
+	    K_BENCH, K_DMA, K_OBSERVE, K_PREFETCH, K_JOB, K_RAW };
 
 struct cmdspec {
 	const char *name;
@@ -121,6 +121,7 @@ static const struct cmdspec cmds[] = {
 	{ "DMA", HMM_P2P_IOC_DMA, K_DMA, NULL, false, 3, 0, false },
 	{ "OBSERVE", HMM_P2P_IOC_OBSERVE, K_OBSERVE, NULL, false, 3, 0, false },
 	{ "PREFETCH", HMM_P2P_IOC_PREFETCH, K_PREFETCH, NULL, false, 6, 0, false },
+	{ "JOB", HMM_P2P_IOC_JOB, K_JOB, NULL, false, 5, PAGE, true },
 	{ "RAW", 0, K_RAW, e_raw, true, 2, 0, false },
 };
 
@@ -543,6 +544,7 @@ static void one_call(struct tstate *t, int ci)
 		struct hmm_p2p_dma_cmd dma;
 		struct hmm_p2p_observe_cmd obs;
 		struct hmm_p2p_prefetch_cmd pf;
+		struct hmm_p2p_job_cmd job;
 		char raw[512];
 	} u;
 	__u64 addr = 0, npages = 0, ptr = 0;
@@ -646,6 +648,7 @@ static void one_call(struct tstate *t, int ci)
 		u.obs.pad = below(s, 16) ? 0 : 1;
 		if (!below(s, 16))
 			arg = (void *)(uintptr_t)bad_addrs[below(s, 4)];
+		break;
 	case K_PREFETCH:
 		/* the range rules; flags mostly valid (sync, async, write), pad mostly 0 */
 		gen_range(t, c, &addr, &npages, &ptr);
@@ -660,10 +663,27 @@ static void one_call(struct tstate *t, int ci)
 		if (!(u.pf.flags & HMM_P2P_PREFETCH_ASYNC))
 			bytes = npages < (1ULL << 40) ? (double)npages * PAGE : 1e18;
 		break;
+	case K_JOB:
+		/*
+		 * The range rules (at most HMM_P2P_JOB_MAX_PAGES), op mostly
+		 * valid, the device's time per page mostly short.
+		 */
+		gen_range(t, c, &addr, &npages, &ptr);
+		u.job.addr = addr;
+		u.job.ptr = ptr;
+		u.job.npages = npages;
+		u.job.op = below(s, 8) ? below(s, 2) : (__u32)rnd(s);
+		u.job.delay_us = below(s, 8) ? below(s, 50) :
+				 below(s, 2) ? HMM_P2P_JOB_MAX_DELAY_US + 1 : (__u32)rnd(s);
+		if (!below(s, 16))
+			arg = (void *)(uintptr_t)bad_addrs[below(s, 4)];
+		if (npages <= HMM_P2P_JOB_MAX_PAGES && u.job.delay_us < 50)
+			bytes = (double)npages * PAGE * (1 + u.job.delay_us / 10.0);
+		break;
 	case K_RAW:
 		/* unknown numbers, known numbers with the wrong size or direction */
 		req = _IOC(below(s, 4), below(s, 4) ? 'H' : rnd(s) & 0xff,
-			   below(s, 2) ? 0x0a + below(s, 0x36) : 0x48 + below(s, 0xb7),
+			   below(s, 2) ? 0x0a + below(s, 0x36) : 0x49 + below(s, 0xb6),
 			   below(s, 3) ? below(s, 512) : sizeof(struct hmm_dmirror_cmd));
 		for (ret = 0; ret < 64; ret++)
 			u.raw[ret] = (char)rnd(s);

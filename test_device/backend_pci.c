@@ -350,7 +350,9 @@ static int td_pci_open(struct inode *inode, struct file *filp)
 	pf->tf.dev = &tp->td;
 	td_observe_init(&pf->tf);
 	td_prefetch_file_init(&pf->tf);
-	ret = hmm_p2p_mirror_init(&pf->tf.mirror, tp->td.dm, current->mm, &tp->pdev->dev);
+	td_jobs_file_init(&pf->tf);
+	ret = hmm_p2p_mirror_init(&pf->tf.mirror, tp->td.dm, current->mm, &tp->pdev->dev,
+				  &td_mirror_ops);
 	if (ret)
 		goto err;
 	kref_get(&tp->ref);

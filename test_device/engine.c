@@ -148,8 +148,17 @@ int td_dma_read(struct td_device *td, dma_addr_t addr, void __user *ubuf)
 	return ret;
 }
 
-/* The page holding the data of a mirror entry, or NULL if unreachable. */
-static struct page *td_entry_data(struct td_device *td, const struct hmm_p2p_entry *e,
+/**
+ * td_entry_data() - the page holding the data of a mirror entry
+ * @td: the device
+ * @e: the entry
+ * @mode: TD_ACCESS_OWN: only this device's own memory
+ *
+ * Decodes the entry's DMA address as the device's hardware would.
+ *
+ * Return: the page, or NULL if unreachable.
+ */
+struct page *td_entry_data(struct td_device *td, const struct hmm_p2p_entry *e,
 				  enum td_access mode)
 {
 	struct page *page;

@@ -659,6 +659,8 @@ static long td_ioctl_mm(struct td_file *tf, unsigned int cmd, void __user *uarg)
 		return td_observe(tf, uarg);
 	case HMM_P2P_IOC_PREFETCH:
 		return td_prefetch(tf, uarg);
+	case HMM_P2P_IOC_JOB:
+		return td_job(tf, uarg);
 	}
 	return -ENOTTY;
 }

@@ -105,7 +105,9 @@ static int td_open(struct inode *inode, struct file *filp)
 		return -ENOMEM;
 	tf->dev = td;
 	td_prefetch_file_init(tf);
-	ret = hmm_p2p_mirror_init(&tf->mirror, td->dm, current->mm, &td->pdev->dev);
+	td_jobs_file_init(tf);
+	ret = hmm_p2p_mirror_init(&tf->mirror, td->dm, current->mm, &td->pdev->dev,
+				  &td_mirror_ops);
 	if (ret) {
 		kfree(tf);
 		return ret;
@@ -270,6 +272,11 @@ static int __init td_init(void)
 	ret = td_prefetch_module_init();
 	if (ret)
 		return ret;
+	ret = td_jobs_module_init();
+	if (ret) {
+		td_prefetch_module_exit();
+		return ret;
+	}
 	for (i = 0; i < TD_NR_DEVICES; i++) {
 		enum hmm_p2p_mem_type type = i < 2 ? HMM_P2P_MEM_PRIVATE : HMM_P2P_MEM_COHERENT;
 
@@ -303,6 +310,7 @@ err:
 		td_device_destroy(td_devices[i]);
 		td_devices[i] = NULL;
 	}
+	td_jobs_module_exit();
 	td_prefetch_module_exit();
 	return ret;
 }
@@ -314,6 +322,7 @@ static void __exit td_exit(void)
 	td_pci_exit();
 	for (i = TD_NR_DEVICES - 1; i >= 0; i--)
 		td_device_destroy(td_devices[i]);
+	td_jobs_module_exit();
 	td_prefetch_module_exit();
 }
 

@@ -70,6 +70,7 @@ struct td_page_ops {
  * @pf_queued: asynchronous prefetch requests queued
  * @pf_done: ... that populated their whole range
  * @pf_failed: ... that ended with an error, or were cancelled
+ * @jobs_fenced: device jobs an invalidation fenced (jobs.c)
  */
 struct td_device {
 	int index;
@@ -101,6 +102,7 @@ struct td_device {
 	atomic64_t pf_queued;
 	atomic64_t pf_done;
 	atomic64_t pf_failed;
+	atomic64_t jobs_fenced;
 };
 
 /**
@@ -115,6 +117,9 @@ struct td_device {
  * @pf_nr: entries on @pf_works
  * @pf_stop: the file is closing or its device going away: no new request,
  *	a running one stops at its next batch
+ * @jobs_lock: protects @jobs and the jobs' fence state (jobs.c)
+ * @jobs: device jobs that may touch memory (HMM_P2P_IOC_JOB)
+ * @jobs_wq: woken when a job ends a page or ends
  */
 struct td_file {
 	struct td_device *dev;
@@ -126,6 +131,9 @@ struct td_file {
 	struct list_head pf_works;
 	unsigned int pf_nr;
 	bool pf_stop;
+	spinlock_t jobs_lock;	/* protects jobs and their fence state */
+	struct list_head jobs;
+	wait_queue_head_t jobs_wq;
 };
 
 /* backend_soft.c, backend_spm.c */
@@ -159,6 +167,8 @@ int td_engine_rw(struct td_file *tf, u64 start, u64 npages, void __user *ubuf,
 		 bool write, enum td_access mode, unsigned int fault_flags,
 		 u64 *cpages, u64 *faults);
 int td_dma_read(struct td_device *td, dma_addr_t addr, void __user *ubuf);
+struct page *td_entry_data(struct td_device *td, const struct hmm_p2p_entry *e,
+			   enum td_access mode);
 bool td_inject_fail(struct td_inject *inj);
 int td_dma_copy(struct hmm_p2p_devmem *dm, struct hmm_p2p_copy_job *job);
 int td_engine_init(struct td_device *td);
@@ -182,6 +192,13 @@ void td_observe_release(struct td_file *tf);
 int td_check_range(u64 addr, u64 npages);
 long td_ioctl(struct file *filp, unsigned int cmd, unsigned long arg);
 int td_mmap(struct file *filp, struct vm_area_struct *vma);
+
+/* jobs.c: HMM_P2P_IOC_JOB and the mirror ops that fence jobs */
+extern const struct hmm_p2p_mirror_ops td_mirror_ops;
+int td_jobs_module_init(void);
+void td_jobs_module_exit(void);
+void td_jobs_file_init(struct td_file *tf);
+int td_job(struct td_file *tf, void __user *uarg);
 
 /* prefetch.c: HMM_P2P_IOC_PREFETCH and the importer's counters */
 int td_prefetch_module_init(void);

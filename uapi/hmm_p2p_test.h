@@ -393,6 +393,48 @@ struct hmm_p2p_prefetch_cmd {
 #define HMM_P2P_IOC_PREFETCH	_IOWR('H', 0x46, struct hmm_p2p_prefetch_cmd)
 
 /*
+ * struct hmm_p2p_job_cmd - a device job that stays in flight
+ * (HMM_P2P_IOC_JOB): the device reads or writes a range page by page, on
+ * its own thread, through the addresses the mirror gave when the job was
+ * set up, as a DMA engine does after its driver has dropped every lock.
+ * @addr:     start, page aligned
+ * @ptr:      user buffer of @npages pages: the data to write, or where the
+ *            pages read land
+ * @npages:   pages, 1 to HMM_P2P_JOB_MAX_PAGES
+ * @op:       HMM_P2P_JOB_READ or HMM_P2P_JOB_WRITE
+ * @delay_us: the device's time per page, at most HMM_P2P_JOB_MAX_DELAY_US
+ * @done:     out: pages the device read or wrote, from the first (a READ
+ *            fills the first @done pages of @ptr)
+ * @fenced_at: out: how many pages were done when an invalidation of the
+ *            range fenced the job (the device stops before its next page);
+ *            @npages if none did
+ * @faults:   out: mirror fault rounds the set-up took
+ *
+ * The job is set up under the mirror lock (the range is faulted in first,
+ * for writing with a WRITE) and then runs without it; an invalidation of
+ * any of its pages fences it (the mirror's invalidate ops) and returns only
+ * once the device has stopped: no page is read or written after the
+ * invalidation returned. The command waits for the job's end.
+ */
+struct hmm_p2p_job_cmd {
+	__u64 addr;
+	__u64 ptr;
+	__u64 npages;
+	__u32 op;
+	__u32 delay_us;
+	__u64 done;
+	__u64 fenced_at;
+	__u64 faults;
+};
+
+#define HMM_P2P_JOB_READ		0
+#define HMM_P2P_JOB_WRITE		1
+#define HMM_P2P_JOB_MAX_PAGES		512
+#define HMM_P2P_JOB_MAX_DELAY_US	10000
+
+#define HMM_P2P_IOC_JOB		_IOWR('H', 0x48, struct hmm_p2p_job_cmd)
+
+/*
  * Errors, per command: every errno a command of this interface returns
  * (hmm_p2p_errno_table below has them as data). A return not in its
  * command's list is a bug of the driver; the fuzzer
@@ -454,6 +496,14 @@ struct hmm_p2p_prefetch_cmd {
  *           ENODEV (the device is going away), EREMOTEIO, EOPNOTSUPP. An
  *           asynchronous request returns only the checks' errors; the
  *           fault's are counted (prefetch_async_failed).
+ *   JOB:    EINVAL (addr not page aligned, npages 0 or above
+ *           HMM_P2P_JOB_MAX_PAGES, an unknown op, delay_us above
+ *           HMM_P2P_JOB_MAX_DELAY_US, the range not inside user space),
+ *           EFAULT (the command, the buffer, or the range as for READ),
+ *           ENOMEM, EBUSY (the range kept being invalidated while the job
+ *           was set up), and READ's and WRITE's fault errors: EPERM, EIO,
+ *           ENODEV, EREMOTEIO, EOPNOTSUPP. A fenced job is a success
+ *           (fenced_at tells).
  */
 #ifdef HMM_P2P_WANT_ERRNO_TABLE
 /*
@@ -493,6 +543,8 @@ static const struct hmm_p2p_errnos hmm_p2p_errno_table[] = {
 	  { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM, EIO, ENODEV, EREMOTEIO, EOPNOTSUPP } },
 	{ HMM_P2P_IOC_OBSERVE, { EFAULT, EINVAL, EBUSY, ENOENT, ENOMEM } },
 	{ HMM_P2P_IOC_PREFETCH,
+	  { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM, EIO, ENODEV, EREMOTEIO, EOPNOTSUPP } },
+	{ HMM_P2P_IOC_JOB,
 	  { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM, EIO, ENODEV, EREMOTEIO, EOPNOTSUPP } },
 };
 #endif /* HMM_P2P_WANT_ERRNO_TABLE */

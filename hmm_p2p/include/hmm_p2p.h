@@ -345,6 +345,71 @@ long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			       unsigned long start, unsigned long end,
 			       unsigned int flags);
 
+struct hmm_p2p_mirror;
+
+/**
+ * struct hmm_p2p_inval - an invalidation of part of a mirror
+ * @start: first byte of the range, page aligned
+ * @end: end of the range (exclusive)
+ * @event: why (enum mmu_notifier_event: MMU_NOTIFY_UNMAP, _CLEAR,
+ *	_PROTECTION_VMA, _MIGRATE, _RELEASE...)
+ * @blockable: the callbacks may sleep
+ */
+struct hmm_p2p_inval {
+	unsigned long start;
+	unsigned long end;
+	enum mmu_notifier_event event;
+	bool blockable;
+};
+
+/**
+ * struct hmm_p2p_mirror_ops - what a driver with device accesses in flight
+ *	provides to its mirror
+ *
+ * A driver that touches a mirror's pages only while it holds the mirror
+ * lock needs none of this: the invalidation takes that lock before it drops
+ * the entries. A driver whose device works on the pages after the lock is
+ * released (DMA jobs, a GPU's page tables) implements both ops: the
+ * library calls them when the CPU page tables of a range are about to
+ * change, before it drops the range's entries and their DMA mappings. The
+ * contract: once the invalidation returns, the device neither reads nor
+ * writes a page of the range through an address the mirror gave before.
+ *
+ * Between @invalidate_start and the drop, the range's entries are no
+ * longer found (hmm_p2p_mirror_lookup() says no): a job the driver sets up
+ * under the mirror lock from looked-up entries is either set up before
+ * @invalidate_start (and fenced by it) or finds nothing and faults, and the
+ * fault waits for the invalidation to end.
+ */
+struct hmm_p2p_mirror_ops {
+	/**
+	 * @invalidate_start: optional; the device must stop starting accesses
+	 * to [@inv->start, @inv->end) through the mirror's old entries, and
+	 * begin to end those in flight (fence the jobs, flush the device's
+	 * TLB). Called with the mirror lock held, from the interval notifier
+	 * (any context that changes the address space, reclaim and the OOM
+	 * reaper included): no allocation that may enter reclaim, and no sleep
+	 * unless @inv->blockable. Return 0, or -EAGAIN only when
+	 * !@inv->blockable and accesses are in flight that cannot be ended
+	 * without sleeping; nothing may have been changed then (the
+	 * invalidation fails and the kernel retries or skips it).
+	 */
+	int (*invalidate_start)(struct hmm_p2p_mirror *mirror,
+				const struct hmm_p2p_inval *inv);
+	/**
+	 * @invalidate_wait: optional; wait until every access @invalidate_start
+	 * began to end has ended. With @inv->blockable it is called without
+	 * the mirror lock (on 7.1 and later in the notifier's second pass,
+	 * after every notifier of the range has started its own flush; on
+	 * 6.12 right after @invalidate_start) and may sleep, but must not
+	 * take the mirror lock or allocate memory that may enter reclaim.
+	 * Without it, it is called with the mirror lock held and must not
+	 * sleep. After it returns the library drops the entries.
+	 */
+	void (*invalidate_wait)(struct hmm_p2p_mirror *mirror,
+				const struct hmm_p2p_inval *inv);
+};
+
 /**
  * struct hmm_p2p_mirror - a device's mirror of one address space
  * @notifier: interval notifier over the whole address space
@@ -355,6 +420,8 @@ long hmm_p2p_migrate_to_system(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
  * @lock: protects @pt and @dma; held by invalidations while they drop entries
  * @pt: the mirror's entries, index = virtual page number
  * @dma: DMA addresses (page frame numbers of them) of entries that have one
+ * @ops: the driver's callbacks, or NULL
+ * @invals: invalidations between their start and their drop (under @lock)
  *
  * Embed it; treat the members as private and use the functions below.
  */
@@ -368,6 +435,8 @@ struct hmm_p2p_mirror {
 	struct mutex lock;	/* protects pt and dma */
 	struct xarray pt;
 	struct xarray dma;
+	const struct hmm_p2p_mirror_ops *ops;
+	struct list_head invals;
 };
 
 /* hmm_p2p_mirror_fault() flags */
@@ -376,7 +445,8 @@ struct hmm_p2p_mirror {
 #define HMM_P2P_FAULT_NOFAULT	0x04	/* only record what is mapped now */
 
 int hmm_p2p_mirror_init(struct hmm_p2p_mirror *mirror, struct hmm_p2p_devmem *dm,
-			struct mm_struct *mm, struct device *dma_dev);
+			struct mm_struct *mm, struct device *dma_dev,
+			const struct hmm_p2p_mirror_ops *ops);
 void hmm_p2p_mirror_fini(struct hmm_p2p_mirror *mirror);
 int hmm_p2p_mirror_fault(struct hmm_p2p_mirror *mirror, unsigned long start,
 			 unsigned long end, unsigned int flags);
@@ -387,6 +457,16 @@ int hmm_p2p_mirror_exclusive(struct hmm_p2p_mirror *mirror, unsigned long start,
 bool hmm_p2p_mirror_has_exclusive(struct hmm_p2p_mirror *mirror, unsigned long start,
 				  unsigned long end);
 void hmm_p2p_mirror_lock(struct hmm_p2p_mirror *mirror);
+
+/**
+ * hmm_p2p_mirror_assert_held() - lockdep: the caller holds the mirror lock
+ * @mirror: the mirror
+ */
+static inline void hmm_p2p_mirror_assert_held(struct hmm_p2p_mirror *mirror)
+{
+	lockdep_assert_held(&mirror->lock);
+}
+
 void hmm_p2p_mirror_unlock(struct hmm_p2p_mirror *mirror);
 bool hmm_p2p_mirror_lookup(struct hmm_p2p_mirror *mirror, unsigned long addr,
 			   struct hmm_p2p_entry *entry);

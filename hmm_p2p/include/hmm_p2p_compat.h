@@ -31,6 +31,18 @@
 #define HP_NEW_MM 0
 #endif
 
+/*
+ * Two-pass interval notifiers (invalidate_start/invalidate_finish, since
+ * 7.1): a mirror's invalidation starts the driver's flush in the first pass
+ * and waits for it in the second, so the flushes of every notifier of the
+ * range overlap. 6.12 has one pass: start and wait back to back.
+ */
+#if KERNEL_VERSION(7, 1, 0) <= LINUX_VERSION_CODE
+#define HP_TWO_PASS_NOTIFIER 1
+#else
+#define HP_TWO_PASS_NOTIFIER 0
+#endif
+
 /* 7.x allocation helpers, for the older kernel */
 #ifndef kzalloc_obj
 #define kzalloc_obj(P, ...)	kzalloc(sizeof(P), GFP_KERNEL)

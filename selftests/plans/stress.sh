@@ -51,6 +51,6 @@ run_tap --expect 6 hmm_p2p_stress "$STRESS" -n "$ops" -t "$secs" \
 	-k "$KERNEL_SERIES-$FLAVOR" ${seed:+-s "$seed"} $xargs
 kill "$wd" 2>/dev/null
 if [ -x "$INVAL" ]; then
-	run_tap --expect 16 hmm_p2p_inval "$INVAL"
+	run_tap --expect 28 hmm_p2p_inval "$INVAL"
 fi
 setup "stress: unload" unload_ours
