@@ -2,8 +2,7 @@
 # sample: the sample driver (samples/hmm_p2p_sample.c, the running example
 # of docs/driver-guide.md) loads on hmm_p2p.ko, moves a range to its
 # device-private memory and back with its data, reads it through its
-# mirror, serves CPU faults (selftests/hmm_p2p_sample_test.c), and unloads
-# with pages still on the device (its destroy brings them back first).
+# mirror, serves CPU faults (selftests/hmm_p2p_sample_test.c), and unloads.
 
 load_sample() {
 	# shellcheck disable=SC2086
