@@ -28,7 +28,8 @@ KDIR_CMD = $(KDIR)
 endif
 
 MOD_SRCS := Kbuild Kconfig $(wildcard hmm_p2p/*.[ch] hmm_p2p/include/*.h \
-	hmm_p2p/Kbuild test_device/*.[ch] test_device/Kbuild uapi/*.h)
+	hmm_p2p/Kbuild test_device/*.[ch] test_device/Kbuild samples/*.c samples/Kbuild \
+	uapi/*.h)
 
 .PHONY: all modules kernel deps clean checkpatch sparse selftests
 all: modules
@@ -43,7 +44,7 @@ modules:
 		--relative $(MOD_SRCS) $(MODOUT)/src/ ; \
 	$(MAKE) -C "$$kdir" M=$(MODOUT)/src W=1 modules; \
 	cp $(MODOUT)/src/hmm_p2p/hmm_p2p.ko $(MODOUT)/src/test_device/hmm_p2p_test.ko \
-		$(MODOUT)/modules/; \
+		$(MODOUT)/src/samples/hmm_p2p_sample.ko $(MODOUT)/modules/; \
 	cp "$$kdir/lib/test_hmm.ko" $(MODOUT)/modules/; \
 	echo "modules for $(KERNEL)-$(FLAVOR): $(MODOUT)/modules"
 

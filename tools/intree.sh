@@ -34,12 +34,12 @@ parent=$(dirname "$dir")
 [ -f "$ksrc/$parent/Kconfig" ] && [ -f "$ksrc/$parent/Makefile" ] ||
 	die "$ksrc/$parent has no Kconfig and Makefile to wire $dir into"
 
-# The sources: the top-level Kbuild and Kconfig, the two modules, the uapi.
+# The sources: the top-level Kbuild and Kconfig, the modules, the uapi.
 mkdir -p "$ksrc/$dir"
 (cd "$top" && rsync -a --delete --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' \
 	--exclude '*.mod*' --exclude modules.order --exclude Module.symvers \
 	--relative Kbuild Kconfig hmm_p2p/Kbuild hmm_p2p/*.[ch] hmm_p2p/include \
-	test_device/Kbuild test_device/*.[ch] uapi "$ksrc/$dir/")
+	test_device/Kbuild test_device/*.[ch] samples/Kbuild samples/*.c uapi "$ksrc/$dir/")
 
 # Kconfig: before the parent's closing endmenu, if it has one, else at the end.
 src_line="source \"$dir/Kconfig\""
