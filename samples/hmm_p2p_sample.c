@@ -123,7 +123,7 @@ static int sample_sum(struct hmm_p2p_mirror *m, struct sample_range *r)
 			continue;
 		}
 		/* one device: system memory, the zero page, or our own */
-		p = kmap_local_page(e.flags & HMM_P2P_E_OWN ? sample_local(pfn_to_page(e.pfn)) :
+		p = kmap_local_page(e.flags & HMM_P2P_E_LOCAL ? sample_local(pfn_to_page(e.pfn)) :
 				    pfn_to_page(e.pfn));
 		for (i = 0; i < PAGE_SIZE; i++)
 			r->sum += p[i];

@@ -159,7 +159,7 @@ int td_dma_read(struct td_device *td, dma_addr_t addr, void __user *ubuf)
  * Return: the page, or NULL if unreachable.
  */
 struct page *td_entry_data(struct td_device *td, const struct hmm_p2p_entry *e,
-				  enum td_access mode)
+			   enum td_access mode)
 {
 	struct page *page;
 
@@ -407,7 +407,6 @@ bool td_alloc_backing_fail(struct hmm_p2p_devmem *dm, unsigned int order)
 
 	return order && atomic_xchg(&td->fail_thp, 0);
 }
-
 
 /**
  * td_engine_rw() - the device reads or writes a user range

@@ -8,7 +8,8 @@
 #              $KERNEL-$FLAVOR, since one tree is one kernel)
 #   --plans    plans to run (default: ours, or smoke while selftests/plans/ours.sh
 #              does not exist, compat, p2p, defects, fuzz, stress, reload, pressure,
-#              iouring, rxe (7.3 only; 6.12 skips it), and swiotlb, which
+#              iouring, rxe (7.3 only; 6.12 skips it), sample (the sample
+#              driver, docs/driver-guide.md), and swiotlb, which
 #              boots with swiotlb=force). The
 #              debug flavor skips swiotlb (a boot of its own for one DMA
 #              policy) and runs compat without the hmm-tests cases that
@@ -44,7 +45,7 @@ if [ -n "${KDIR:-}" ]; then
 else
 	configs=${CONFIGS:-7.3-normal 7.3-debug 6.12-normal}
 fi
-plans=${PLANS:-$ours compat p2p defects fuzz stress reload pressure iouring rxe swiotlb}
+plans=${PLANS:-$ours compat p2p defects fuzz stress reload pressure iouring rxe sample swiotlb}
 
 # VM variants of a plan on a config: "-" is the default machine, else
 # CPU[+iommu]. Only p2p depends on the topology.

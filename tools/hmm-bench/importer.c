@@ -525,8 +525,9 @@ static void print_summary(FILE *o)
 		fprintf(o, " %s@%ldus(%.0f/s) p50=%.0f p99=%.0f max=%.0f",
 			strrchr(r->imp, '/') ? strrchr(r->imp, '/') + 1 : r->imp, r->period_us,
 			r->rate, r->p50, r->p99, r->max);
-		fprintf(o, " mirror_fault_max_us=%llu mirror_retries=%llu mirror_fault_timeouts=%llu slow=%lu;",
-			r->max_ns / 1000, r->seq + r->busy, r->timeouts, r->slow);
+		fprintf(o, " mirror_fault_max_us=%llu mirror_retries=%llu", r->max_ns / 1000,
+			r->seq + r->busy);
+		fprintf(o, " mirror_fault_timeouts=%llu slow=%lu;", r->timeouts, r->slow);
 	}
 	for (i = 0; i < imp.npc; i++) {
 		struct pf_case *r = &imp.pc[i];
