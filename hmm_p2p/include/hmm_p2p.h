@@ -331,7 +331,7 @@ void *hmm_p2p_page_backing(struct page *page, unsigned long *index);
 
 /* hmm_p2p_migrate_*() flags */
 #define HMM_P2P_MIG_PEERS	0x02	/* to system: pages of devmems with @dm's owner too */
-#define HMM_P2P_MIG_4K		0x04	/* to system: 4 KiB pages only, no THP (a range about to be split) */
+#define HMM_P2P_MIG_4K		0x04	/* to system: 4 KiB pages only, no THP */
 
 long hmm_p2p_migrate_to_device(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			       unsigned long start, unsigned long end,

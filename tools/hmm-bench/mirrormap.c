@@ -214,7 +214,7 @@ int mirrormap_run(void)
 	}
 	p = popen("ls /sys/class/iommu 2>/dev/null | tr '\\n' ' '", "r");
 	if (!p || !fgets(iommu, sizeof(iommu), p))
-		strcpy(iommu, "none");
+		snprintf(iommu, sizeof(iommu), "none");
 	if (p)
 		pclose(p);
 	printf("mirror-map: %s, %lu MiB (%zu pages of 4 KiB, written first), IOMMU: %s,",
