@@ -160,9 +160,17 @@ for c in $configs; do
 		--out "${OUT:-$top/out}/initramfs/$c.cpio.gz" 2>/dev/null
 	i=$((i + 1))
 done
+# The debug config's boot is the longest: it starts first, before the host
+# checks (they work in their own temporary trees and overlays).
+pids=()
+for c in ${bg[@]+"${bg[@]}"}; do
+	echo "check: $c runs in the background (its console: $logdir/$c-*.log; its output at the end)"
+	run_config "$c" "$tmp/rows-$c" > "$tmp/out-$c" 2>&1 &
+	pids+=($!)
+done
 # The host-side checks (no VM): DKMS, the in-tree build, the kselftest
-# shape, the ABI reference (tools/check-host.sh), before the boots start:
-# they compile on both cores. CHECK_HOST=0 leaves them out.
+# shape, the ABI reference (tools/check-host.sh), before the other boots
+# start. CHECK_HOST=0 leaves them out.
 : > "$tmp/rows-host"
 if [ "${CHECK_HOST:-1}" != 0 ] && [ -x "$here/check-host.sh" ]; then
 	echo "check: ==== host: DKMS, in-tree, kselftest, ABI reference (tools/check-host.sh) ===="
@@ -182,12 +190,6 @@ if [ "${CHECK_HOST:-1}" != 0 ] && [ -x "$here/check-host.sh" ]; then
 		printf '%-12s %-18s FAIL %4d passed %4d failed %4d skipped | %3d housekeeping %5ss\n' \
 			host check-host.sh 0 1 0 0 0 >> "$tmp/rows-host"
 fi
-pids=()
-for c in ${bg[@]+"${bg[@]}"}; do
-	echo "check: $c runs in the background (its console: $logdir/$c-*.log; its output at the end)"
-	run_config "$c" "$tmp/rows-$c" > "$tmp/out-$c" 2>&1 &
-	pids+=($!)
-done
 for c in ${fg[@]+"${fg[@]}"}; do
 	run_config "$c" "$tmp/rows-$c"
 done
