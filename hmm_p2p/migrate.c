@@ -2,12 +2,12 @@
 /*
  * hmm_p2p migration: system memory to device memory and back.
  *
- * Every path is migrate_vma_setup() (or migrate_device_range() for
- * eviction) -> allocate destinations -> DMA-map the system side and start
- * the devmem's copy op on the batch (struct hmm_p2p_copy_job) -> wait for
- * it -> migrate_vma_pages() -> migrate_vma_finalize(). The user-sized
- * paths overlap one batch's copy with the next batch's setup (struct
- * hp_pipe). A destination that cannot
+ * Every path runs one batch engine (struct hp_mig, struct hp_batch):
+ * migrate_vma_setup() (or migrate_device_range() for eviction) -> allocate
+ * destinations -> DMA-map the system side and start the devmem's copy op on
+ * the batch (struct hmm_p2p_copy_job) -> wait for it -> migrate_vma_pages()
+ * -> migrate_vma_finalize(). The user-sized paths overlap one batch's copy
+ * with the next batch's setup (hp_mig_walk()). A destination that cannot
  * be allocated or filled is simply left out: its source stays where it was,
  * so no path loses data. Destinations that were allocated but not used are
  * released by finalize (device pages return to the allocator through the
@@ -78,67 +78,6 @@ static void hp_put_dst(unsigned long *dst)
 static unsigned int hp_src_nr(unsigned long src)
 {
 	return (src & HP_PFN_COMPOUND) ? HP_PMD_NR : 1;
-}
-
-/*
- * Fill args->dst with locked device pages for the sources' data (copied
- * later, by the devmem's copy op). Returns 0, or -ENOMEM for pages left
- * behind (they stay in place).
- */
-static int hp_alloc_to_dev(struct hmm_p2p_devmem *dm, struct migrate_vma *args)
-{
-	unsigned long i, j;
-	int ret = 0;
-
-	memset(args->dst, 0, args->npages * sizeof(*args->dst));
-	for (i = 0; i < args->npages; ) {
-		unsigned long src = args->src[i];
-		struct page *spage = migrate_pfn_to_page(src);
-		unsigned long write = src & MIGRATE_PFN_WRITE;
-		unsigned int nr = hp_src_nr(src);
-		struct page *dpage;
-
-		if (!(src & MIGRATE_PFN_MIGRATE) || (spage && is_zone_device_page(spage))) {
-			i += nr;
-			continue;
-		}
-		nr = min_t(unsigned long, nr, args->npages - i);
-
-		dpage = hp_alloc_device_page(dm, nr > 1 ? HP_PMD_ORDER : 0);
-		if (dpage) {
-			args->dst[i] = migrate_pfn(page_to_pfn(dpage)) | write |
-				       (nr > 1 ? HP_PFN_COMPOUND : 0);
-			i += nr;
-			continue;
-		}
-		if (nr == 1) {
-			ret = ret ?: -ENOMEM;
-			i++;
-			continue;
-		}
-
-		/*
-		 * No 2 MiB device folio: move the THP (or fill the 2 MiB hole)
-		 * as 4 KiB pages. All or nothing: for a compound source,
-		 * __migrate_device_pages() inserts a page for every one of its
-		 * 512 destinations without looking for holes, so one missing
-		 * destination must leave the whole entry behind (so does one
-		 * failed copy: hp_copy_wait()).
-		 */
-		for (j = 0; j < nr; j++) {
-			dpage = hp_alloc_device_page(dm, 0);
-			if (!dpage)
-				break;
-			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage)) | write;
-		}
-		if (j < nr) {
-			while (j)
-				hp_put_dst(&args->dst[i + --j]);
-			ret = ret ?: -ENOMEM;
-		}
-		i += nr;
-	}
-	return ret;
 }
 
 /*
@@ -413,25 +352,6 @@ static int hp_copy_wait(struct hp_copy *c, const unsigned long *src, unsigned lo
 	return ret;
 }
 
-/* Copy one batch now: start and wait. */
-static int hp_copy_sync(struct hmm_p2p_devmem *dm, struct migrate_vma *args,
-			enum dma_data_direction dir, bool guard)
-{
-	struct hp_copy c;
-	unsigned long i;
-	int ret;
-
-	if (hp_copy_init(&c, args->npages, GFP_KERNEL)) {
-		for (i = 0; i < args->npages; i++)
-			hp_put_dst(&args->dst[i]);
-		return -ENOMEM;
-	}
-	hp_copy_start(&c, dm, args->src, args->dst, args->npages, dir, guard);
-	ret = hp_copy_wait(&c, args->src, args->dst, args->npages);
-	hp_copy_free(&c);
-	return ret;
-}
-
 #define HP_MAX_PEERS	8	/* peer devmems copied from in one batch */
 
 /*
@@ -483,13 +403,58 @@ static struct folio *hp_alloc_sys_page(gfp_t gfp, struct vm_area_struct *vma,
 }
 
 /*
- * Fill args->dst with locked system pages for the device pages' data
- * (copied later, by their devmems' copy ops), 4 KiB pages allocated with
- * @gfp (the path's policy: see "Memory pressure" above). Returns -ENOMEM if
- * an allocation failed (those pages stay on the device).
+ * One locked destination of order @order for the source at @i: a device
+ * folio of @dm, or a system folio allocated with the path's policy (see
+ * "Memory pressure" above; a 2 MiB one is optional: no OOM kill for it).
  */
-static int hp_alloc_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *args,
-			   bool peers, bool no_thp, gfp_t gfp)
+static struct page *hp_alloc_dst(struct hmm_p2p_devmem *dm, bool to_dev, bool no_thp,
+				 gfp_t gfp, struct migrate_vma *args, unsigned long i,
+				 unsigned int order)
+{
+	unsigned long addr = args->start + (i << PAGE_SHIFT);
+	struct folio *folio;
+
+	if (to_dev)
+		return hp_alloc_device_page(dm, order);
+	if (order && (no_thp || hp_inject_fail(dm, HP_INJ_SYS_THP)))
+		return NULL;
+	if (hp_inject_fail(dm, HP_INJ_SYS_PAGE))
+		return NULL;
+	if (order && args->vma)
+		folio = hp_vma_alloc_folio(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN, order,
+					   args->vma, addr);
+	else if (order)
+		folio = folio_alloc(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN | __GFP_RETRY_MAYFAIL,
+				    order);
+	else if (args->vma)
+		folio = hp_alloc_sys_page(gfp, args->vma, addr);
+	else
+		folio = folio_alloc(gfp, 0);
+	if (!folio)
+		return NULL;
+	folio_lock(folio);
+	return &folio->page;
+}
+
+/*
+ * Fill args->dst with locked destinations for the batch's sources: to
+ * @dm's memory (@to_dev: every system page and hole collected), or to
+ * system memory (the pages of @dm; with @peers also those of devmems
+ * sharing its owner, each copied later by its own copy op). Sources left
+ * without a destination stay where they are.
+ *
+ * This is the one place a 2 MiB source that got no 2 MiB destination is
+ * split: it moves as 4 KiB pages, all or nothing. For a compound source,
+ * __migrate_device_pages() inserts a page for each of its 512 destinations
+ * without looking for holes, so one missing destination must leave the
+ * whole entry behind (so does one failed copy: hp_copy_wait()). A window of
+ * pfns (no VMA: an eviction's migrate_device_range()) cannot split: its
+ * 2 MiB folio moves whole or stays.
+ *
+ * Return: 0, or -ENOMEM when a source was left without a destination.
+ */
+static int hp_fill(struct hmm_p2p_devmem *dm, struct migrate_vma *args, bool to_dev,
+		   bool peers, bool no_thp, gfp_t gfp)
 {
 	unsigned long i, j;
 	int ret = 0;
@@ -499,66 +464,55 @@ static int hp_alloc_to_sys(struct hmm_p2p_devmem *dm, struct migrate_vma *args,
 		unsigned long src = args->src[i];
 		struct page *spage = migrate_pfn_to_page(src);
 		unsigned long write = src & MIGRATE_PFN_WRITE;
-		unsigned long addr = args->start + (i << PAGE_SHIFT);
-		unsigned int nr = 1, order = 0;
-		struct folio *dfolio = NULL;
+		unsigned int nr = hp_src_nr(src), order;
 		struct hmm_p2p_devmem *pdm;
+		struct page *dpage;
 
-		if (!spage || !(src & MIGRATE_PFN_MIGRATE)) {
-			i++;
+		if (!(src & MIGRATE_PFN_MIGRATE) || (!to_dev && !spage)) {
+			i += to_dev ? nr : 1;
 			continue;
 		}
-		if (src & HP_PFN_COMPOUND) {
-			order = folio_order(page_folio(spage));
+		if (to_dev) {
+			/* a hole is filled; a device page (another's) stays */
+			if (spage && is_zone_device_page(spage)) {
+				i += nr;
+				continue;
+			}
+			nr = min_t(unsigned long, nr, args->npages - i);
+			order = nr > 1 ? HP_PMD_ORDER : 0;
+		} else {
+			order = (src & HP_PFN_COMPOUND) ? folio_order(page_folio(spage)) : 0;
 			nr = 1U << order;
-		}
-		/* a peer's page with our owner: moved only if asked, by its owner's copy */
-		pdm = hmm_p2p_page_devmem(spage);
-		if (!pdm || (pdm != dm && !peers) || i + nr > args->npages) {
-			i += nr;
-			continue;
-		}
-
-		if (order && (no_thp || hp_inject_fail(dm, HP_INJ_SYS_THP))) {
-			/* no THP in system memory: the 4 KiB fallback below */
-		} else if (!hp_inject_fail(dm, HP_INJ_SYS_PAGE)) {
-			if (order)
-				dfolio = hp_vma_alloc_folio(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN,
-							    order, args->vma, addr);
-			else
-				dfolio = hp_alloc_sys_page(gfp, args->vma, addr);
+			/* a peer's page with our owner: moved only if asked */
+			pdm = hmm_p2p_page_devmem(spage);
+			if (!pdm || (pdm != dm && !peers) || i + nr > args->npages) {
+				i += nr;
+				continue;
+			}
 		}
 
-		if (dfolio) {
-			folio_lock(dfolio);
-			args->dst[i] = migrate_pfn(folio_pfn(dfolio)) | write |
+		dpage = hp_alloc_dst(dm, to_dev, no_thp, gfp, args, i, order);
+		if (dpage) {
+			args->dst[i] = migrate_pfn(page_to_pfn(dpage)) | write |
 				       (order ? HP_PFN_COMPOUND : 0);
 			i += nr;
 			continue;
 		}
-		if (!order) {
-			ret = ret ?: -ENOMEM;
-			i++;
-			continue;
-		}
-
-		/* No THP in system memory: split the device folio on the way. */
-		for (j = 0; j < nr; j++) {
-			struct page *dpage = NULL;
-
-			if (!hp_inject_fail(dm, HP_INJ_SYS_PAGE))
-				dpage = alloc_page_vma(gfp, args->vma, addr + (j << PAGE_SHIFT));
-			if (!dpage)
-				break;
-			lock_page(dpage);
-			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage)) | write;
-		}
-		if (j < nr) {
-			/* all or nothing for one folio: it stays on the device */
+		if (order && args->vma) {
+			for (j = 0; j < nr; j++) {
+				dpage = hp_alloc_dst(dm, to_dev, no_thp, gfp, args, i + j, 0);
+				if (!dpage)
+					break;
+				args->dst[i + j] = migrate_pfn(page_to_pfn(dpage)) | write;
+			}
+			if (j == nr) {
+				i += nr;
+				continue;
+			}
 			while (j)
 				hp_put_dst(&args->dst[i + --j]);
-			ret = ret ?: -ENOMEM;
 		}
+		ret = -ENOMEM;
 		i += nr;
 	}
 	return ret;
@@ -783,22 +737,152 @@ static int hp_setup_batch(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 }
 
 /*
- * The migration pipeline of the user-sized paths: batch N's copy runs (on
- * the device) while batch N+1 is set up, given its destinations and
- * mapped, then N is waited for and finished. Batches cover disjoint
- * ranges, and each keeps its pages locked until its finalize. The mmap
- * lock is held across HP_PIPE_BATCHES batches at most, and dropped sooner
- * when a writer or an eviction waits or a fatal signal is pending; the
- * pipeline is drained before it is dropped.
+ * The batch engine every path runs: a batch is set up (migrate_vma_setup()
+ * over at most one PMD of a VMA, or migrate_device_range() over a window
+ * of pfns), given its destinations (hp_batch_fill()), its system side
+ * DMA-mapped and its copy started (hp_batch_start()), then waited for,
+ * moved and finalized (hp_batch_finish()). A 2 MiB folio that gets no
+ * 2 MiB destination is split into 4 KiB destinations in one place,
+ * hp_alloc_split(). The user-sized walks pipeline their batches
+ * (hp_mig_walk()); a CPU fault, its fault-around and the pfn walk of an
+ * eviction run one batch at a time (hp_mig_one()).
  */
-#define HP_PIPE_BATCHES	8
+struct hp_mig {
+	struct hmm_p2p_devmem *dm;
+	bool to_dev;
+	bool peers;		/* HMM_P2P_MIG_PEERS: peers' pages too, by their copy ops */
+	bool no_thp;		/* 4 KiB system pages only */
+	bool guard;		/* copies in an SRCU section of @dm, see hp_copy_start() */
+	bool stop;		/* the walk ends at the first batch with an error */
+	bool evict;		/* an eviction: no -ENOMEM, never killable */
+	gfp_t gfp;		/* 4 KiB system pages (see "Memory pressure") */
+	struct rw_semaphore *sem;	/* held for reading across each hold of the mmap lock */
+	struct hp_copy *peer_copy;
+	long fault_idx;		/* a fault's page in its batch, or -1 */
+	bool fault_moved;	/* ... which moved */
+	unsigned long moved, own;	/* pages moved; those of @dm */
+};
 
 struct hp_batch {
-	struct migrate_vma args;
+	struct migrate_vma args;	/* args.vma NULL: a window of pfns */
 	struct hp_copy copy;
 	int err;		/* destinations that could not be had */
 	bool live;		/* set up, not finished */
 };
+
+/* Give the batch's sources their destinations. */
+static void hp_batch_fill(struct hp_mig *m, struct hp_batch *b)
+{
+	b->err = hp_fill(m->dm, &b->args, m->to_dev, m->peers, m->no_thp, m->gfp);
+}
+
+/* Start its copies: peers' pages now (each by its devmem), @m->dm's in the background. */
+static void hp_batch_start(struct hp_mig *m, struct hp_batch *b)
+{
+	struct migrate_vma *a = &b->args;
+
+	if (!m->to_dev && m->peers) {
+		int err = hp_copy_peers(m->dm, a, m->peer_copy);
+
+		b->err = b->err ?: err;
+	}
+	hp_copy_start(&b->copy, m->dm, a->src, a->dst, a->npages,
+		      m->to_dev ? DMA_TO_DEVICE : DMA_FROM_DEVICE, m->guard);
+	b->live = true;
+}
+
+static void hp_batch_pages(struct migrate_vma *a)
+{
+	if (a->vma)
+		migrate_vma_pages(a);
+	else
+		migrate_device_pages(a->src, a->dst, a->npages);
+}
+
+static void hp_batch_finalize(struct migrate_vma *a)
+{
+	if (a->vma)
+		migrate_vma_finalize(a);
+	else
+		migrate_device_finalize(a->src, a->dst, a->npages);
+	a->cpages = 0;
+}
+
+/* Wait for a batch's copy and move what was copied; counted in @m. */
+static int hp_batch_finish(struct hp_mig *m, struct hp_batch *b)
+{
+	struct migrate_vma *a = &b->args;
+	unsigned long n;
+	int err;
+
+	err = hp_copy_wait(&b->copy, a->src, a->dst, a->npages);
+	hp_batch_pages(a);
+	n = hp_count_moved(m->dm, a->src, a->dst, a->npages);
+	m->moved += n;
+	if (m->peers)
+		n -= hp_account_peers(m->dm, a->src, a->dst, a->npages);
+	m->own += n;
+	if (m->fault_idx >= 0)
+		m->fault_moved = (a->src[m->fault_idx] & MIGRATE_PFN_MIGRATE) &&
+				 migrate_pfn_to_page(a->dst[m->fault_idx]);
+	hp_batch_finalize(a);
+	b->live = false;
+	return b->err ?: err;
+}
+
+/*
+ * Give up a batch that was set up (its copy perhaps running): wait for the
+ * copy, then move nothing. Every page stays where it was, with its data;
+ * the destinations are freed.
+ */
+static void hp_batch_abort(struct hp_batch *b)
+{
+	struct migrate_vma *a = &b->args;
+	unsigned long i;
+
+	hp_copy_wait(&b->copy, a->src, a->dst, a->npages);
+	for (i = 0; i < a->npages; i++)
+		hp_put_dst(&a->dst[i]);
+	hp_batch_pages(a);
+	hp_batch_finalize(a);
+	b->live = false;
+}
+
+/*
+ * One batch, set up by the caller (args.cpages pages collected), now: fill,
+ * copy, wait, move. Without memory for the copy job nothing moves.
+ *
+ * Return: 0, -ENOMEM (destinations or the job could not be had), or the
+ * copy's error; the pages that did not move stay where they were.
+ */
+static int hp_mig_one(struct hp_mig *m, struct hp_batch *b)
+{
+	bool own_copy = !b->copy.src;
+
+	if (own_copy && hp_copy_init(&b->copy, b->args.npages, GFP_KERNEL)) {
+		memset(b->args.dst, 0, b->args.npages * sizeof(*b->args.dst));
+		b->err = -ENOMEM;
+		b->live = true;
+	} else {
+		hp_batch_fill(m, b);
+		hp_batch_start(m, b);
+	}
+	b->err = hp_batch_finish(m, b);
+	if (own_copy)
+		hp_copy_free(&b->copy);
+	return b->err;
+}
+
+/*
+ * The pipeline of the user-sized walks: batch N's copy runs (on the
+ * device) while batch N+1 is set up, given its destinations and mapped,
+ * then N is waited for and finished. Batches cover disjoint ranges, and
+ * each keeps its pages locked until its finalize. The mmap lock is held
+ * across HP_PIPE_BATCHES batches at most, and dropped sooner when a writer
+ * or an eviction waits or a fatal signal is pending; the pipeline is
+ * drained before it is dropped.
+ */
+#define HP_PIPE_BATCHES	8
 
 struct hp_pipe {
 	struct hp_batch b[2];
@@ -816,12 +900,16 @@ static void hp_pipe_free(struct hp_pipe *p)
 		hp_copy_free(&p->b[i].copy);
 	}
 	hp_copy_free(&p->peers);
+	kfree(p);
 }
 
-static int hp_pipe_init(struct hp_pipe *p, bool peers)
+static struct hp_pipe *hp_pipe_alloc(bool peers)
 {
+	struct hp_pipe *p = kmalloc_obj(*p, GFP_KERNEL_ACCOUNT);
 	int i;
 
+	if (!p)
+		return NULL;
 	memset(p, 0, sizeof(*p));
 	for (i = 0; i < 2; i++)
 		if (hp_alloc_batch(&p->b[i].args) ||
@@ -829,65 +917,122 @@ static int hp_pipe_init(struct hp_pipe *p, bool peers)
 			goto fail;
 	if (peers && hp_copy_init(&p->peers, HP_BATCH, GFP_KERNEL_ACCOUNT))
 		goto fail;
-	return 0;
+	return p;
 fail:
 	hp_pipe_free(p);
-	return -ENOMEM;
+	return NULL;
 }
 
-/* Wait for a batch's copy and move what was copied; counts in *@moved, *@own. */
-static int hp_batch_finish(struct hmm_p2p_devmem *dm, struct hp_batch *b, bool peers,
-			   unsigned long *moved, unsigned long *own)
+/* The error a walk goes by: an eviction goes on past pages that stay. */
+static int hp_mig_error(struct hp_mig *m, int err)
 {
-	unsigned long n;
-	int err;
-
-	err = hp_copy_wait(&b->copy, b->args.src, b->args.dst, b->args.npages);
-	migrate_vma_pages(&b->args);
-	n = hp_count_moved(dm, b->args.src, b->args.dst, b->args.npages);
-	*moved += n;
-	if (peers)
-		n -= hp_account_peers(dm, b->args.src, b->args.dst, b->args.npages);
-	*own += n;
-	migrate_vma_finalize(&b->args);
-	b->live = false;
-	return b->err ?: err;
-}
-
-/*
- * Give up a batch that was set up (its copy perhaps running): wait for the
- * copy, then move nothing. Every page stays where it was, with its data;
- * the destinations are freed.
- */
-static void hp_batch_abort(struct hp_batch *b)
-{
-	unsigned long i;
-
-	hp_copy_wait(&b->copy, b->args.src, b->args.dst, b->args.npages);
-	for (i = 0; i < b->args.npages; i++)
-		hp_put_dst(&b->args.dst[i]);
-	migrate_vma_pages(&b->args);
-	migrate_vma_finalize(&b->args);
-	b->live = false;
+	return err == -ENOMEM && m->evict ? 0 : err;
 }
 
 /* Finish the pending batch, if any. */
-static int hp_pipe_drain(struct hmm_p2p_devmem *dm, struct hp_pipe *p, bool peers,
-			 unsigned long *moved, unsigned long *own)
+static int hp_pipe_drain(struct hp_mig *m, struct hp_pipe *p)
 {
 	struct hp_batch *b = p->pending;
 
 	p->pending = NULL;
-	return b ? hp_batch_finish(dm, b, peers, moved, own) : 0;
+	return b ? hp_mig_error(m, hp_batch_finish(m, b)) : 0;
 }
 
 /* Should the pipeline let go of the mmap lock after @held batches? */
-static bool hp_pipe_yield(struct mm_struct *mm, struct rw_semaphore *sem,
-			  unsigned int held)
+static bool hp_pipe_yield(struct hp_mig *m, struct mm_struct *mm, unsigned int held)
 {
 	return held >= HP_PIPE_BATCHES || fatal_signal_pending(current) ||
-	       mmap_lock_is_contended(mm) || (sem && rwsem_is_contended(sem)) ||
+	       mmap_lock_is_contended(mm) || (m->sem && rwsem_is_contended(m->sem)) ||
 	       need_resched();
+}
+
+static int hp_walk_lock(struct hp_mig *m, struct mm_struct *mm, bool excl)
+{
+	int err = 0;
+
+	if (m->sem)
+		err = down_read_killable(m->sem);
+	if (!err)
+		err = hp_batch_lock(mm, excl, m->evict);
+	if (err && m->sem)
+		up_read(m->sem);
+	return err;
+}
+
+static void hp_walk_unlock(struct hp_mig *m, struct mm_struct *mm, bool excl)
+{
+	hp_batch_unlock(mm, excl);
+	if (m->sem)
+		up_read(m->sem);
+}
+
+/*
+ * Walk [@start, @end) batch by batch through the pipeline, taking the pages
+ * @select chooses; the mmap lock for writing with @excl (hp_to_sys_excl()).
+ * A batch with an error ends the walk with @m->stop (the batch set up
+ * behind it, its copy overlapping, stays too), else the walk goes on and
+ * reports the first error at the end; a batch that cannot be set up (a
+ * hole, no read access) always ends it.
+ *
+ * Return: 0 or the error; the pages moved are counted in @m.
+ */
+static int hp_mig_walk(struct hp_mig *m, struct mm_struct *mm, unsigned long start,
+		       unsigned long end, unsigned long select, bool excl)
+{
+	unsigned long addr, next = end;
+	unsigned int held = 0;
+	bool locked = false;
+	struct hp_pipe *p;
+	int ret = 0, err;
+
+	p = hp_pipe_alloc(m->peers);
+	if (!p)
+		return -ENOMEM;
+	m->peer_copy = &p->peers;
+	for (addr = start; addr < end && !(ret && m->stop); addr = next) {
+		struct hp_batch *b = &p->b[p->next];
+
+		if (!locked) {
+			err = hp_walk_lock(m, mm, excl);
+			if (err) {
+				ret = err;
+				break;
+			}
+			locked = true;
+			held = 0;
+		}
+		err = hp_setup_batch(m->dm, mm, &b->args, addr, end, select, &next, excl, m->evict);
+		if (err) {
+			ret = err;
+			break;
+		}
+		if (b->args.cpages) {
+			hp_batch_fill(m, b);
+			hp_batch_start(m, b);
+		}
+		err = hp_pipe_drain(m, p);
+		if (b->live && err && m->stop) {
+			hp_batch_abort(b);
+		} else if (b->live) {
+			p->pending = b;
+			p->next ^= 1;
+		}
+		ret = ret ?: err;
+		if (!(ret && m->stop) && next < end && !hp_pipe_yield(m, mm, ++held))
+			continue;
+		err = hp_pipe_drain(m, p);
+		ret = ret ?: err;
+		hp_walk_unlock(m, mm, excl);
+		locked = false;
+	}
+	if (locked) {
+		err = hp_pipe_drain(m, p);
+		ret = ret ?: err;
+		hp_walk_unlock(m, mm, excl);
+	}
+	m->peer_copy = NULL;
+	hp_pipe_free(p);
+	return ret;
 }
 
 /**
@@ -915,72 +1060,14 @@ long hmm_p2p_migrate_to_device(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			       unsigned long start, unsigned long end,
 			       unsigned int flags)
 {
+	/* no new device page while an eviction runs */
+	struct hp_mig m = { .dm = dm, .to_dev = true, .sem = &dm->evict_sem, .fault_idx = -1 };
 	unsigned long select = MIGRATE_VMA_SELECT_SYSTEM | (dm->thp ? HP_SELECT_COMPOUND : 0);
-	unsigned long addr, next = end, moved = 0, own = 0;
-	unsigned int held = 0;
-	bool locked = false;
-	struct hp_pipe *p;
-	int ret = 0, err;
+	int ret;
 
-	p = kmalloc_obj(*p, GFP_KERNEL_ACCOUNT);
-	if (!p || hp_pipe_init(p, false)) {
-		kfree(p);
-		return -ENOMEM;
-	}
-
-	for (addr = start; addr < end; addr = next) {
-		struct hp_batch *b = &p->b[p->next];
-
-		if (!locked) {
-			/* no new device page while an eviction runs */
-			err = down_read_killable(&dm->evict_sem);
-			if (!err) {
-				err = hp_batch_lock(mm, false, false);
-				if (err)
-					up_read(&dm->evict_sem);
-			}
-			if (err) {
-				ret = err;
-				break;
-			}
-			locked = true;
-			held = 0;
-		}
-		err = hp_setup_batch(dm, mm, &b->args, addr, end, select, &next, false, false);
-		if (err) {
-			ret = err;
-			break;
-		}
-		if (b->args.cpages) {
-			b->err = hp_alloc_to_dev(dm, &b->args);
-			hp_copy_start(&b->copy, dm, b->args.src, b->args.dst, b->args.npages,
-				      DMA_TO_DEVICE, false);
-			b->live = true;
-		}
-		err = hp_pipe_drain(dm, p, false, &moved, &own);
-		ret = ret ?: err;
-		if (b->live) {
-			p->pending = b;
-			p->next ^= 1;
-		}
-		if (next < end && !hp_pipe_yield(mm, &dm->evict_sem, ++held))
-			continue;
-		err = hp_pipe_drain(dm, p, false, &moved, &own);
-		ret = ret ?: err;
-		mmap_read_unlock(mm);
-		up_read(&dm->evict_sem);
-		locked = false;
-	}
-	if (locked) {
-		err = hp_pipe_drain(dm, p, false, &moved, &own);
-		ret = ret ?: err;
-		mmap_read_unlock(mm);
-		up_read(&dm->evict_sem);
-	}
-	atomic64_add(moved, &dm->st_to_dev);
-	hp_pipe_free(p);
-	kfree(p);
-	return ret ? ret : moved;
+	ret = hp_mig_walk(&m, mm, start, end, select, false);
+	atomic64_add(m.moved, &dm->st_to_dev);
+	return ret ? ret : m.moved;
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_device);
 
@@ -990,23 +1077,25 @@ static unsigned long hp_select_device(struct hmm_p2p_devmem *dm)
 		MIGRATE_VMA_SELECT_DEVICE_COHERENT) | (dm->thp ? HP_SELECT_COMPOUND : 0);
 }
 
-/* Start a to-system batch's copies: peers' pages now, @dm's in the pipeline. */
-static void hp_copy_to_sys_start(struct hmm_p2p_devmem *dm, struct hp_pipe *p,
-				 struct hp_batch *b, bool peers)
+/* A migration of @dm's pages to system memory, allocating with @gfp. */
+static struct hp_mig hp_mig_to_sys(struct hmm_p2p_devmem *dm, unsigned int flags, gfp_t gfp)
 {
-	if (peers) {
-		int err = hp_copy_peers(dm, &b->args, &p->peers);
-
-		b->err = b->err ?: err;
-	}
-	hp_copy_start(&b->copy, dm, b->args.src, b->args.dst, b->args.npages,
-		      DMA_FROM_DEVICE, true);
+	return (struct hp_mig) {
+		.dm = dm,
+		.peers = flags & HMM_P2P_MIG_PEERS,
+		.no_thp = flags & HMM_P2P_MIG_4K,
+		.guard = true,
+		.stop = true,
+		.gfp = gfp,
+		.fault_idx = -1,
+	};
 }
 
 static long hp_migrate_to_sys(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			      unsigned long start, unsigned long end,
 			      unsigned int flags, bool evict, gfp_t gfp)
 {
+	struct hp_mig m = hp_mig_to_sys(dm, flags, gfp);
 	/*
 	 * A peer's folios may be large even if ours are not. An eviction moves
 	 * 4 KiB pages only: the kernel splits a 2 MiB device folio (in every
@@ -1016,72 +1105,14 @@ static long hp_migrate_to_sys(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 	bool excl = !evict &&
 		    (hp_to_sys_excl(dm) || (HP_DEVICE_THP && (flags & HMM_P2P_MIG_PEERS)));
 	unsigned long select = hp_select_device(dm) & (evict ? ~HP_SELECT_COMPOUND : ~0UL);
-	bool peers = flags & HMM_P2P_MIG_PEERS;
-	unsigned long addr, next = end, moved = 0, own = 0;
-	unsigned int held = 0;
-	bool locked = false;
-	struct hp_pipe *p;
-	int ret = 0, err;
+	int ret;
 
-	p = kmalloc_obj(*p, GFP_KERNEL_ACCOUNT);
-	if (!p || hp_pipe_init(p, peers)) {
-		kfree(p);
-		return -ENOMEM;
-	}
-
-	for (addr = start; addr < end && !ret; addr = next) {
-		struct hp_batch *b = &p->b[p->next];
-
-		if (!locked) {
-			ret = hp_batch_lock(mm, excl, evict);
-			if (ret)
-				break;
-			locked = true;
-			held = 0;
-		}
-		err = hp_setup_batch(dm, mm, &b->args, addr, end, select, &next, excl, evict);
-		if (!err && b->args.cpages) {
-			b->err = hp_alloc_to_sys(dm, &b->args, peers, flags & HMM_P2P_MIG_4K, gfp);
-			hp_copy_to_sys_start(dm, p, b, peers);
-			b->live = true;
-		}
-		ret = hp_pipe_drain(dm, p, peers, &moved, &own);
-		/* an eviction goes on past pages that stay (they are retried) */
-		if (ret == -ENOMEM && evict)
-			ret = 0;
-		/*
-		 * The walk ends at the first batch with an error: the one set
-		 * up behind it (its copy overlapping that batch's) stays too.
-		 */
-		if (b->live && ret) {
-			hp_batch_abort(b);
-		} else if (b->live) {
-			p->pending = b;
-			p->next ^= 1;
-		}
-		ret = ret ?: err;
-		if (!ret && next < end && !hp_pipe_yield(mm, NULL, ++held))
-			continue;
-		err = hp_pipe_drain(dm, p, peers, &moved, &own);
-		if (err == -ENOMEM && evict)
-			err = 0;
-		ret = ret ?: err;
-		hp_batch_unlock(mm, excl);
-		locked = false;
-	}
-	if (locked) {
-		err = hp_pipe_drain(dm, p, peers, &moved, &own);
-		if (err == -ENOMEM && evict)
-			err = 0;
-		ret = ret ?: err;
-		hp_batch_unlock(mm, excl);
-	}
-	atomic64_add(own, &dm->st_to_sys);
+	m.evict = evict;
+	ret = hp_mig_walk(&m, mm, start, end, select, excl);
+	atomic64_add(m.own, &dm->st_to_sys);
 	if (evict)
-		atomic64_add(own, &dm->st_evicted);
-	hp_pipe_free(p);
-	kfree(p);
-	return ret ? ret : moved;
+		atomic64_add(m.own, &dm->st_evicted);
+	return ret ? ret : m.moved;
 }
 
 /**
@@ -1155,38 +1186,34 @@ static bool hp_fault_around(struct vm_fault *vmf, struct hmm_p2p_devmem *dm)
 	unsigned long n = READ_ONCE(hp_fault_around_pages);
 	unsigned long src[HP_FAULT_AROUND], dst[HP_FAULT_AROUND];
 	unsigned long win = ALIGN_DOWN(vmf->address, n << PAGE_SHIFT);
+	struct hp_mig m = hp_mig_to_sys(dm, 0, HP_GFP_AROUND);
 	struct vm_area_struct *vma = vmf->vma;
-	struct migrate_vma args = { };
-	bool moved;
-	unsigned long fi, nr;
+	struct hp_batch b = { };
+	struct migrate_vma *a = &b.args;
 
-	args.start = max(win, vma->vm_start);
-	args.end = min(win + (n << PAGE_SHIFT), vma->vm_end);
-	if (args.end - args.start <= PAGE_SIZE)
+	a->start = max(win, vma->vm_start);
+	a->end = min(win + (n << PAGE_SHIFT), vma->vm_end);
+	if (a->end - a->start <= PAGE_SIZE)
 		return false;
-	fi = (vmf->address - args.start) >> PAGE_SHIFT;
-	args.vma = vma;
-	args.src = src;
-	args.dst = dst;
-	args.pgmap_owner = dm->desc.owner;
-	args.flags = hp_select_device(dm) & ~HP_SELECT_COMPOUND;
-	args.fault_page = vmf->page;
-	if (migrate_vma_setup(&args) || !args.cpages)
+	m.fault_idx = (vmf->address - a->start) >> PAGE_SHIFT;
+	a->vma = vma;
+	a->src = src;
+	a->dst = dst;
+	a->pgmap_owner = dm->desc.owner;
+	a->flags = hp_select_device(dm) & ~HP_SELECT_COMPOUND;
+	a->fault_page = vmf->page;
+	if (migrate_vma_setup(a) || !a->cpages)
 		return false;
 
-	hp_alloc_to_sys(dm, &args, false, false, HP_GFP_AROUND);
-	hp_copy_sync(dm, &args, DMA_FROM_DEVICE, true);
-	migrate_vma_pages(&args);
-	moved = (args.src[fi] & MIGRATE_PFN_MIGRATE) && migrate_pfn_to_page(args.dst[fi]);
-	nr = hp_count_moved(dm, args.src, args.dst, args.npages);
-	atomic64_add(nr, &dm->st_to_sys);
-	migrate_vma_finalize(&args);
-	if (moved)
+	/* the neighbours are optional: their errors do not fail the fault */
+	hp_mig_one(&m, &b);
+	atomic64_add(m.moved, &dm->st_to_sys);
+	if (m.fault_moved)
 		atomic64_inc(&dm->st_cpu_faults);
 	/* hmm_range_fault() of a mirror with another owner: no P2P path */
-	if (nr && (vmf->flags & FAULT_FLAG_REMOTE))
-		hp_p2p_remote_fault(dm, nr);
-	return moved;
+	if (m.moved && (vmf->flags & FAULT_FLAG_REMOTE))
+		hp_p2p_remote_fault(dm, m.moved);
+	return m.fault_moved;
 }
 
 /* A PMD-mapped device folio a CPU fault asked to have moved back. */
@@ -1396,10 +1423,11 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 	struct hp_chunk *chunk = hp_page_chunk(page);
 	struct vm_area_struct *vma = vmf->vma;
 	unsigned long src1 = 0, dst1 = 0;
-	struct migrate_vma args = { };
+	struct hp_batch b = { };
+	struct migrate_vma *a = &b.args;
 	struct hmm_p2p_devmem *dm;
+	struct hp_mig m;
 	unsigned int order = 0;
-	unsigned long moved;
 	vm_fault_t ret = 0;
 	int err;
 
@@ -1416,12 +1444,12 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 	/* a PTE-mapped piece of a large folio moves alone */
 	if (HP_DEVICE_THP && !vmf->pte)
 		order = folio_order(page_folio(page));
-	args.start = ALIGN_DOWN(vmf->address, PAGE_SIZE << order);
-	args.end = args.start + (PAGE_SIZE << order);
-	if (args.start < vma->vm_start || args.end > vma->vm_end) {
+	a->start = ALIGN_DOWN(vmf->address, PAGE_SIZE << order);
+	a->end = a->start + (PAGE_SIZE << order);
+	if (a->start < vma->vm_start || a->end > vma->vm_end) {
 		order = 0;
-		args.start = vmf->address & PAGE_MASK;
-		args.end = args.start + PAGE_SIZE;
+		a->start = vmf->address & PAGE_MASK;
+		a->end = a->start + PAGE_SIZE;
 	}
 	/*
 	 * Fault-around only from a 4 KiB folio. Collecting a window splits
@@ -1435,46 +1463,43 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 	 */
 	if (!order && !folio_test_large(page_folio(page)) && hp_fault_around(vmf, dm))
 		return 0;
-	if (order && hp_to_sys_excl(dm) && hp_fault_defer(vmf, dm, args.start))
+	if (order && hp_to_sys_excl(dm) && hp_fault_defer(vmf, dm, a->start))
 		return VM_FAULT_RETRY;
-	if (order && hp_to_sys_excl(dm) && hp_fault_defer_mirror(vmf, dm, args.start))
+	if (order && hp_to_sys_excl(dm) && hp_fault_defer_mirror(vmf, dm, a->start))
 		return VM_FAULT_SIGBUS;
 	if (order) {
-		args.src = kcalloc(1UL << order, sizeof(*args.src), GFP_KERNEL);
-		args.dst = kcalloc(1UL << order, sizeof(*args.dst), GFP_KERNEL);
-		if (!args.src || !args.dst) {
+		a->src = kcalloc(1UL << order, sizeof(*a->src), GFP_KERNEL);
+		a->dst = kcalloc(1UL << order, sizeof(*a->dst), GFP_KERNEL);
+		if (!a->src || !a->dst) {
 			/* no memcg charge failed: VM_FAULT_OOM would loop in the #PF handler */
 			ret = VM_FAULT_SIGBUS;
 			goto out;
 		}
 	} else {
-		args.src = &src1;
-		args.dst = &dst1;
+		a->src = &src1;
+		a->dst = &dst1;
 	}
-	args.vma = vma;
-	args.pgmap_owner = dm->desc.owner;
-	args.flags = hp_select_device(dm);
+	a->vma = vma;
+	a->pgmap_owner = dm->desc.owner;
+	a->flags = hp_select_device(dm);
 	if (!order)
-		args.flags &= ~HP_SELECT_COMPOUND;
-	args.fault_page = page;
+		a->flags &= ~HP_SELECT_COMPOUND;
+	a->fault_page = page;
 
-	if (migrate_vma_setup(&args)) {
+	if (migrate_vma_setup(a)) {
 		ret = VM_FAULT_SIGBUS;
 		goto out;
 	}
 	atomic64_inc(&dm->st_cpu_faults);
-	if (!args.cpages)
+	if (!a->cpages)
 		goto out;	/* someone else moved it: the fault is retried */
 
-	err = hp_alloc_to_sys(dm, &args, false, false, HP_GFP_FAULT);
-	err = hp_copy_sync(dm, &args, DMA_FROM_DEVICE, true) ?: err;
-	migrate_vma_pages(&args);
-	moved = hp_count_moved(dm, args.src, args.dst, args.npages);
-	atomic64_add(moved, &dm->st_to_sys);
-	migrate_vma_finalize(&args);
+	m = hp_mig_to_sys(dm, 0, HP_GFP_FAULT);
+	err = hp_mig_one(&m, &b);
+	atomic64_add(m.moved, &dm->st_to_sys);
 	/* hmm_range_fault() of a mirror with another owner: no P2P path */
 	if (vmf->flags & FAULT_FLAG_REMOTE)
-		hp_p2p_remote_fault(dm, moved);
+		hp_p2p_remote_fault(dm, m.moved);
 	/*
 	 * The page could not come back: retrying the fault would not help.
 	 * Out of memory too: the allocator has reclaimed and had its OOM kill
@@ -1483,14 +1508,14 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 	 */
 	if (err)
 		ret = VM_FAULT_SIGBUS;
-	else if (!moved && !(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
+	else if (!m.moved && !(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
 		ret = hp_fault_stuck(dm, page_to_pfn(page));
-	else if (moved && READ_ONCE(dm->stuck_pfn) == page_to_pfn(page))
+	else if (m.moved && READ_ONCE(dm->stuck_pfn) == page_to_pfn(page))
 		WRITE_ONCE(dm->stuck_pfn, 0);
 out:
 	if (order) {
-		kfree(args.src);
-		kfree(args.dst);
+		kfree(a->src);
+		kfree(a->dst);
 	}
 	return ret;
 }
@@ -1567,64 +1592,39 @@ long hp_evict_chunk(struct hp_chunk *chunk)
 {
 	struct hmm_p2p_devmem *dm = chunk->dm;
 	unsigned long pfn = chunk->pfn_first, last = chunk->pfn_first + chunk->npages;
-	unsigned long *src, *dst;
-	struct hp_copy c;
-	long moved = 0;
+	/* the driver is shutting the devmem down: no SRCU section needed */
+	struct hp_mig m = {
+		.dm = dm, .evict = true, .gfp = HP_GFP_EVICT, .fault_idx = -1,
+	};
+	struct hp_batch b = { };
 
 	if (!atomic_long_read(&chunk->in_use))
 		return 0;
-	src = kcalloc(HP_PMD_NR, sizeof(*src), GFP_KERNEL);
-	dst = kcalloc(HP_PMD_NR, sizeof(*dst), GFP_KERNEL);
-	if (!src || !dst || hp_copy_init(&c, HP_PMD_NR, GFP_KERNEL)) {
-		kfree(src);
-		kfree(dst);
+	if (hp_alloc_batch(&b.args))
+		return -ENOMEM;
+	if (hp_copy_init(&b.copy, HP_PMD_NR, GFP_KERNEL)) {
+		kfree(b.args.src);
 		return -ENOMEM;
 	}
 
 	while (pfn < last && atomic_long_read(&chunk->in_use)) {
 		unsigned long n = min(ALIGN(pfn + 1, HP_PMD_NR), last) - pfn;
-		unsigned long i;
 
 		if (!hp_window_in_use(pfn, n)) {
 			pfn += n;
 			continue;
 		}
-		migrate_device_range(src, pfn, n);
-		for (i = 0; i < n; i++) {
-			struct page *spage = migrate_pfn_to_page(src[i]);
-			unsigned int order = 0;
-			struct folio *dfolio;
-			gfp_t gfp = GFP_HIGHUSER_MOVABLE;
-
-			dst[i] = 0;
-			if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
-				continue;
-			if (src[i] & HP_PFN_COMPOUND)
-				order = folio_order(page_folio(spage));
-			if (hp_inject_fail(dm, HP_INJ_SYS_PAGE) ||
-			    (order && hp_inject_fail(dm, HP_INJ_SYS_THP)))
-				continue;
-			gfp |= order ? __GFP_NOWARN | __GFP_RETRY_MAYFAIL : __GFP_NOFAIL;
-			dfolio = folio_alloc(gfp, order);
-			if (!dfolio)
-				continue;	/* stays; retried by the caller */
-			folio_lock(dfolio);
-			dst[i] = migrate_pfn(folio_pfn(dfolio)) |
-				 (src[i] & MIGRATE_PFN_WRITE) | (order ? HP_PFN_COMPOUND : 0);
-		}
-		/* pages whose copy fails stay; retried by the caller */
-		hp_copy_start(&c, dm, src, dst, n, DMA_FROM_DEVICE, false);
-		hp_copy_wait(&c, src, dst, n);
-		migrate_device_pages(src, dst, n);
-		moved += hp_count_moved(dm, src, dst, n);
-		migrate_device_finalize(src, dst, n);
+		/* a window of pfns: args.vma stays NULL */
+		b.args.npages = n;
+		migrate_device_range(b.args.src, pfn, n);
+		/* pages that cannot move stay; retried by the caller */
+		hp_mig_one(&m, &b);
 		pfn += n;
 		cond_resched();
 	}
-	hp_copy_free(&c);
-	kfree(src);
-	kfree(dst);
-	atomic64_add(moved, &dm->st_evicted);
-	atomic64_add(moved, &dm->st_to_sys);
-	return moved;
+	hp_copy_free(&b.copy);
+	kfree(b.args.src);
+	atomic64_add(m.moved, &dm->st_evicted);
+	atomic64_add(m.moved, &dm->st_to_sys);
+	return m.moved;
 }

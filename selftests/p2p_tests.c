@@ -1263,19 +1263,29 @@ struct mover {
 	void *buf, *out;
 	int rounds;
 	int errors;
+	int last_err;		/* -errno of the last failed call */
+	const char *last_cmd;
 };
 
 static void *mover_fn(void *arg)
 {
 	struct mover *m = arg;
 	__u64 cpages;
-	int i;
+	int i, ret;
 
 	for (i = 0; i < m->rounds; i++) {
-		if (dmc(m->fd, HMM_DMIRROR_MIGRATE_TO_DEV, m->buf, m->out, NPAGES, &cpages))
+		ret = dmc(m->fd, HMM_DMIRROR_MIGRATE_TO_DEV, m->buf, m->out, NPAGES, &cpages);
+		if (ret) {
 			m->errors++;
-		if (dmc(m->fd, HMM_DMIRROR_MIGRATE_TO_SYS, m->buf, m->out, NPAGES, &cpages))
+			m->last_err = ret;
+			m->last_cmd = "MIGRATE_TO_DEV";
+		}
+		ret = dmc(m->fd, HMM_DMIRROR_MIGRATE_TO_SYS, m->buf, m->out, NPAGES, &cpages);
+		if (ret) {
 			m->errors++;
+			m->last_err = ret;
+			m->last_cmd = "MIGRATE_TO_SYS";
+		}
 	}
 	return NULL;
 }
@@ -1307,6 +1317,9 @@ TEST_F(p2p, race_peer_migrate)
 	pthread_join(t, NULL);
 	show_stats("importer", self->fd[self->a]);
 	EXPECT_EQ(0, bad);
+	if (m.errors)
+		printf("# mover: %d failed calls, the last %s: %s\n", m.errors, m.last_cmd,
+		       strerror(-m.last_err));
 	EXPECT_EQ(0, m.errors);
 	EXPECT_EQ(-1, check(self->buf, NPAGES, 18));
 	munmap(m.out, NPAGES * PAGE_SZ);
