@@ -894,6 +894,8 @@ void hmm_p2p_devmem_stats(struct hmm_p2p_devmem *dm, struct hmm_p2p_devmem_stats
 	st->p2p_fallback_no_path = hp_read_stat(&dm->st_p2p_no_path, reset);
 	st->p2p_fallback_write = hp_read_stat(&dm->st_p2p_write, reset);
 	st->p2p_fallback_gone = hp_read_stat(&dm->st_p2p_gone, reset);
+	st->migrated_from_peer = hp_read_stat(&dm->st_from_peer, reset);
+	st->bounced = hp_read_stat(&dm->st_bounced, reset);
 	st->mirror_seq_retries = hp_read_stat(&dm->st_seq_retries, reset);
 	st->mirror_busy_retries = hp_read_stat(&dm->st_busy_retries, reset);
 	st->mirror_fault_timeouts = hp_read_stat(&dm->st_fault_timeouts, reset);

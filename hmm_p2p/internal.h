@@ -90,6 +90,8 @@ struct hmm_p2p_devmem {
 	atomic64_t st_alloc_fail, st_mirror_faults, st_invalidations;
 	atomic64_t st_cpu_faults_for_mirrors, st_p2p_maps, st_p2p_no_path, st_p2p_write;
 	atomic64_t st_p2p_gone;
+	/* hmm_p2p_migrate_to_device() with HMM_P2P_MIG_PEERS */
+	atomic64_t st_from_peer, st_bounced;
 	/* mirror fault retries (the importer's view of an invalidation storm) */
 	atomic64_t st_seq_retries, st_busy_retries, st_fault_timeouts, st_fault_max_ns;
 

@@ -85,11 +85,20 @@ static unsigned int hp_src_nr(unsigned long src)
  * driver gets, the DMA mappings of the system pages behind them, and the
  * completion the library waits on before migrate_vma_pages().
  */
+/* The P2P mapping of one peer source page (HMM_P2P_ADDR_PEER). */
+struct hp_peer_sg {
+	struct sg_table sgt;
+	struct scatterlist sg;
+};
+
 struct hp_copy {
 	struct hmm_p2p_copy_job job;
 	struct hmm_p2p_devmem *dm;
 	struct hmm_p2p_addr *src, *dst;
 	unsigned long *failed;
+	unsigned long *bounce;	/* peer pages with no P2P path here */
+	struct hp_peer_sg *psg;	/* their mappings, allocated on first use */
+	unsigned long cap;	/* pages the arrays hold */
 	struct hp_dma_iova iova;
 	bool use_iova;		/* the system pages are linked in @iova */
 	bool guard;		/* in a dm->srcu read section, see hp_copy_start() */
@@ -103,18 +112,22 @@ static int hp_copy_init(struct hp_copy *c, unsigned long npages, gfp_t gfp)
 	size_t addrs = 2 * npages * sizeof(*c->src);
 
 	memset(c, 0, sizeof(*c));
-	c->src = kvmalloc(addrs + BITS_TO_LONGS(npages) * sizeof(long), gfp);
+	c->src = kvmalloc(addrs + 2 * BITS_TO_LONGS(npages) * sizeof(long), gfp);
 	if (!c->src)
 		return -ENOMEM;
 	c->dst = c->src + npages;
 	c->failed = (unsigned long *)(c->dst + npages);
+	c->bounce = c->failed + BITS_TO_LONGS(npages);
+	c->cap = npages;
 	return 0;
 }
 
 static void hp_copy_free(struct hp_copy *c)
 {
 	kvfree(c->src);
+	kvfree(c->psg);
 	c->src = NULL;
+	c->psg = NULL;
 }
 
 /* Page @i cannot be copied (no DMA mapping): the driver skips it. */
@@ -123,6 +136,48 @@ static void hp_copy_drop(struct hp_copy *c, unsigned long i)
 	set_bit(i, c->failed);
 	c->src[i].type = HMM_P2P_ADDR_NONE;
 	c->dst[i].type = HMM_P2P_ADDR_NONE;
+}
+
+/*
+ * DMA-map the job's peer source pages (HMM_P2P_ADDR_PEER) for the devmem's
+ * DMA device: the P2PDMA page behind each, through the DMA API, which gives
+ * the kernel's P2P verdict (a bus address through a switch, a mapping
+ * through the host bridge, or no path). A page with no path, or a peer
+ * with no P2P memory behind it or going away, is dropped from the job and
+ * marked for the bounce through system memory.
+ */
+static void hp_copy_map_peers(struct hp_copy *c, unsigned long n)
+{
+	struct device *dev = c->dm->desc.dma_dev;
+	struct hmm_p2p_devmem *peer;
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		struct hmm_p2p_addr *s = &c->src[i];
+		struct hp_peer_sg *ps;
+		struct page *p2p;
+
+		if (s->type != HMM_P2P_ADDR_PEER)
+			continue;
+		if (dev && !c->psg)
+			c->psg = kvcalloc(c->cap, sizeof(*c->psg), GFP_KERNEL);
+		p2p = dev && c->psg ? hp_p2p_backing(s->page, &peer) : ERR_PTR(-EREMOTEIO);
+		if (IS_ERR(p2p))
+			goto bounce;
+		ps = &c->psg[i];
+		sg_init_table(&ps->sg, 1);
+		sg_set_page(&ps->sg, p2p, PAGE_SIZE, 0);
+		ps->sgt.sgl = &ps->sg;
+		ps->sgt.nents = 1;
+		ps->sgt.orig_nents = 1;
+		if (dma_map_sgtable(dev, &ps->sgt, DMA_TO_DEVICE, 0))
+			goto bounce;
+		s->addr = sg_dma_address(&ps->sg);
+		continue;
+bounce:
+		set_bit(i, c->bounce);
+		hp_copy_drop(c, i);
+	}
 }
 
 /*
@@ -139,6 +194,8 @@ static void hp_copy_map(struct hp_copy *c, unsigned long n)
 	unsigned long i, j, k, nsys = 0, first = n;
 	dma_addr_t addr;
 
+	if (dir == DMA_TO_DEVICE)
+		hp_copy_map_peers(c, n);
 	for (i = 0; i < n; i++) {
 		if (sys[i].type != HMM_P2P_ADDR_SYSTEM)
 			continue;
@@ -189,6 +246,9 @@ static void hp_copy_unmap(struct hp_copy *c, unsigned long n)
 
 	if (!dev)
 		return;
+	for (i = 0; i < n && dir == DMA_TO_DEVICE; i++)
+		if (c->src[i].type == HMM_P2P_ADDR_PEER)
+			dma_unmap_sgtable(dev, &c->psg[i].sgt, DMA_TO_DEVICE, 0);
 	if (c->use_iova) {
 		hp_dma_iova_destroy(dev, &c->iova, dir);
 		return;
@@ -264,6 +324,7 @@ static void hp_copy_start(struct hp_copy *c, struct hmm_p2p_devmem *dm,
 	memset(c->src, 0, npages * sizeof(*c->src));
 	memset(c->dst, 0, npages * sizeof(*c->dst));
 	bitmap_zero(c->failed, npages);
+	bitmap_zero(c->bounce, npages);
 
 	for (i = 0; i < npages; i += span) {
 		struct page *sp = migrate_pfn_to_page(src[i]);
@@ -287,7 +348,9 @@ static void hp_copy_start(struct hp_copy *c, struct hmm_p2p_devmem *dm,
 			if (sp) {
 				s->page = sp + k;
 				s->order = sorder;
-				s->type = to_dev ? HMM_P2P_ADDR_SYSTEM : HMM_P2P_ADDR_LOCAL;
+				s->type = !to_dev ? HMM_P2P_ADDR_LOCAL :
+					  is_zone_device_page(sp) ? HMM_P2P_ADDR_PEER :
+					  HMM_P2P_ADDR_SYSTEM;
 			}
 		}
 	}
@@ -438,7 +501,8 @@ static struct page *hp_alloc_dst(struct hmm_p2p_devmem *dm, bool to_dev, bool no
 
 /*
  * Fill args->dst with locked destinations for the batch's sources: to
- * @dm's memory (@to_dev: every system page and hole collected), or to
+ * @dm's memory (@to_dev: every system page and hole collected; with @peers
+ * the pages of other devmems too), or to
  * system memory (the pages of @dm; with @peers also those of devmems
  * sharing its owner, each copied later by its own copy op). Sources left
  * without a destination stay where they are.
@@ -473,8 +537,11 @@ static int hp_fill(struct hmm_p2p_devmem *dm, struct migrate_vma *args, bool to_
 			continue;
 		}
 		if (to_dev) {
-			/* a hole is filled; a device page (another's) stays */
-			if (spage && is_zone_device_page(spage)) {
+			bool devpage = spage && is_zone_device_page(spage);
+
+			/* a hole is filled; a device page moves only with @peers */
+			pdm = devpage ? hmm_p2p_page_devmem(spage) : NULL;
+			if (devpage && (!peers || !pdm || pdm == dm)) {
 				i += nr;
 				continue;
 			}
@@ -761,6 +828,13 @@ struct hp_mig {
 	long fault_idx;		/* a fault's page in its batch, or -1 */
 	bool fault_moved;	/* ... which moved */
 	unsigned long moved, own;	/* pages moved; those of @dm */
+	/*
+	 * To the device with peers: pages that cannot move device to device
+	 * (another owner's, a peer's with no P2P path here) are faulted to
+	 * system memory after their batch, and [@bstart, @bend) walked again.
+	 */
+	bool bounce;
+	unsigned long bstart, bend, from_peer;
 };
 
 struct hp_batch {
@@ -808,6 +882,60 @@ static void hp_batch_finalize(struct migrate_vma *a)
 	a->cpages = 0;
 }
 
+/* Pages of other devmems that moved to ours; between pages and finalize. */
+static unsigned long hp_count_from_peers(const struct migrate_vma *a)
+{
+	unsigned long i, n = 0;
+
+	for (i = 0; i < a->npages; i++) {
+		struct page *spage = migrate_pfn_to_page(a->src[i]);
+
+		if ((a->src[i] & MIGRATE_PFN_MIGRATE) && spage && is_zone_device_page(spage) &&
+		    migrate_pfn_to_page(a->dst[i]))
+			n += hp_src_nr(a->dst[i]);
+	}
+	return n;
+}
+
+/*
+ * Mark, in the batch's bounce bitmap, the pages that did not come here
+ * because no path leads here from where they are: entries migrate_vma did
+ * not collect (another owner's device pages; swapped-out pages too) and
+ * peer pages with no P2P path (hp_copy_map_peers()). Before finalize.
+ */
+static void hp_bounce_mark(struct hp_batch *b)
+{
+	struct migrate_vma *a = &b->args;
+	unsigned long i;
+
+	/* the entries after a compound one are its pages, not holes */
+	for (i = 0; i < a->npages; i += hp_src_nr(a->src[i]))
+		if (!a->src[i])
+			set_bit(i, b->copy.bounce);
+}
+
+/*
+ * Fault the marked pages to system memory, as a CPU access would (their
+ * owners' migrate_to_ram), under the walk's mmap read lock, which the fault
+ * does not drop; the walk's second pass takes them from there. After
+ * finalize: the batch's pages are unlocked and mapped again.
+ */
+static void hp_bounce_fault(struct hp_mig *m, struct hp_batch *b)
+{
+	struct migrate_vma *a = &b->args;
+	unsigned long i, addr;
+
+	mmap_assert_locked(a->vma->vm_mm);
+	for_each_set_bit(i, b->copy.bounce, a->npages) {
+		addr = a->start + (i << PAGE_SHIFT);
+		if (fixup_user_fault(a->vma->vm_mm, addr, FAULT_FLAG_REMOTE, NULL))
+			continue;	/* stays: a second pass would not move it */
+		if (!m->bstart || addr < m->bstart)
+			m->bstart = addr;
+		m->bend = max(m->bend, addr + PAGE_SIZE);
+	}
+}
+
 /* Wait for a batch's copy and move what was copied; counted in @m. */
 static int hp_batch_finish(struct hp_mig *m, struct hp_batch *b)
 {
@@ -819,13 +947,19 @@ static int hp_batch_finish(struct hp_mig *m, struct hp_batch *b)
 	hp_batch_pages(a);
 	n = hp_count_moved(m->dm, a->src, a->dst, a->npages);
 	m->moved += n;
-	if (m->peers)
+	if (m->peers && !m->to_dev)
 		n -= hp_account_peers(m->dm, a->src, a->dst, a->npages);
+	if (m->peers && m->to_dev)
+		m->from_peer += hp_count_from_peers(a);
 	m->own += n;
 	if (m->fault_idx >= 0)
 		m->fault_moved = (a->src[m->fault_idx] & MIGRATE_PFN_MIGRATE) &&
 				 migrate_pfn_to_page(a->dst[m->fault_idx]);
+	if (m->bounce)
+		hp_bounce_mark(b);
 	hp_batch_finalize(a);
+	if (m->bounce)
+		hp_bounce_fault(m, b);
 	b->live = false;
 	return b->err ?: err;
 }
@@ -1009,6 +1143,11 @@ static int hp_mig_walk(struct hp_mig *m, struct mm_struct *mm, unsigned long sta
 		if (b->args.cpages) {
 			hp_batch_fill(m, b);
 			hp_batch_start(m, b);
+		} else if (m->bounce) {
+			/* nothing collected: perhaps all another owner's pages */
+			bitmap_zero(b->copy.bounce, b->args.npages);
+			hp_bounce_mark(b);
+			hp_bounce_fault(m, b);
 		}
 		err = hp_pipe_drain(m, p);
 		if (b->live && err && m->stop) {
@@ -1041,10 +1180,16 @@ static int hp_mig_walk(struct hp_mig *m, struct mm_struct *mm, unsigned long sta
  * @mm: address space; the caller holds a reference to its users
  * @start: first byte, page aligned
  * @end: end of the range, page aligned
- * @flags: HMM_P2P_MIG_* (none applies here yet: pass 0)
+ * @flags: HMM_P2P_MIG_PEERS or 0
  *
  * Anonymous private memory moves; what cannot (shared or file pages, pinned
- * pages, pages on another device) stays. The mmap lock is taken inside, a
+ * pages, pages on another device) stays. With HMM_P2P_MIG_PEERS, pages on
+ * other devmems move too: a peer's (the same owner) device to device, the
+ * destination's copy op reading the peer's memory at its P2P address
+ * (HMM_P2P_ADDR_PEER), a 2 MiB folio whole where this devmem has one; a
+ * peer's page with no P2P path to this device, and another owner's page,
+ * through system memory (faulted there by its owner, then moved here in a
+ * second pass). Device-coherent pages of other devmems stay. The mmap lock is taken inside, a
  * few batches (of at most 2 MiB) at a time, and a fatal signal stops the
  * walk. Each batch is copied by one call of the devmem's copy op, which may
  * run while the next batch is set up. When device memory runs out or a copy
@@ -1061,13 +1206,34 @@ long hmm_p2p_migrate_to_device(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 			       unsigned int flags)
 {
 	/* no new device page while an eviction runs */
-	struct hp_mig m = { .dm = dm, .to_dev = true, .sem = &dm->evict_sem, .fault_idx = -1 };
+	struct hp_mig m = {
+		.dm = dm, .to_dev = true, .sem = &dm->evict_sem, .fault_idx = -1,
+		.peers = flags & HMM_P2P_MIG_PEERS, .bounce = flags & HMM_P2P_MIG_PEERS,
+	};
 	unsigned long select = MIGRATE_VMA_SELECT_SYSTEM | (dm->thp ? HP_SELECT_COMPOUND : 0);
+	unsigned long moved;
 	int ret;
 
+	/* a peer's private pages have our owner: migrate_vma collects them */
+	if (m.peers)
+		select |= MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
 	ret = hp_mig_walk(&m, mm, start, end, select, false);
-	atomic64_add(m.moved, &dm->st_to_dev);
-	return ret ? ret : m.moved;
+	moved = m.moved;
+	if (m.bend && ret != -EINTR) {
+		struct hp_mig again = m;
+		int err;
+
+		again.bounce = false;
+		again.moved = 0;
+		err = hp_mig_walk(&again, mm, m.bstart, m.bend, select, false);
+		ret = ret ?: err;
+		moved += again.moved;
+		atomic64_add(again.moved, &dm->st_bounced);
+		m.from_peer = again.from_peer;
+	}
+	atomic64_add(moved, &dm->st_to_dev);
+	atomic64_add(m.from_peer, &dm->st_from_peer);
+	return ret ? ret : moved;
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_device);
 

@@ -122,6 +122,7 @@ static const struct cmdspec cmds[] = {
 	{ "OBSERVE", HMM_P2P_IOC_OBSERVE, K_OBSERVE, NULL, false, 3, 0, false },
 	{ "PREFETCH", HMM_P2P_IOC_PREFETCH, K_PREFETCH, NULL, false, 6, 0, false },
 	{ "JOB", HMM_P2P_IOC_JOB, K_JOB, NULL, false, 5, PAGE, true },
+	{ "MIGRATE_PEERS", HMM_P2P_IOC_MIGRATE_PEERS, K_RANGE, NULL, false, 6, 0, false },
 	{ "RAW", 0, K_RAW, e_raw, true, 2, 0, false },
 };
 
@@ -688,7 +689,7 @@ static void one_call(struct tstate *t, int ci)
 	case K_RAW:
 		/* unknown numbers, known numbers with the wrong size or direction */
 		req = _IOC(below(s, 4), below(s, 4) ? 'H' : rnd(s) & 0xff,
-			   below(s, 2) ? 0x0a + below(s, 0x36) : 0x49 + below(s, 0xb6),
+			   below(s, 2) ? 0x0a + below(s, 0x36) : 0x4a + below(s, 0xb5),
 			   below(s, 3) ? below(s, 512) : sizeof(struct hmm_dmirror_cmd));
 		for (ret = 0; ret < 64; ret++)
 			u.raw[ret] = (char)rnd(s);

@@ -1248,6 +1248,52 @@ TEST_F(dm, stats_counters)
 /* ---- device memory exhausted ---- */
 
 /* One device, no THP variants: tests where the page size does not matter. */
+/*
+ * HMM_P2P_IOC_MIGRATE_PEERS between the software devices dmirror0 and
+ * dmirror1: no P2P between them (each its own owner), so every page goes
+ * through system memory (its device moves it there first), and counts as
+ * bounced. 4 KiB pages and a THP.
+ */
+TEST(dev_to_dev_bounce_soft)
+{
+	struct hmm_p2p_stats s0, s1, t0, t1;
+	int fd0 = dev_open(DEV_PRIV0), fd1 = dev_open(DEV_PRIV1);
+	int thp;
+
+	ASSERT_GE(fd0, 0);
+	ASSERT_GE(fd1, 0);
+	for (thp = 0; thp < 2; thp++) {
+		unsigned long n = thp ? NPAGES_THP : NPAGES_4K;
+		struct buf b;
+		__u64 cp;
+
+		ASSERT_EQ(0, buf_alloc(&b, n, thp));
+		fill(b.ptr, b.size, 80 + thp);
+		ASSERT_EQ(0, dm(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, b.ptr, b.mirror, n, &cp));
+		ASSERT_EQ(n, cp);
+		ASSERT_EQ(0, get_stats(fd0, &s0));
+		ASSERT_EQ(0, get_stats(fd1, &s1));
+		ASSERT_EQ(0, dm(fd1, HMM_P2P_IOC_MIGRATE_PEERS, b.ptr, NULL, n, &cp));
+		EXPECT_EQ(n, cp);
+		ASSERT_EQ(0, get_stats(fd0, &t0));
+		ASSERT_EQ(0, get_stats(fd1, &t1));
+		EXPECT_EQ(n, t1.bounced - s1.bounced);
+		EXPECT_EQ(0, t1.migrated_from_peer - s1.migrated_from_peer);
+		EXPECT_EQ(n, t0.migrated_to_sys - s0.migrated_to_sys);
+		/* the source's pages are free again */
+		EXPECT_EQ(s0.pages_in_use - n, t0.pages_in_use);
+		EXPECT_EQ(n, t1.pages_in_use - s1.pages_in_use);
+		/* on dmirror1 now: its device reads the data */
+		memset(b.mirror, 0, b.size);
+		ASSERT_EQ(0, dm(fd1, HMM_DMIRROR_READ, b.ptr, b.mirror, n, &cp));
+		EXPECT_EQ(-1, check(b.mirror, b.size, 80 + thp));
+		EXPECT_EQ(-1, check(b.ptr, b.size, 80 + thp));
+		buf_free(&b);
+	}
+	close(fd0);
+	close(fd1);
+}
+
 FIXTURE(dev)
 {
 	int fd;

@@ -1338,6 +1338,254 @@ TEST_F(p2p, race_peer_migrate)
 	munmap(out, NPAGES * PAGE_SZ);
 }
 
+/*
+ * Device-to-device migration (HMM_P2P_IOC_MIGRATE_PEERS): pages on @from
+ * move to @to; peer to peer where the two share a P2P group (@p2p), else
+ * through system memory. Data intact, the source's pages freed, the
+ * counters saying which path each page took.
+ */
+static void dev_to_dev(struct __test_metadata *_metadata, struct _test_data_p2p *self,
+		       int to, int from, bool p2p, unsigned long seed)
+{
+	struct hmm_p2p_page_info info[NPAGES];
+	struct hmm_p2p_stats st, sf;
+	__u64 cpages;
+
+	ASSERT_EQ(0, to_device(self, from, seed));
+	ASSERT_EQ(0, stats(self->fd[to], &st, true));
+	ASSERT_EQ(0, stats(self->fd[from], &sf, true));
+	ASSERT_EQ(0, dmc(self->fd[to], HMM_P2P_IOC_MIGRATE_PEERS, self->buf, NULL, NPAGES,
+			 &cpages));
+	EXPECT_EQ(NPAGES, cpages);
+	ASSERT_EQ(0, stats(self->fd[to], &st, false));
+	ASSERT_EQ(0, stats(self->fd[from], &sf, false));
+	printf("# hmm_p2p%d <- hmm_p2p%d: from_peer %llu bounced %llu p2p_bytes %llu;", to, from,
+	       st.migrated_from_peer, st.bounced, st.p2p_bytes);
+	printf(" source in use %llu\n", sf.pages_in_use);
+	EXPECT_EQ(p2p ? NPAGES : 0, st.migrated_from_peer);
+	EXPECT_EQ(p2p ? 0 : NPAGES, st.bounced);
+	EXPECT_EQ(p2p ? NPAGES * PAGE_SZ : 0, st.p2p_bytes);
+	EXPECT_EQ(NPAGES, st.migrated_to_dev);
+	/* no bounce: the source never moved a page to system memory */
+	EXPECT_EQ(p2p ? 0 : NPAGES, sf.migrated_to_sys);
+	EXPECT_EQ(0, sf.pages_in_use);
+	/* every page on the destination now, with its data */
+	ASSERT_EQ(0, classify(self->fd[to], self->buf, NPAGES, HMM_P2P_CLASSIFY_NOFAULT, info));
+	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_LOCAL, 0, 0,
+				TD_NR_DMIRROR + to));
+	memset(self->out, 0, NPAGES * PAGE_SZ);
+	ASSERT_EQ(0, dmc(self->fd[to], HMM_DMIRROR_READ, self->buf, self->out, NPAGES,
+			 &cpages));
+	EXPECT_EQ(-1, check(self->out, NPAGES, seed));
+	EXPECT_EQ(-1, check(self->buf, NPAGES, seed));
+}
+
+TEST_F(p2p, dev_to_dev_switch)
+{
+	dev_to_dev(_metadata, self, self->a, self->b, true, 40);
+	dev_to_dev(_metadata, self, self->b, self->a, true, 41);
+}
+
+/* The lone device: through the host bridge with EPYC, else the bounce. */
+TEST_F(p2p, dev_to_dev_lone)
+{
+	if (self->c < 0)
+		SKIP(return, "no third PCI test device");
+	dev_to_dev(_metadata, self, self->c, self->a, self->host_bridge, 42);
+	dev_to_dev(_metadata, self, self->b, self->c, self->host_bridge, 43);
+}
+
+/* A 2 MiB THP moves as one folio, device to device. */
+TEST_F(p2p, dev_to_dev_thp)
+{
+	unsigned long n = (2UL << 20) / PAGE_SZ;
+	struct hmm_p2p_stats st, sf;
+	void *raw, *buf, *out;
+	__u64 cpages, thp_src;
+
+	raw = mmap(NULL, 4UL << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, raw);
+	buf = (void *)(((uintptr_t)raw + (2UL << 20) - 1) & ~((2UL << 20) - 1));
+	ASSERT_EQ(0, madvise(buf, 2UL << 20, MADV_HUGEPAGE));
+	out = map_anon(n);
+	ASSERT_NE(NULL, out);
+	fill(buf, n, 44);
+	ASSERT_EQ(0, stats(self->fd[self->b], &sf, true));
+	ASSERT_EQ(0, dmc(self->fd[self->b], HMM_DMIRROR_MIGRATE_TO_DEV, buf, out, n, &cpages));
+	/* a 2 MiB device folio on the source, where the kernel has them */
+	ASSERT_EQ(0, stats(self->fd[self->b], &sf, true));
+	thp_src = sf.thp_migrated;
+	ASSERT_EQ(0, stats(self->fd[self->a], &st, true));
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_P2P_IOC_MIGRATE_PEERS, buf, NULL, n, &cpages));
+	EXPECT_EQ(n, cpages);
+	ASSERT_EQ(0, stats(self->fd[self->a], &st, false));
+	ASSERT_EQ(0, stats(self->fd[self->b], &sf, false));
+	printf("# THP: from_peer %llu, %llu folios moved whole (the source had %llu)\n",
+	       st.migrated_from_peer, st.thp_migrated, thp_src);
+	EXPECT_EQ(thp_src, st.thp_migrated);
+	EXPECT_EQ(n, st.migrated_from_peer);
+	EXPECT_EQ(0, st.bounced);
+	EXPECT_EQ(0, sf.pages_in_use);
+	memset(out, 0, n * PAGE_SZ);
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_DMIRROR_READ, buf, out, n, &cpages));
+	EXPECT_EQ(-1, check(out, n, 44));
+	EXPECT_EQ(-1, check(buf, n, 44));
+	munmap(out, n * PAGE_SZ);
+	munmap(raw, 4UL << 20);
+}
+
+/* Pages already here, and system pages, move as MIGRATE_TO_DEV's would. */
+TEST_F(p2p, dev_to_dev_mixed)
+{
+	struct hmm_p2p_page_info info[NPAGES];
+	__u64 cpages;
+
+	ASSERT_EQ(0, to_device(self, self->b, 45));
+	/* a third back in system memory, a third already on a */
+	ASSERT_EQ(0, dmc(self->fd[self->b], HMM_DMIRROR_MIGRATE_TO_SYS, self->buf, NULL,
+			 NPAGES / 3, &cpages));
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_P2P_IOC_MIGRATE_PEERS,
+			 (char *)self->buf + NPAGES / 3 * PAGE_SZ, NULL, NPAGES / 3, &cpages));
+	EXPECT_EQ(NPAGES / 3, cpages);
+	ASSERT_EQ(0, dmc(self->fd[self->a], HMM_P2P_IOC_MIGRATE_PEERS, self->buf, NULL, NPAGES,
+			 &cpages));
+	EXPECT_EQ(NPAGES - NPAGES / 3, cpages);
+	ASSERT_EQ(0, classify(self->fd[self->a], self->buf, NPAGES, HMM_P2P_CLASSIFY_NOFAULT,
+			      info));
+	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_LOCAL, 0, 0,
+				TD_NR_DMIRROR + self->a));
+	EXPECT_EQ(-1, check(self->buf, NPAGES, 45));
+}
+
+struct d2d_mover {
+	int fd[2];
+	void *buf;
+	unsigned long npages;
+	int rounds, stop;
+	int errors, last_err;
+	unsigned long moved;
+};
+
+static void *d2d_mover_fn(void *arg)
+{
+	struct d2d_mover *m = arg;
+	__u64 cpages;
+	int i, ret;
+
+	for (i = 0; i < m->rounds && !__atomic_load_n(&m->stop, __ATOMIC_RELAXED); i++) {
+		ret = dmc(m->fd[i & 1], HMM_P2P_IOC_MIGRATE_PEERS, m->buf, NULL, m->npages,
+			  &cpages);
+		/* a range unmapped under the move: EINVAL or EFAULT */
+		if (ret && ret != -EINVAL && ret != -EFAULT) {
+			m->errors++;
+			m->last_err = ret;
+		}
+		m->moved += ret ? 0 : cpages;
+	}
+	return NULL;
+}
+
+/* Moves between the switch pair while the CPU keeps reading and writing. */
+TEST_F(p2p, dev_to_dev_race_cpu)
+{
+	struct d2d_mover m = {
+		.fd = { self->fd[self->a], self->fd[self->b] }, .buf = self->buf,
+		.npages = NPAGES, .rounds = 60,
+	};
+	unsigned long i, round, bad = 0;
+	pthread_t t;
+
+	fill(self->buf, NPAGES, 46);
+	ASSERT_EQ(0, pthread_create(&t, NULL, d2d_mover_fn, &m));
+	/* the CPU rewrites page i with its round's stamp, then checks it */
+	for (round = 0; round < 20; round++) {
+		for (i = 0; i < NPAGES; i += 7) {
+			unsigned long *p = (unsigned long *)((char *)self->buf + i * PAGE_SZ);
+
+			p[1] = round;
+			if (p[1] != round)
+				bad++;
+		}
+		usleep(1000);
+	}
+	__atomic_store_n(&m.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	printf("# mover: %lu pages moved, %d errors (last %d)\n", m.moved, m.errors, m.last_err);
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(0, m.errors);
+	EXPECT_GT(m.moved, 0);
+	for (i = 0; i < NPAGES; i++) {
+		unsigned long *p = (unsigned long *)((char *)self->buf + i * PAGE_SZ);
+
+		if (i % 7 == 0 && p[1] != 19)
+			bad++;
+	}
+	EXPECT_EQ(0, bad);
+}
+
+/* A move racing munmap of its range: an errno or success, never a splat. */
+TEST_F(p2p, dev_to_dev_race_munmap)
+{
+	struct d2d_mover m = { .fd = { self->fd[self->a], self->fd[self->b] },
+			       .npages = 512, .rounds = 400 };
+	void *p;
+	int i;
+	pthread_t t;
+
+	p = mmap(NULL, 512 * PAGE_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill(p, 512, 47);
+	m.buf = p;
+	ASSERT_EQ(0, pthread_create(&t, NULL, d2d_mover_fn, &m));
+	for (i = 0; i < 20; i++) {
+		usleep(2000);
+		munmap(p, 512 * PAGE_SZ);
+		/* the same place again, fresh pages */
+		ASSERT_EQ(p, mmap(p, 512 * PAGE_SZ, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+		fill(p, 512, 47);
+	}
+	__atomic_store_n(&m.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, m.errors);
+	EXPECT_EQ(-1, check(p, 512, 47));
+	munmap(p, 512 * PAGE_SZ);
+}
+
+/* The exporter unbound while its pages move to the other device. */
+TEST_F(p2p, dev_to_dev_unbind_source)
+{
+	unsigned long n = 4096;	/* 16 MiB: the move takes a while */
+	struct d2d_mover m = { .fd = { self->fd[self->a], self->fd[self->a] },
+			       .npages = n, .rounds = 1 };
+	char bdf[64];
+	__u64 cpages;
+	pthread_t t;
+	void *p, *out;
+
+	p = map_anon(n);
+	out = map_anon(n);
+	ASSERT_NE(NULL, p);
+	ASSERT_NE(NULL, out);
+	fill(p, n, 48);
+	ASSERT_EQ(0, dmc(self->fd[self->b], HMM_DMIRROR_MIGRATE_TO_DEV, p, out, n, &cpages));
+	ASSERT_EQ(0, node_bdf(self->b, bdf, sizeof(bdf)));
+	m.buf = p;
+	ASSERT_EQ(0, pthread_create(&t, NULL, d2d_mover_fn, &m));
+	usleep(5000);
+	ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/unbind", bdf));
+	pthread_join(t, NULL);
+	printf("# moved %lu of %lu pages before the unbind, %d errors (last %d)\n",
+	       m.moved, n, m.errors, m.last_err);
+	/* every page in one place or the other, intact */
+	EXPECT_EQ(-1, check(p, n, 48));
+	close(self->fd[self->b]);
+	self->fd[self->b] = rebind(self->b, bdf);
+	ASSERT_GE(self->fd[self->b], 0);
+	munmap(p, n * PAGE_SZ);
+	munmap(out, n * PAGE_SZ);
+}
+
 /* Many pages: several fault batches and engine windows. */
 TEST_F(p2p, switch_peer_large)
 {

@@ -266,11 +266,14 @@ static int td_dma_page(struct td_device *td, enum dma_data_direction dir,
 
 	if (local->type != HMM_P2P_ADDR_LOCAL || hmm_p2p_page_devmem(local->page) != td->dm)
 		return -EINVAL;
-	if (sys->type == HMM_P2P_ADDR_SYSTEM) {
+	if (sys->type == HMM_P2P_ADDR_SYSTEM ||
+	    (sys->type == HMM_P2P_ADDR_PEER && dir == DMA_TO_DEVICE)) {
 		addr = sys->addr + (plant ? TD_PLANT_OFFSET : 0);
 		page = td_dma_decode(td, addr, &iommu);
-		if (page && is_zone_device_page(page))
-			page = NULL;	/* a system address must reach RAM */
+		/* a system address must reach RAM, a peer's a peer's BAR */
+		if (page && (sys->type == HMM_P2P_ADDR_PEER ? !is_pci_p2pdma_page(page) :
+			     is_zone_device_page(page)))
+			page = NULL;
 		if (!page) {
 			atomic64_inc(&td->dma_faults);
 			if (iommu)
@@ -284,6 +287,8 @@ static int td_dma_page(struct td_device *td, enum dma_data_direction dir,
 	} else if (sys->type != HMM_P2P_ADDR_NONE || dir != DMA_TO_DEVICE) {
 		return -EINVAL;
 	}
+	if (sys->type == HMM_P2P_ADDR_PEER)
+		atomic64_add(PAGE_SIZE, &td->p2p_bytes);
 	if (dir == DMA_TO_DEVICE)
 		return td->page_ops->to_dev(local->page, page);
 	return td->page_ops->to_sys(page, local->page);

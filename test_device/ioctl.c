@@ -224,6 +224,20 @@ static int td_migrate_to_sys(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
 	return 0;
 }
 
+/* HMM_P2P_IOC_MIGRATE_PEERS: from system memory and from other devices. */
+static int td_migrate_peers(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT);
+	long moved;
+
+	moved = hmm_p2p_migrate_to_device(tf->dev->dm, tf->mirror.mm, cmd->addr, end,
+					  HMM_P2P_MIG_PEERS);
+	if (moved < 0)
+		return moved;
+	cmd->cpages = moved;
+	return 0;
+}
+
 static int td_exclusive(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
 {
 	int ret;
@@ -286,6 +300,9 @@ static long td_dmirror_cmd(struct td_file *tf, unsigned int command, void __user
 		break;
 	case HMM_DMIRROR_MIGRATE_TO_SYS:
 		ret = td_migrate_to_sys(tf, &cmd);
+		break;
+	case HMM_P2P_IOC_MIGRATE_PEERS:
+		ret = td_migrate_peers(tf, &cmd);
 		break;
 	case HMM_DMIRROR_SNAPSHOT:
 		ret = td_snapshot(tf, &cmd);
@@ -456,6 +473,8 @@ static int td_stats(struct td_file *tf, void __user *uarg)
 	st.p2p_fallback_no_path = ds.p2p_fallback_no_path;
 	st.p2p_fallback_write = ds.p2p_fallback_write;
 	st.p2p_fallback_gone = ds.p2p_fallback_gone;
+	st.migrated_from_peer = ds.migrated_from_peer;
+	st.bounced = ds.bounced;
 	td_importer_stats(tf->dev, &ds, &st, reset);
 	if (copy_to_user(uarg, &st, min_t(u32, usize, sizeof(st))))
 		return -EFAULT;
@@ -658,6 +677,7 @@ static long td_ioctl_mm(struct td_file *tf, unsigned int cmd, void __user *uarg)
 	case HMM_DMIRROR_RELEASE:
 	case HMM_DMIRROR_FLAGS:
 	case HMM_DMIRROR_READ_UNLOCKED:
+	case HMM_P2P_IOC_MIGRATE_PEERS:
 		return td_dmirror_cmd(tf, cmd, uarg);
 	case HMM_P2P_IOC_CLASSIFY:
 		return td_classify(tf, uarg);

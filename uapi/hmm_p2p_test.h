@@ -162,7 +162,10 @@ struct hmm_p2p_stats {
 	__u64 p2p_fallback_gone;	/* peer page migrated: peer going away */
 	__u64 dma_faults;		/* pages failed: a DMA address reached nothing */
 	__u64 dma_iommu_faults;		/* of those, addresses the IOMMU did not map */
-	__u64 reserved[6];
+	/* HMM_P2P_IOC_MIGRATE_PEERS, on the destination device */
+	__u64 migrated_from_peer;	/* pages moved device to device, peer to peer */
+	__u64 bounced;			/* pages moved through system memory (no path) */
+	__u64 reserved[4];
 	/*
 	 * The mirror as an importer (an ODP-style device whose pages live
 	 * elsewhere and keep moving): its faults' retries when invalidations
@@ -443,6 +446,24 @@ struct hmm_p2p_job_cmd {
 #define HMM_P2P_IOC_JOB		_IOWR('H', 0x48, struct hmm_p2p_job_cmd)
 
 /*
+ * HMM_P2P_IOC_MIGRATE_PEERS: move [addr, addr + npages pages) to this
+ * device from wherever its pages are: system memory (as MIGRATE_TO_DEV),
+ * and, unlike MIGRATE_TO_DEV (which leaves pages on another device, as
+ * upstream's does), another device's memory too. A page on a device of this
+ * one's P2P group (HMM_P2P_IOC_INFO's p2p_group; the PCI devices behind one
+ * switch) moves device to device: this device's engine reads it from the
+ * peer's BAR through the address the kernel's P2P verdict gives, no copy in
+ * system memory. A page on a device with no P2P path to this one (another
+ * group, dmirror0..3) moves through system memory: its device moves it
+ * there, then this one takes it. STATS counts both on this device
+ * (migrated_from_peer, bounced). Pages that cannot move (device-coherent
+ * memory, shared or file pages) stay. @ptr is not used; @cpages returns
+ * the pages moved. Errors: the range commands' EINVAL, EFAULT, ENOMEM,
+ * EBUSY, and ENODEV (the device is going away), EIO (a copy failed).
+ */
+#define HMM_P2P_IOC_MIGRATE_PEERS _IOWR('H', 0x49, struct hmm_dmirror_cmd)
+
+/*
  * Errors, per command: every errno a command of this interface returns
  * (hmm_p2p_errno_table below has them as data). A return not in its
  * command's list is a bug of the driver; the fuzzer
@@ -473,6 +494,7 @@ struct hmm_p2p_job_cmd {
  *   MIGRATE_TO_DEV: ENOENT (pages on another device, as upstream), ENODEV,
  *           EIO, EPERM, EOPNOTSUPP, EREMOTEIO (the data read back)
  *   MIGRATE_TO_SYS: ENODEV
+ *   MIGRATE_PEERS: ENODEV, EIO
  *   SNAPSHOT: nothing more
  *   CLASSIFY: EREMOTEIO, EOPNOTSUPP (its fault, as READ's)
  *   EXCLUSIVE: EPERM, ENOENT, EIO, ENODEV, EOPNOTSUPP (not anonymous
@@ -554,6 +576,7 @@ static const struct hmm_p2p_errnos hmm_p2p_errno_table[] = {
 	  { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM, EIO, ENODEV, EREMOTEIO, EOPNOTSUPP } },
 	{ HMM_P2P_IOC_JOB,
 	  { EINVAL, EFAULT, ENOMEM, EBUSY, EPERM, EIO, ENODEV, EREMOTEIO, EOPNOTSUPP } },
+	{ HMM_P2P_IOC_MIGRATE_PEERS, { EINVAL, EFAULT, ENOMEM, EBUSY, ENODEV, EIO } },
 };
 #endif /* HMM_P2P_WANT_ERRNO_TABLE */
 

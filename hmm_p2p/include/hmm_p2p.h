@@ -116,8 +116,13 @@ struct hmm_p2p_entry {
  *	copies with the CPU; a DMA engine must use @addr only.
  * @HMM_P2P_ADDR_LOCAL: a page of this devmem (@page; @addr is 0): the
  *	driver finds its storage, e.g. through hmm_p2p_page_backing()
- * @HMM_P2P_ADDR_PEER: reserved for device-to-device moves: another
- *	device's page by its P2P DMA address. Not produced yet.
+ * @HMM_P2P_ADDR_PEER: a source page on a peer devmem (same owner: the
+ *	same P2P group), by the P2P DMA address the kernel's P2P verdict gave
+ *	for the devmem's DMA device: a bus address through a switch, or a
+ *	mapping through the host bridge (an IOVA behind an IOMMU). @page is
+ *	the peer's device-private page, not the memory behind it: a DMA
+ *	engine reads @addr. Only as a source of a DMA_TO_DEVICE job
+ *	(hmm_p2p_migrate_to_device() with HMM_P2P_MIG_PEERS).
  */
 enum hmm_p2p_addr_type {
 	HMM_P2P_ADDR_NONE = 0,
@@ -277,6 +282,10 @@ struct hmm_p2p_devmem_desc {
  *	write to a read-only page
  * @p2p_fallback_gone: P2P mappings dropped, or group pages moved to system
  *	memory instead of mapped, because their exporter was going away
+ * @migrated_from_peer: pages moved here from a peer's memory device to
+ *	device, peer to peer (HMM_P2P_MIG_PEERS)
+ * @bounced: pages moved here through system memory (HMM_P2P_MIG_PEERS:
+ *	another owner's, or a peer's with no P2P path to this device)
  * @mirror_seq_retries: mirror fault rounds redone because an invalidation
  *	came in between hmm_range_fault() and the commit
  *	(mmu_interval_read_retry())
@@ -308,6 +317,8 @@ struct hmm_p2p_devmem_stats {
 	u64 p2p_fallback_no_path;
 	u64 p2p_fallback_write;
 	u64 p2p_fallback_gone;
+	u64 migrated_from_peer;
+	u64 bounced;
 	u64 mirror_seq_retries;
 	u64 mirror_busy_retries;
 	u64 mirror_fault_timeouts;
@@ -330,7 +341,12 @@ struct hmm_p2p_devmem *hmm_p2p_page_devmem(struct page *page);
 void *hmm_p2p_page_backing(struct page *page, unsigned long *index);
 
 /* hmm_p2p_migrate_*() flags */
-#define HMM_P2P_MIG_PEERS	0x02	/* to system: pages of devmems with @dm's owner too */
+/*
+ * HMM_P2P_MIG_PEERS: to system, pages of devmems with @dm's owner too; to
+ * the device, pages on other devmems too: a peer's (same owner) device to
+ * device where there is a P2P path, the others through system memory.
+ */
+#define HMM_P2P_MIG_PEERS	0x02
 #define HMM_P2P_MIG_4K		0x04	/* to system: 4 KiB pages only, no THP */
 
 long hmm_p2p_migrate_to_device(struct hmm_p2p_devmem *dm, struct mm_struct *mm,

@@ -27,7 +27,7 @@ dmesg | grep -E 'hmm_p2p[0-9]|peer-to-peer' | sed 's/^/    /'
 
 run_tap p2p_tests "$P2P" -T unbind_peer -T unbind_importer -T unbind_classify_race \
 	-T unbind_read_race -T unbind_without_sys_thp -T unbind_while_opener_killed \
-	-T unbind_async_prefetch
+	-T unbind_async_prefetch -T dev_to_dev_unbind_source
 # 7.3: the per-page mappings (hmm_p2p.mirror_map=perpage, kept for
 # comparison) once more, in every topology: mappings, P2P, the IOMMU's view.
 MIRROR_MAP=/sys/module/hmm_p2p/parameters/mirror_map
@@ -41,9 +41,9 @@ if [ "$(cat "$MIRROR_MAP" 2>/dev/null)" = twostep ]; then
 else
 	skip "p2p: per-page mappings once more" "mirror_map is $(cat "$MIRROR_MAP" 2>/dev/null) only"
 fi
-run_tap --expect 7 p2p_tests-unbind "$P2P" -t unbind_peer -t unbind_importer -t unbind_classify_race \
+run_tap --expect 8 p2p_tests-unbind "$P2P" -t unbind_peer -t unbind_importer -t unbind_classify_race \
 	-t unbind_read_race -t unbind_without_sys_thp -t unbind_while_opener_killed \
-	-t unbind_async_prefetch
+	-t unbind_async_prefetch -t dev_to_dev_unbind_source
 
 setup "p2p: unload" unload_ours
 check "p2p: /dev/hmm_p2p* gone" p2p_nodes_gone

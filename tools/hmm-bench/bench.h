@@ -91,6 +91,13 @@ void peer_print(FILE *o);
 void peer_json(FILE *f);
 void peer_compare(const struct docset *ours);
 
+/* d2d.c: --peer's device-to-device moves */
+int d2d_run(const char *exp, char *const *imps, int nimp, const unsigned long *sizes,
+	    int nsizes, int runs);
+void d2d_print(FILE *o);
+void d2d_json(FILE *f);
+void d2d_compare(const struct docset *ours);
+
 /* importer.c */
 int importer_enabled(void);
 int importer_parse(const char *arg);

@@ -23,7 +23,7 @@ HMM_BENCH := $(OUT)/tools/hmm-bench
 
 hmm-bench: $(HMM_BENCH)
 
-HMM_BENCH_SRC := $(addprefix $(TOP)/tools/hmm-bench/,hmm-bench.c peer.c importer.c mirrormap.c)
+HMM_BENCH_SRC := $(addprefix $(TOP)/tools/hmm-bench/,hmm-bench.c peer.c d2d.c importer.c mirrormap.c)
 
 $(HMM_BENCH): $(HMM_BENCH_SRC) $(TOP)/tools/hmm-bench/bench.h $(TOP)/uapi/hmm_p2p_test.h
 	@mkdir -p $(dir $@)

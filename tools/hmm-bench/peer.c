@@ -354,6 +354,9 @@ int peer_run(int runs)
 	for (k = 0; k < peer.nimp; k++)
 		close(ifd[k]);
 	close(efd);
+	/* and the same devices, moving ranges device to device (d2d.c) */
+	if (d2d_run(peer.exp, peer.imp, peer.nimp, peer.sizes, peer.nsizes, runs))
+		failed = 1;
 	return failed ? -1 : 0;
 }
 
@@ -387,6 +390,7 @@ void peer_print(FILE *o)
 		if (!r->ok)
 			fprintf(o, "       FAILED: %s\n", r->error);
 	}
+	d2d_print(o);
 }
 
 /* The "peer" member of the JSON document (with its leading comma). */
@@ -420,6 +424,7 @@ void peer_json(FILE *f)
 		fputs("}", f);
 	}
 	fputs("]", f);
+	d2d_json(f);
 }
 
 /* Median of one peer figure over every round's samples; NAN if none. */
@@ -503,4 +508,5 @@ void peer_compare(const struct docset *ours)
 				       jstr(a->items[i], "importer"),
 				       jstr(a->items[i], "error"));
 	}
+	d2d_compare(ours);
 }
