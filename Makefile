@@ -29,6 +29,7 @@ endif
 
 MOD_SRCS := Kbuild Kconfig $(wildcard hmm_p2p/*.[ch] hmm_p2p/include/*.h \
 	hmm_p2p/Kbuild test_device/*.[ch] test_device/Kbuild samples/*.c samples/Kbuild \
+	test_drm/*.c test_drm/Kbuild \
 	uapi/*.h)
 
 .PHONY: all modules kernel deps clean checkpatch sparse selftests
@@ -45,6 +46,9 @@ modules:
 	$(MAKE) -C "$$kdir" M=$(MODOUT)/src W=1 modules; \
 	cp $(MODOUT)/src/hmm_p2p/hmm_p2p.ko $(MODOUT)/src/test_device/hmm_p2p_test.ko \
 		$(MODOUT)/src/samples/hmm_p2p_sample.ko $(MODOUT)/modules/; \
+	if [ -f $(MODOUT)/src/test_drm/hmm_p2p_drm.ko ]; then \
+		cp $(MODOUT)/src/test_drm/hmm_p2p_drm.ko $(MODOUT)/modules/; \
+	else rm -f $(MODOUT)/modules/hmm_p2p_drm.ko; fi; \
 	cp "$$kdir/lib/test_hmm.ko" $(MODOUT)/modules/; \
 	echo "modules for $(KERNEL)-$(FLAVOR): $(MODOUT)/modules"
 
