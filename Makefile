@@ -78,5 +78,6 @@ clean:
 -include tools/harness.mk
 -include tools/patched-kernel.mk
 -include tools/hmm-bench/bench.mk
+-include tools/hmm-drm/drm.mk
 -include tools/dkms.mk
 -include tools/host.mk

@@ -45,7 +45,7 @@ if [ -n "${KDIR:-}" ]; then
 else
 	configs=${CONFIGS:-7.3-normal 7.3-debug 6.12-normal}
 fi
-plans=${PLANS:-$ours compat p2p defects fuzz stress reload pressure iouring rxe sample swiotlb}
+plans=${PLANS:-$ours compat p2p defects fuzz stress reload pressure iouring rxe sample swiotlb drm}
 
 # VM variants of a plan on a config: "-" is the default machine, else
 # CPU[+iommu]. Only p2p depends on the topology.

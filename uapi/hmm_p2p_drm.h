@@ -23,7 +23,7 @@
 #ifndef _UAPI_HMM_P2P_DRM_H
 #define _UAPI_HMM_P2P_DRM_H
 
-#include <drm/drm.h>
+#include "drm.h"	/* the kernel's include/uapi/drm, libdrm's include/libdrm */
 #include "hmm_p2p_test.h"
 
 #define DRM_HMM_P2P_DRIVER_NAME	"hmm_p2p_drm"
