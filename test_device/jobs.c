@@ -176,6 +176,9 @@ static void td_job_run(struct work_struct *work)
 			break;
 		}
 		atomic64_add(PAGE_SIZE, &tf->dev->bytes_copied);
+		/* a peer's page through its BAR: as td_xfer() counts it */
+		if (job->e[i].flags & HMM_P2P_E_P2P)
+			atomic64_add(PAGE_SIZE, &tf->dev->p2p_bytes);
 		if (job->delay_us)
 			usleep_range(job->delay_us, job->delay_us + job->delay_us / 4 + 1);
 	}

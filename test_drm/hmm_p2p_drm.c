@@ -12,11 +12,12 @@
  * ABI's on it. This module adds the bindings (a per-file table of ranges
  * named by handles) and checks their offsets.
  *
- * Nodes: one DRM device per test device present at load. A
- * /dev/hmm_dmirrorN's hangs below its platform device hmm_p2p_test.N; a
- * PCI /dev/hmm_p2pN's below a platform device hmm_p2p_drm.(4 + N) of this
- * module (libdrm enumerates platform devices; the PCI device may be
- * unbound while the node lives: its commands then fail with -ENODEV).
+ * Nodes: one DRM device per test device present at load, parented on a
+ * platform device hmm_p2pdrmI (I the test device's index) of its own: a
+ * /dev/hmm_dmirrorN's below the test device's platform device
+ * hmm_p2p_test.N, a PCI /dev/hmm_p2pN's at the platform root (libdrm
+ * enumerates platform devices; the PCI device may be unbound while the
+ * node lives: its commands then fail with -ENODEV).
  *
  * Module parameter:
  *   allow_users=1   any user who can open a node may use it (default: only
@@ -44,7 +45,7 @@ MODULE_PARM_DESC(allow_users, "Let users without CAP_SYS_ADMIN open the nodes");
  * struct hpd_device - one DRM device
  * @drm: the DRM device (dev_private points here)
  * @index: the test device's index
- * @own: the platform device this module made for it (PCI), or NULL
+ * @own: its parent, a platform device of this module (hpd_parent())
  */
 struct hpd_device {
 	struct drm_device *drm;
@@ -348,6 +349,7 @@ static const struct file_operations hpd_fops = {
 	.poll = drm_poll,
 	.read = drm_read,
 	.llseek = noop_llseek,
+	.fop_flags = FOP_UNSIGNED_OFFSET,	/* drm_open_helper() insists */
 };
 
 static const struct drm_driver hpd_driver = {
@@ -371,9 +373,35 @@ static void hpd_destroy(struct hpd_device *hd)
 	kfree(hd);
 }
 
+/*
+ * The node's parent: a platform device hmm_p2p_drmN of its own, N the test
+ * device's index, below the test device's platform device hmm_p2p_test.N
+ * (a PCI device's: at the platform root). libdrm tells platform devices
+ * apart by the name in their modalias alone (drmGetDevices2() folds devices
+ * of equal bus info into one): the test devices' platform devices all
+ * share one name, these do not.
+ */
+static struct platform_device *hpd_parent(unsigned int index)
+{
+	struct platform_device *pdev;
+	char name[24];
+	int ret;
+
+	snprintf(name, sizeof(name), "%s%u", DRM_HMM_P2P_DRIVER_NAME, index);
+	pdev = platform_device_alloc(name, PLATFORM_DEVID_NONE);
+	if (!pdev)
+		return ERR_PTR(-ENOMEM);
+	pdev->dev.parent = hmm_p2p_test_parent(index);
+	ret = platform_device_add(pdev);
+	if (ret) {
+		platform_device_put(pdev);
+		return ERR_PTR(ret);
+	}
+	return pdev;
+}
+
 static int hpd_create(unsigned int index, struct hpd_device **out)
 {
-	struct device *parent = hmm_p2p_test_parent(index);
 	struct hpd_device *hd;
 	int ret;
 
@@ -381,17 +409,13 @@ static int hpd_create(unsigned int index, struct hpd_device **out)
 	if (!hd)
 		return -ENOMEM;
 	hd->index = index;
-	if (!parent) {
-		hd->own = platform_device_register_simple(DRM_HMM_P2P_DRIVER_NAME, index,
-							  NULL, 0);
-		if (IS_ERR(hd->own)) {
-			ret = PTR_ERR(hd->own);
-			kfree(hd);
-			return ret;
-		}
-		parent = &hd->own->dev;
+	hd->own = hpd_parent(index);
+	if (IS_ERR(hd->own)) {
+		ret = PTR_ERR(hd->own);
+		kfree(hd);
+		return ret;
 	}
-	hd->drm = drm_dev_alloc(&hpd_driver, parent);
+	hd->drm = drm_dev_alloc(&hpd_driver, &hd->own->dev);
 	if (IS_ERR(hd->drm)) {
 		ret = PTR_ERR(hd->drm);
 		goto err_pdev;

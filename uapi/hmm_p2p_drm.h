@@ -3,10 +3,11 @@
  * hmm-p2p DRM front end: the driver ioctls of hmm_p2p_drm.ko's render
  * nodes (/dev/dri/renderD*, driver name "hmm_p2p_drm").
  *
- * One DRM device stands for one test device (uapi/hmm_p2p_test.h): a
- * /dev/hmm_dmirrorN (its node's parent is the test device's platform device
- * hmm_p2p_test.N) or a PCI /dev/hmm_p2pN present when the module was loaded
- * (parent: a platform device hmm_p2p_drm.(4 + N) of its own). The interface
+ * One DRM device stands for one test device (uapi/hmm_p2p_test.h) of index
+ * I: a /dev/hmm_dmirrorN (I = N) or a PCI /dev/hmm_p2pN (I = 4 + N) present
+ * when the module was loaded. Its parent is a platform device named
+ * hmm_p2p_drmI (libdrm's bus info: platform, fullname "hmm_p2p_drmI"),
+ * below the test device's platform device hmm_p2p_test.N for a dmirror. The interface
  * is that of a GPU driver's shared virtual memory (SVM): every open file
  * mirrors its opener's address space on the device, as an open test node
  * does; ranges of it are bound to the device (a binding, named by a

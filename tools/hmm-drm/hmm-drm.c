@@ -63,8 +63,11 @@ static int find_nodes(struct node *nodes, int max, int *found_other)
 		if (!(devs[i]->available_nodes & (1 << DRM_NODE_RENDER)))
 			continue;
 		fd = open(devs[i]->nodes[DRM_NODE_RENDER], O_RDWR | O_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			printf("# %s: %s\n", devs[i]->nodes[DRM_NODE_RENDER], strerror(errno));
+			(*found_other)++;
 			continue;
+		}
 		ver = drmGetVersion(fd);
 		if (!ver || strcmp(ver->name, DRM_HMM_P2P_DRIVER_NAME)) {
 			drmFreeVersion(ver);
@@ -232,8 +235,9 @@ FIXTURE_SETUP(drm)
 		self->nodes[i].fd = -1;
 	self->nnodes = find_nodes(self->nodes, NR_DMIRROR + 8, &self->others);
 	ASSERT_LE(0, self->nnodes);
-	if (!self->nnodes)
-		SKIP(return, "no hmm_p2p_drm render node (hmm_p2p_drm.ko not loaded?)");
+	/* the plan runs it with hmm_p2p_drm.ko loaded: no node is a failure */
+	ASSERT_LT(0, self->nnodes) TH_LOG("no hmm_p2p_drm render node (%d others)",
+					  self->others);
 	self->buf = map_anon(NPAGES);
 	self->out = map_anon(NPAGES);
 	ASSERT_NE(NULL, self->buf);
@@ -252,6 +256,7 @@ FIXTURE_TEARDOWN(drm)
 /* libdrm finds a node per test device, on the platform bus, named as it. */
 TEST_F(drm, enumerate)
 {
+	char name[32];
 	int i;
 
 	for (i = 0; i < NR_DMIRROR + 8; i++) {
@@ -264,14 +269,13 @@ TEST_F(drm, enumerate)
 		EXPECT_EQ(DRM_BUS_PLATFORM, n->bus);
 		EXPECT_EQ(DRM_HMM_P2P_MAX_BINDINGS, n->info.max_bindings);
 		EXPECT_NE(0, n->info.capacity);
-		if (i < NR_DMIRROR) {
-			EXPECT_STREQ("hmm_p2p_test", n->busname);
-			EXPECT_NE(HMM_P2P_BACKEND_PCI, n->info.backend);
-		} else {
-			EXPECT_STREQ(DRM_HMM_P2P_DRIVER_NAME, n->busname);
-			EXPECT_EQ(HMM_P2P_BACKEND_PCI, n->info.backend);
-		}
+		/* libdrm's bus info names the node's parent: hmm_p2p_drmI */
+		snprintf(name, sizeof(name), "%s%d", DRM_HMM_P2P_DRIVER_NAME, i);
+		EXPECT_STREQ(name, n->busname);
+		EXPECT_EQ(i >= NR_DMIRROR, n->info.backend == HMM_P2P_BACKEND_PCI);
 	}
+	/* as many as the test device has, told apart (not folded into one) */
+	EXPECT_EQ(0, self->others);
 	/* the two private dmirror devices are always there */
 	ASSERT_LE(0, self->nodes[0].fd);
 	ASSERT_LE(0, self->nodes[1].fd);
@@ -410,7 +414,7 @@ TEST_F(drm, prefetch)
 	e.ptr = U64(self->out);
 	ASSERT_EQ(0, cmd(n->fd, DRM_HMM_P2P_EXEC, &e, sizeof(e)));
 	EXPECT_EQ(NPAGES, e.done);
-	EXPECT_EQ(0, e.faults);
+	EXPECT_EQ(1, e.faults);	/* one round: nothing to retry */
 	EXPECT_EQ(-1, check(self->out, NPAGES, 31));
 	ASSERT_EQ(0, stats(n->fd, &st, false));
 	EXPECT_EQ(2 * NPAGES, st.prefetch_pages);
