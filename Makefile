@@ -58,13 +58,18 @@ kernel:
 deps:
 	@$(TOP)/tools/deps.sh
 
-# Kernel style on our own C files, with the selected kernel's checkpatch.
+# Kernel style on our own C files, with the selected kernel's checkpatch
+# (tools/hmm-drm: without CAMELCASE, libdrm's names are camel case).
 checkpatch:
 	@kdir="$(KDIR_CMD)"; src=$$(readlink -f "$$kdir/source" 2>/dev/null || \
 		sed -n 's/^include \(.*\)\/Makefile$$/\1/p' "$$kdir/Makefile"); \
-	perl $$src/scripts/checkpatch.pl --no-tree --strict --terse \
+	st=0; perl $$src/scripts/checkpatch.pl --no-tree --strict --terse \
 		--ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES \
-		-f $$(git ls-files '*.c' '*.h' | grep -v '^tools/hmm-bench/')
+		-f $$(git ls-files '*.c' '*.h' | grep -v '^tools/hmm-bench/\|^tools/hmm-drm/') || st=1; \
+	perl $$src/scripts/checkpatch.pl --no-tree --strict --terse \
+		--ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES,CAMELCASE \
+		-f $$(git ls-files 'tools/hmm-drm/*.c') || st=1; \
+	exit $$st
 
 sparse:
 	@set -e; kdir="$(KDIR_CMD)"; \

@@ -11,8 +11,8 @@
 #include "testdev.h"
 #include "hmm_p2p_test_export.h"
 
-static_assert(HMM_P2P_TEST_NR_DMIRROR == TD_NR_DEVICES);
-static_assert(HMM_P2P_TEST_NR_INDEX == TD_NR_DEVICES + TD_PCI_MAX);
+static_assert(TD_NR_DEVICES == HMM_P2P_TEST_NR_DMIRROR);
+static_assert(TD_NR_DEVICES + TD_PCI_MAX == HMM_P2P_TEST_NR_INDEX);
 
 /**
  * hmm_p2p_test_present() - is there a test device at @index?

@@ -25,6 +25,7 @@
 #define _UAPI_HMM_P2P_DRM_H
 
 #include "drm.h"	/* the kernel's include/uapi/drm, libdrm's include/libdrm */
+#include <linux/const.h>
 #include "hmm_p2p_test.h"
 
 #define DRM_HMM_P2P_DRIVER_NAME	"hmm_p2p_drm"
@@ -82,8 +83,8 @@ struct drm_hmm_p2p_bind {
 	__u64 cpages;
 };
 
-#define DRM_HMM_P2P_BIND_POPULATE	(1U << 0)
-#define DRM_HMM_P2P_BIND_WRITE		(1U << 1)
+#define DRM_HMM_P2P_BIND_POPULATE	_BITUL(0)
+#define DRM_HMM_P2P_BIND_WRITE		_BITUL(1)
 
 /*
  * struct drm_hmm_p2p_unbind - end a binding (DRM_IOCTL_HMM_P2P_UNBIND).
@@ -201,7 +202,7 @@ struct drm_hmm_p2p_stats {
 	__u32 flags;
 };
 
-#define DRM_HMM_P2P_STATS_RESET	(1U << 0)
+#define DRM_HMM_P2P_STATS_RESET	_BITUL(0)
 
 #define DRM_HMM_P2P_INFO	0x00
 #define DRM_HMM_P2P_BIND	0x01

@@ -208,8 +208,7 @@ static bool documented(unsigned long nr, int err)
 
 	if (err == -EINTR || err == -ESRCH || err == -ENODEV)
 		return true;
-	for (i = 0; i < sizeof(hmm_p2p_drm_errno_table) / sizeof(hmm_p2p_drm_errno_table[0]);
-	     i++) {
+	for (i = 0; i < ARRAY_SIZE(hmm_p2p_drm_errno_table); i++) {
 		if (hmm_p2p_drm_errno_table[i].cmd != nr)
 			continue;
 		for (j = 0; hmm_p2p_drm_errno_table[i].errnos[j]; j++)
@@ -287,7 +286,7 @@ TEST_F(drm, enumerate)
  * a device job reads the data; the job writes, the range migrates back:
  * the data is the job's; the counters saw it all.
  */
-static void roundtrip(struct __test_metadata *_metadata, FIXTURE_DATA(drm) *self, int dev)
+static void roundtrip(struct __test_metadata *_metadata, struct _test_data_drm *self, int dev)
 {
 	struct hmm_p2p_page_info info[NPAGES];
 	struct node *n = &self->nodes[dev];
