@@ -613,7 +613,13 @@ static __u32 drm_handle(__u64 *s)
 /* An offset and a length inside a binding, mostly; else a boundary case. */
 static void drm_window(__u64 *s, __u64 *off, __u64 *npages)
 {
-	if (below(s, 4)) {
+	__u64 x = below(s, 4);
+
+	if (x < 2) {
+		/* the start of a binding: most are a few pages or more */
+		*off = 0;
+		*npages = 1 + below(s, 4);
+	} else if (x < 3) {
 		*off = below(s, 16);
 		*npages = 1 + below(s, 64);
 	} else {

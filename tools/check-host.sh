@@ -17,7 +17,8 @@
 #   kselftest  selftests/ copied (tools/ksft-install.sh) into an overlay of
 #              the 7.3 source tree and built there with
 #              make -C tools/testing/selftests TARGETS=hmm_p2p
-#   docs       docs/abi.md against uapi/hmm_p2p_test.h (tools/gen-abi-doc.py
+#   docs       docs/abi.md against uapi/hmm_p2p_test.h, docs/drm-abi.md against
+#              uapi/hmm_p2p_drm.h (tools/gen-abi-doc.py
 #              --check)
 #
 # Prints "ok N name (S s)" or "not ok N name (S s)" per check (a failure
@@ -209,8 +210,8 @@ kselftest() {
 
 # --- docs -------------------------------------------------------------------
 
-# docs/abi.md matches the header, and the check fails on a header with one
-# ioctl more or one struct field more (it can fail).
+# docs/abi.md and docs/drm-abi.md match their headers, and the check fails
+# on a header with one ioctl more or one struct field more (it can fail).
 docs_check() {
 	local h=$tmp/abi-h
 	"$here/gen-abi-doc.py" --check || return 1
@@ -221,7 +222,13 @@ docs_check() {
 	sed 's|^\t__u64 cpages;$|&\n\t__u64 newfield;|' "$top/uapi/hmm_p2p_test.h" > "$h.2"
 	grep -q newfield "$h.2" || fail "test header not made" || return 1
 	! "$here/gen-abi-doc.py" --check "$h.2" >/dev/null || fail "no failure on a new field" || return 1
-	say "docs/abi.md matches; a new ioctl or field in the header fails the check"
+	# the DRM front end's header (DRM_IOWR(DRM_COMMAND_BASE + n, ...)) and docs/drm-abi.md
+	sed 's|^#define DRM_HMM_P2P_NR\t|#define DRM_HMM_P2P_NEW\t0x10\n#define DRM_IOCTL_HMM_P2P_NEW DRM_IOW(DRM_COMMAND_BASE + DRM_HMM_P2P_NEW, struct drm_hmm_p2p_unbind)\n&|' \
+		"$top/uapi/hmm_p2p_drm.h" > "$h.3"
+	grep -q DRM_IOCTL_HMM_P2P_NEW "$h.3" || fail "DRM test header not made" || return 1
+	! "$here/gen-abi-doc.py" --check "$h.3" "$top/docs/drm-abi.md" >/dev/null ||
+		fail "no failure on a new DRM ioctl" || return 1
+	say "docs/abi.md and docs/drm-abi.md match; a new ioctl or field in a header fails the check"
 }
 
 # --- main ---------------------------------------------------------------------

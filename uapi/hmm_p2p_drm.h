@@ -264,7 +264,8 @@ struct drm_hmm_p2p_stats {
  *            above HMM_P2P_JOB_MAX_DELAY_US; EPERM, EIO, EREMOTEIO,
  *            EOPNOTSUPP (the job's fault)
  *   QUERY:   EREMOTEIO, EOPNOTSUPP (its fault)
- *   STATS:   EINVAL (size below 8, an unknown flag), EFAULT (the buffer)
+ *   STATS:   EINVAL (size below 8, an unknown flag), EFAULT (the buffer),
+ *            ENOMEM
  * Opening a node: EACCES (no CAP_SYS_ADMIN, allow_users=0), ENOMEM, ENODEV.
  */
 #ifdef HMM_P2P_WANT_ERRNO_TABLE
@@ -286,7 +287,7 @@ static const struct hmm_p2p_errnos hmm_p2p_drm_errno_table[] = {
 	    EOPNOTSUPP } },
 	{ DRM_IOCTL_HMM_P2P_QUERY,
 	  { ENOENT, EINVAL, ENOMEM, EBUSY, EFAULT, ENODEV, EREMOTEIO, EOPNOTSUPP } },
-	{ DRM_IOCTL_HMM_P2P_STATS, { EINVAL, EFAULT, ENODEV } },
+	{ DRM_IOCTL_HMM_P2P_STATS, { EINVAL, EFAULT, ENOMEM, ENODEV } },
 };
 #endif /* HMM_P2P_WANT_ERRNO_TABLE */
 
