@@ -82,7 +82,8 @@ dkms_tree() {
 		DKMS_SOURCETREE="$d/source" DKMS_FLAGS="$flags" || fail "make dkms-install" || return 1
 	dkms status -m hmm_p2p $flags | tee "$d/status"
 	grep -q "$v, .*: installed" "$d/status" || fail "dkms status does not say installed" || return 1
-	for m in hmm_p2p hmm_p2p_test; do
+	# the DRM front end too: both test kernels have CONFIG_DRM=m
+	for m in hmm_p2p hmm_p2p_test hmm_p2p_drm; do
 		f=$d/install/$v/updates/dkms/$m.ko
 		[ -f "$f" ] || fail "no $f" || return 1
 		modinfo -F vermagic "$f" | grep -q "^$v " || fail "$m.ko: vermagic $(modinfo -F vermagic "$f"), not $v" || return 1
@@ -118,7 +119,8 @@ dkms_skip() {
 	grep -q "lacks an option of BUILD_EXCLUSIVE_CONFIG" "$d/make" || fail "make dkms-install did not say it skipped" || return 1
 	# Every "depends on" of Kconfig must be in BUILD_EXCLUSIVE_CONFIG.
 	for opt in $(sed -n 's/^[[:space:]]*depends on //p' "$top/Kconfig" | tr -c 'A-Z0-9_\n' ' '); do
-		case $opt in HMM_P2P) continue ;; esac
+		# our own options; DRM: only hmm_p2p_drm.ko needs it (dkms.conf adds it then)
+		case $opt in HMM_P2P|HMM_P2P_TEST_DEVICE|DRM) continue ;; esac
 		grep -q "^BUILD_EXCLUSIVE_CONFIG=.*CONFIG_${opt}[ \"]" "$top/dkms.conf" ||
 			fail "Kconfig depends on $opt, dkms.conf's BUILD_EXCLUSIVE_CONFIG lacks CONFIG_$opt" || return 1
 	done
@@ -153,15 +155,16 @@ intree() {
 	"\$TOP/tools/intree.sh" "\$S"
 	echo "listnewconfig:"
 	make -s -C "\$S" O="\$B" listnewconfig | tee /dev/stderr | grep -qx 'CONFIG_HMM_P2P=n'
-	"\$S/scripts/config" --file "\$B/.config" -m HMM_P2P -m HMM_P2P_TEST_DEVICE
+	"\$S/scripts/config" --file "\$B/.config" -m HMM_P2P -m HMM_P2P_TEST_DEVICE -m HMM_P2P_DRM
 	make -s -C "\$S" O="\$B" olddefconfig
 	grep -x 'CONFIG_HMM_P2P=m' "\$B/.config"
 	grep -x 'CONFIG_HMM_P2P_TEST_DEVICE=m' "\$B/.config"
+	grep -x 'CONFIG_HMM_P2P_DRM=m' "\$B/.config"
 	j=-j\$((\$(nproc) + 1))
 	make -C "\$S" O="\$B" \$j drivers/misc/hmm_p2p/
 	make -C "\$S" O="\$B" \$j drivers/misc/hmm_p2p/hmm_p2p/hmm_p2p.ko \
-		drivers/misc/hmm_p2p/test_device/hmm_p2p_test.ko
-	for m in hmm_p2p/hmm_p2p test_device/hmm_p2p_test; do
+		drivers/misc/hmm_p2p/test_device/hmm_p2p_test.ko drivers/misc/hmm_p2p/test_drm/hmm_p2p_drm.ko
+	for m in hmm_p2p/hmm_p2p test_device/hmm_p2p_test test_drm/hmm_p2p_drm; do
 		f=\$B/drivers/misc/hmm_p2p/\$m.ko
 		modinfo "\$f" | grep -E '^(name|intree|depends|vermagic):'
 		[ "\$(modinfo -F intree "\$f")" = Y ] || { echo "\$f: not built in tree"; exit 1; }
