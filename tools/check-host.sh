@@ -162,8 +162,11 @@ intree() {
 	grep -x 'CONFIG_HMM_P2P_DRM=m' "\$B/.config"
 	j=-j\$((\$(nproc) + 1))
 	make -C "\$S" O="\$B" \$j drivers/misc/hmm_p2p/
+	# single modules' modpost knows only the listed modules' symbols:
+	# hmm_p2p_drm.ko's DRM ones come with drm.ko (and what drm.ko needs)
 	make -C "\$S" O="\$B" \$j drivers/misc/hmm_p2p/hmm_p2p/hmm_p2p.ko \
-		drivers/misc/hmm_p2p/test_device/hmm_p2p_test.ko drivers/misc/hmm_p2p/test_drm/hmm_p2p_drm.ko
+		drivers/misc/hmm_p2p/test_device/hmm_p2p_test.ko drivers/misc/hmm_p2p/test_drm/hmm_p2p_drm.ko \
+		drivers/gpu/drm/drm.ko drivers/gpu/drm/drm_panel_orientation_quirks.ko drivers/i2c/i2c-core.ko
 	for m in hmm_p2p/hmm_p2p test_device/hmm_p2p_test test_drm/hmm_p2p_drm; do
 		f=\$B/drivers/misc/hmm_p2p/\$m.ko
 		modinfo "\$f" | grep -E '^(name|intree|depends|vermagic):'
