@@ -25,18 +25,17 @@ drm_nodes() {
 }
 drm_nodes_gone() { ! ls /dev/dri/renderD* >/dev/null 2>&1; }
 
-if [ ! -f "$MODDIR/kdir/drm.ko" ]; then
-	skip "drm: the DRM front end" "no drm.ko for this kernel in /modules/kdir"
-	return 0 2>/dev/null || exit 0
+if [ ! -f "$MODDIR/kdir/drm.ko" ] || [ ! -f "$MODDIR/hmm_p2p_drm.ko" ]; then
+	skip "drm: the DRM front end" "no drm.ko or hmm_p2p_drm.ko for this kernel"
+else
+	setup "drm: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours
+	setup "drm: load the kernel's drm.ko" kmod_load drm
+	setup "drm: load hmm_p2p_drm.ko" _insmod hmm_p2p_drm
+	check "drm: a render node per test device" drm_nodes
+	run_tap --expect 10 hmm-drm "$HMMDRM"
+	check "drm: a node is busy while open" sh -c "exec 3<> /dev/dri/renderD128; ! rmmod hmm_p2p_drm"
+	check "drm: the front end unloads" _rmmod hmm_p2p_drm
+	check "drm: its nodes are gone" drm_nodes_gone
+	check "drm: the test device unloads after it" unload_ours
+	setup "drm: unload drm.ko" sh -c 'rmmod drm && rmmod drm_panel_orientation_quirks; true'
 fi
-
-setup "drm: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours
-setup "drm: load the kernel's drm.ko" kmod_load drm
-setup "drm: load hmm_p2p_drm.ko" _insmod hmm_p2p_drm
-check "drm: a render node per test device" drm_nodes
-run_tap --expect 10 hmm-drm "$HMMDRM"
-check "drm: a node is busy while open" sh -c "exec 3<> /dev/dri/renderD128; ! rmmod hmm_p2p_drm"
-check "drm: the front end unloads" _rmmod hmm_p2p_drm
-check "drm: its nodes are gone" drm_nodes_gone
-check "drm: the test device unloads after it" unload_ours
-setup "drm: unload drm.ko" sh -c 'rmmod drm && rmmod drm_panel_orientation_quirks; true'
