@@ -32,7 +32,7 @@ else
 	setup "drm: load the kernel's drm.ko" kmod_load drm
 	setup "drm: load hmm_p2p_drm.ko" _insmod hmm_p2p_drm
 	check "drm: a render node per test device" drm_nodes
-	run_tap --expect 10 hmm-drm "$HMMDRM"
+	run_tap --expect 11 hmm-drm "$HMMDRM"
 	check "drm: a node is busy while open" sh -c "exec 3<> /dev/dri/renderD128; ! rmmod hmm_p2p_drm"
 	check "drm: the front end unloads" _rmmod hmm_p2p_drm
 	check "drm: its nodes are gone" drm_nodes_gone

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <limits.h>
 #include <xf86drm.h>
 
 #include "kselftest_harness.h"
@@ -641,6 +642,78 @@ TEST_F(drm, bad_input)
 	EXPECT_EQ(-1, drmIoctl(n->fd, DRM_IOWR(DRM_COMMAND_BASE + DRM_HMM_P2P_NR,
 					       struct drm_hmm_p2p_migrate), &m));
 	EXPECT_EQ(EINVAL, errno);
+}
+
+static int write_sysfs(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+/*
+ * A PCI test device unbound under an open DRM file holding its pages: the
+ * pages come home, the file's commands fail with ENODEV, it closes cleanly;
+ * bound again, the node (which stayed) opens on the new device and works.
+ */
+TEST_F(drm, pci_unbind)
+{
+	struct hmm_p2p_page_info info[NPAGES];
+	struct drm_hmm_p2p_info di;
+	struct node *n = NULL;
+	char path[64], real[PATH_MAX], *bdf;
+	__u64 moved;
+	int i, fd;
+	__u32 h;
+
+	for (i = NR_DMIRROR; i < NR_DMIRROR + 8 && !n; i++)
+		if (self->nodes[i].fd >= 0)
+			n = &self->nodes[i];
+	if (!n)
+		SKIP(return, "no PCI test device");
+	snprintf(path, sizeof(path), "/sys/class/misc/hmm_p2p%u/device", n->info.index - NR_DMIRROR);
+	ASSERT_NE(NULL, realpath(path, real));
+	bdf = strrchr(real, '/') + 1;
+	printf("# test device %u: %s\n", n->info.index, bdf);
+
+	fill(self->buf, NPAGES, 61);
+	ASSERT_EQ(0, bind(n->fd, self->buf, NPAGES, 0, &h));
+	ASSERT_EQ(0, migrate(n->fd, h, DRM_HMM_P2P_TO_DEVICE, 0, NPAGES, &moved));
+	ASSERT_EQ(NPAGES, moved);
+	ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/unbind", bdf));
+	EXPECT_EQ(-ENODEV, migrate(n->fd, h, DRM_HMM_P2P_TO_SYSTEM, 0, NPAGES, &moved));
+	EXPECT_EQ(-ENODEV, drmCommandRead(n->fd, DRM_HMM_P2P_INFO, &di, sizeof(di)));
+	EXPECT_EQ(-1, check(self->buf, NPAGES, 61));
+	/* a new file of the node: no device behind it */
+	fd = open(n->path, O_RDWR | O_CLOEXEC);
+	EXPECT_EQ(-1, fd);
+	EXPECT_EQ(ENODEV, errno);
+	if (fd >= 0)
+		close(fd);
+	ASSERT_EQ(0, close(n->fd));
+	n->fd = -1;
+
+	ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/hmm_p2p_pci/bind", bdf));
+	for (i = 0, fd = -1; i < 50 && fd < 0; i++) {
+		fd = open(n->path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			usleep(100000);
+	}
+	ASSERT_LE(0, fd);
+	n->fd = fd;
+	ASSERT_EQ(0, drmCommandRead(fd, DRM_HMM_P2P_INFO, &di, sizeof(di)));
+	EXPECT_EQ(n->info.index, di.index);
+	ASSERT_EQ(0, bind(fd, self->buf, NPAGES, 0, &h));
+	ASSERT_EQ(0, migrate(fd, h, DRM_HMM_P2P_TO_DEVICE, 0, NPAGES, &moved));
+	EXPECT_EQ(NPAGES, moved);
+	ASSERT_EQ(0, query(fd, h, NPAGES, HMM_P2P_CLASSIFY_NOFAULT, info));
+	EXPECT_EQ(NPAGES, count(info, NPAGES, HMM_P2P_CLASS_PRIVATE_LOCAL, 0, 0, di.index));
+	EXPECT_EQ(-1, check(self->buf, NPAGES, 61));
 }
 
 /* Last: with every other test's files closed, no device page is in use. */
