@@ -676,7 +676,8 @@ TEST_F(drm, pci_unbind)
 			n = &self->nodes[i];
 	if (!n)
 		SKIP(return, "no PCI test device");
-	snprintf(path, sizeof(path), "/sys/class/misc/hmm_p2p%u/device", n->info.index - NR_DMIRROR);
+	snprintf(path, sizeof(path), "/sys/class/misc/hmm_p2p%u/device",
+		 n->info.index - NR_DMIRROR);
 	ASSERT_NE(NULL, realpath(path, real));
 	bdf = strrchr(real, '/') + 1;
 	printf("# test device %u: %s\n", n->info.index, bdf);
