@@ -29,6 +29,7 @@ endif
 
 MOD_SRCS := Kbuild Kconfig $(wildcard hmm_p2p/*.[ch] hmm_p2p/include/*.h \
 	hmm_p2p/Kbuild test_device/*.[ch] test_device/Kbuild samples/*.c samples/Kbuild \
+	test_drm/*.c test_drm/Kbuild \
 	uapi/*.h)
 
 .PHONY: all modules kernel deps clean checkpatch sparse selftests
@@ -45,6 +46,9 @@ modules:
 	$(MAKE) -C "$$kdir" M=$(MODOUT)/src W=1 modules; \
 	cp $(MODOUT)/src/hmm_p2p/hmm_p2p.ko $(MODOUT)/src/test_device/hmm_p2p_test.ko \
 		$(MODOUT)/src/samples/hmm_p2p_sample.ko $(MODOUT)/modules/; \
+	if [ -f $(MODOUT)/src/test_drm/hmm_p2p_drm.ko ]; then \
+		cp $(MODOUT)/src/test_drm/hmm_p2p_drm.ko $(MODOUT)/modules/; \
+	else rm -f $(MODOUT)/modules/hmm_p2p_drm.ko; fi; \
 	cp "$$kdir/lib/test_hmm.ko" $(MODOUT)/modules/; \
 	echo "modules for $(KERNEL)-$(FLAVOR): $(MODOUT)/modules"
 
@@ -54,13 +58,18 @@ kernel:
 deps:
 	@$(TOP)/tools/deps.sh
 
-# Kernel style on our own C files, with the selected kernel's checkpatch.
+# Kernel style on our own C files, with the selected kernel's checkpatch
+# (tools/hmm-drm: without CAMELCASE, libdrm's names are camel case).
 checkpatch:
 	@kdir="$(KDIR_CMD)"; src=$$(readlink -f "$$kdir/source" 2>/dev/null || \
 		sed -n 's/^include \(.*\)\/Makefile$$/\1/p' "$$kdir/Makefile"); \
-	perl $$src/scripts/checkpatch.pl --no-tree --strict --terse \
+	st=0; perl $$src/scripts/checkpatch.pl --no-tree --strict --terse \
 		--ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES \
-		-f $$(git ls-files '*.c' '*.h' | grep -v '^tools/hmm-bench/')
+		-f $$(git ls-files '*.c' '*.h' | grep -v '^tools/hmm-bench/\|^tools/hmm-drm/') || st=1; \
+	perl $$src/scripts/checkpatch.pl --no-tree --strict --terse \
+		--ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES,CAMELCASE \
+		-f $$(git ls-files 'tools/hmm-drm/*.c') || st=1; \
+	exit $$st
 
 sparse:
 	@set -e; kdir="$(KDIR_CMD)"; \
@@ -74,5 +83,6 @@ clean:
 -include tools/harness.mk
 -include tools/patched-kernel.mk
 -include tools/hmm-bench/bench.mk
+-include tools/hmm-drm/drm.mk
 -include tools/dkms.mk
 -include tools/host.mk

@@ -22,7 +22,9 @@
  *
  * Rules every call is held to (a call that breaks one is an "error"):
  *   - it returns success or an errno in its command's list in
- *     uapi/hmm_p2p_test.h (HMM_P2P_ERRNOS_*);
+ *     uapi/hmm_p2p_test.h (hmm_p2p_errno_table), or for the DRM front
+ *     end's commands on its render nodes (when hmm_p2p_drm.ko is loaded) in
+ *     uapi/hmm_p2p_drm.h (hmm_p2p_drm_errno_table);
  *   - it takes no longer than its size explains: base + per-MiB limit
  *     (-d multiplies both);
  *   - a success reports no more pages than asked (cpages <= npages).
@@ -57,12 +59,14 @@
 
 #define HMM_P2P_WANT_ERRNO_TABLE
 #include "hmm_p2p_test.h"
+#include "hmm_p2p_drm.h"	/* its drm.h: libdrm-dev's include/libdrm */
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 #define PAGE		4096UL
 #define PMD		(2UL << 20)
 #define MAXDEV		7		/* hmm_dmirror0..3, hmm_p2p0..2 */
+#define MAXDRM		16		/* /dev/dri/renderD128.. */
 #define NSLOT		12		/* regions per process */
 #define SLOT_SZ		(4UL << 20)	/* arena slot: 4 MiB, 2 MiB aligned */
 /* regions in the first NSLOT slots, then room for mremap, then a guard */
@@ -75,6 +79,8 @@
 /* ---- the ABI's errno lists ---- */
 
 static const int e_raw[] = { ENOTTY, 0 };
+/* a DRM driver command number past the driver's table: the DRM core's */
+static const int e_drm_raw[] = { EINVAL, 0 };
 
 /* The command's errno list (uapi), or NULL for an unknown command. */
 static const int *abi_errnos(unsigned long req)
@@ -84,11 +90,17 @@ static const int *abi_errnos(unsigned long req)
 	for (i = 0; i < ARRAY_SIZE(hmm_p2p_errno_table); i++)
 		if (hmm_p2p_errno_table[i].cmd == req)
 			return hmm_p2p_errno_table[i].errnos;
+	for (i = 0; i < ARRAY_SIZE(hmm_p2p_drm_errno_table); i++)
+		if (hmm_p2p_drm_errno_table[i].cmd == req)
+			return hmm_p2p_drm_errno_table[i].errnos;
 	return NULL;
 }
 
 enum kind { K_RANGE, K_RELEASE, K_FLAGS, K_CLASSIFY, K_STATS, K_INJECT, K_INFO,
-	    K_BENCH, K_DMA, K_OBSERVE, K_PREFETCH, K_JOB, K_RAW };
+	    K_BENCH, K_DMA, K_OBSERVE, K_PREFETCH, K_JOB, K_RAW,
+	    /* the DRM front end's, on its render nodes */
+	    K_DINFO, K_DBIND, K_DUNBIND, K_DMIGRATE, K_DPREFETCH, K_DEXEC, K_DQUERY, K_DSTATS,
+	    K_DRAW };
 
 struct cmdspec {
 	const char *name;
@@ -99,6 +111,7 @@ struct cmdspec {
 	int weight;
 	int unit;		/* bytes of ptr buffer per page */
 	bool writes_range;	/* the device writes the range's memory */
+	bool drm;		/* on a render node of hmm_p2p_drm.ko */
 };
 
 static const struct cmdspec cmds[] = {
@@ -124,6 +137,20 @@ static const struct cmdspec cmds[] = {
 	{ "JOB", HMM_P2P_IOC_JOB, K_JOB, NULL, false, 5, PAGE, true },
 	{ "MIGRATE_PEERS", HMM_P2P_IOC_MIGRATE_PEERS, K_RANGE, NULL, false, 6, 0, false },
 	{ "RAW", 0, K_RAW, e_raw, true, 2, 0, false },
+	/*
+	 * BIND's ranges are written by later EXECs (WRITE) through their
+	 * handles: they follow the writing commands' rule (gen_range()).
+	 */
+	{ "DRM_INFO", DRM_IOCTL_HMM_P2P_INFO, K_DINFO, NULL, false, 1, 0, false, true },
+	{ "DRM_BIND", DRM_IOCTL_HMM_P2P_BIND, K_DBIND, NULL, false, 6, 0, true, true },
+	{ "DRM_UNBIND", DRM_IOCTL_HMM_P2P_UNBIND, K_DUNBIND, NULL, false, 3, 0, false, true },
+	{ "DRM_MIGRATE", DRM_IOCTL_HMM_P2P_MIGRATE, K_DMIGRATE, NULL, false, 8, 0, false, true },
+	{ "DRM_PREFETCH", DRM_IOCTL_HMM_P2P_PREFETCH, K_DPREFETCH, NULL, false, 3, 0, false, true },
+	{ "DRM_EXEC", DRM_IOCTL_HMM_P2P_EXEC, K_DEXEC, NULL, false, 5, PAGE, false, true },
+	{ "DRM_QUERY", DRM_IOCTL_HMM_P2P_QUERY, K_DQUERY, NULL, false, 4,
+	  sizeof(struct hmm_p2p_page_info), false, true },
+	{ "DRM_STATS", DRM_IOCTL_HMM_P2P_STATS, K_DSTATS, NULL, false, 2, 0, false, true },
+	{ "DRM_RAW", 0, K_DRAW, e_drm_raw, false, 1, 0, false, true },
 };
 
 #define NCMD	ARRAY_SIZE(cmds)
@@ -235,6 +262,8 @@ struct world {
 	struct region r[NSLOT];
 	int fd[MAXDEV];		/* -1: no such device */
 	int ndev;
+	int dfd[MAXDRM];	/* hmm_p2p_drm render nodes, -1: none */
+	int ndrm;
 	bool nodev[MAXDEV];
 	int p2pmem_fd;
 	pthread_mutex_t maplock;	/* changes of the slots (chaos thread, fork) */
@@ -273,6 +302,46 @@ static void open_devs(void)
 			W.ndev--;
 		}
 	}
+}
+
+/* /dev/dri/renderD(128 + @i), when it is hmm_p2p_drm's; else -1. */
+static int open_drm(int i)
+{
+	char path[32], name[32] = "";
+	struct drm_version v = { .name_len = sizeof(name) - 1, .name = name };
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/dri/renderD%d", 128 + i);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, DRM_IOCTL_VERSION, &v) || strcmp(name, DRM_HMM_P2P_DRIVER_NAME)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void open_drms(void)
+{
+	int i;
+
+	W.ndrm = 0;
+	for (i = 0; i < MAXDRM; i++) {
+		W.dfd[i] = opt_upstream ? -1 : open_drm(i);
+		if (W.dfd[i] >= 0)
+			W.ndrm++;
+	}
+}
+
+static int pick_drm_fd(__u64 *s)
+{
+	int i = below(s, MAXDRM), n;
+
+	for (n = 0; n < MAXDRM; n++, i = (i + 1) % MAXDRM)
+		if (W.dfd[i] >= 0)
+			return W.dfd[i];
+	return -1;
 }
 
 static int pick_fd(__u64 *s)
@@ -398,6 +467,7 @@ static void setup_world(__u64 *s)
 	W.arena = (char *)(((uintptr_t)W.arena + PMD - 1) & ~(PMD - 1));
 	pthread_mutex_init(&W.maplock, NULL);
 	open_devs();
+	open_drms();
 	W.p2pmem_fd = -1;
 	for (i = 0; i < 3 && !opt_upstream; i++) {
 		snprintf(path, sizeof(path), "/sys/class/misc/hmm_p2p%d/device/p2pmem/allocate", i);
@@ -502,7 +572,8 @@ static void bump_errno(int ci, int e)
 
 static bool errno_allowed(const struct cmdspec *c, int e)
 {
-	const int *list = c->kind == K_RAW ? e_raw : abi_errnos(c->req);
+	const int *list = c->kind == K_RAW ? e_raw : c->kind == K_DRAW ? e_drm_raw :
+			  abi_errnos(c->req);
 	int i;
 
 	if (e == ESRCH || e == EINTR)
@@ -531,6 +602,122 @@ static double limit_us(double bytes, bool overlapped)
 	return (3e6 + mib * 40e3 + (overlapped ? EVICT_ALLOW_US : 0)) * (opt_debug ? 4 : 1);
 }
 
+/* A handle: mostly one of the first few (some bound), else 0 or random. */
+static __u32 drm_handle(__u64 *s)
+{
+	if (below(s, 8))
+		return 1 + below(s, 8);
+	return below(s, 2) ? 0 : below(s, 2) ? DRM_HMM_P2P_MAX_BINDINGS + below(s, 4) :
+	       (__u32)rnd(s);
+}
+
+/* An offset and a length inside a binding, mostly; else a boundary case. */
+static void drm_window(__u64 *s, __u64 *off, __u64 *npages)
+{
+	__u64 x = below(s, 4);
+
+	if (x < 2) {
+		/* the start of a binding: most are a few pages or more */
+		*off = 0;
+		*npages = 1 + below(s, 4);
+	} else if (x < 3) {
+		*off = below(s, 16);
+		*npages = 1 + below(s, 64);
+	} else {
+		*off = below(s, 2) ? bad_npages[below(s, ARRAY_SIZE(bad_npages))] : 0;
+		*npages = bad_npages[below(s, ARRAY_SIZE(bad_npages))];
+	}
+}
+
+/*
+ * The DRM front end's commands (uapi/hmm_p2p_drm.h): their structures in
+ * @u, mostly valid, with random and boundary values. Returns the request.
+ */
+static unsigned long drm_call(struct tstate *t, const struct cmdspec *c, void *up,
+			      __u64 *addr, __u64 *npages, __u64 *ptr, double *bytes)
+{
+	__u64 *s = &t->s, off = 0, n = 0;
+	union {
+		struct drm_hmm_p2p_bind db;
+		struct drm_hmm_p2p_unbind du;
+		struct drm_hmm_p2p_migrate dm;
+		struct drm_hmm_p2p_prefetch dp;
+		struct drm_hmm_p2p_exec de;
+		struct drm_hmm_p2p_query dq;
+		struct drm_hmm_p2p_stats ds;
+	} *u = up;
+
+	switch (c->kind) {
+	case K_DBIND:
+		gen_range(t, c, addr, npages, ptr);
+		u->db.addr = *addr;
+		u->db.npages = *npages;
+		u->db.flags = below(s, 8) ? (below(s, 3) ? 0 : 1 + below(s, 3)) : (__u32)rnd(s);
+		u->db.handle = rnd(s);
+		if (u->db.flags & DRM_HMM_P2P_BIND_POPULATE)
+			*bytes = *npages < (1ULL << 40) ? (double)*npages * PAGE : 1e18;
+		break;
+	case K_DUNBIND:
+		u->du.handle = drm_handle(s);
+		u->du.pad = below(s, 16) ? 0 : 1;
+		break;
+	case K_DMIGRATE:
+		drm_window(s, &off, &n);
+		u->dm.handle = drm_handle(s);
+		u->dm.dir = below(s, 8) ? below(s, 2) : (__u32)rnd(s);
+		u->dm.offset = off;
+		u->dm.npages = n;
+		u->dm.moved = rnd(s);
+		break;
+	case K_DPREFETCH:
+		drm_window(s, &off, &n);
+		u->dp.handle = drm_handle(s);
+		u->dp.flags = below(s, 8) ? below(s, 4) : (__u32)rnd(s);
+		u->dp.offset = off;
+		u->dp.npages = n;
+		break;
+	case K_DEXEC:
+		drm_window(s, &off, &n);
+		u->de.handle = drm_handle(s);
+		u->de.op = below(s, 8) ? below(s, 2) : (__u32)rnd(s);
+		u->de.offset = off;
+		u->de.npages = n;
+		u->de.ptr = below(s, 8) ? (uintptr_t)t->buf : below(s, 2) ? 0 : rnd(s);
+		/* as JOB: a time per page only for a short job */
+		u->de.delay_us = below(s, 8) ? (n <= 8 ? below(s, 20) : 0) :
+				 HMM_P2P_JOB_MAX_DELAY_US + 1;
+		u->de.pad = below(s, 16) ? 0 : 1;
+		*ptr = u->de.ptr;
+		break;
+	case K_DQUERY:
+		drm_window(s, &off, &n);
+		u->dq.handle = drm_handle(s);
+		u->dq.flags = below(s, 8) ? below(s, 2) : (__u32)rnd(s);
+		u->dq.offset = off;
+		u->dq.npages = n;
+		u->dq.ptr = below(s, 8) ? (uintptr_t)t->buf : below(s, 2) ? 0 : rnd(s);
+		*ptr = u->dq.ptr;
+		break;
+	case K_DSTATS:
+		u->ds.ptr = below(s, 8) ? (uintptr_t)t->buf : bad_addrs[below(s, 4)];
+		u->ds.size = below(s, 4) ? sizeof(struct hmm_p2p_stats) : below(s, 600);
+		u->ds.flags = below(s, 8) ? 0 : (__u32)rnd(s) & ~DRM_HMM_P2P_STATS_RESET;
+		break;
+	case K_DRAW:
+		/* driver command numbers past the table, any size */
+		return _IOC(below(s, 4), DRM_IOCTL_BASE,
+			       DRM_COMMAND_BASE + DRM_HMM_P2P_NR + below(s, 0x60 - DRM_HMM_P2P_NR),
+			       below(s, 256));
+	default:
+		break;
+	}
+	/* the window's work: bounded by its binding, at most HMM_P2P_MAX_NPAGES */
+	if (n)
+		*bytes = n <= HMM_P2P_MAX_NPAGES ? (double)n * PAGE : 1e18;
+	*npages = n;
+	return c->req;
+}
+
 static void one_call(struct tstate *t, int ci)
 {
 	const struct cmdspec *c = &cmds[ci];
@@ -546,6 +733,14 @@ static void one_call(struct tstate *t, int ci)
 		struct hmm_p2p_observe_cmd obs;
 		struct hmm_p2p_prefetch_cmd pf;
 		struct hmm_p2p_job_cmd job;
+		struct drm_hmm_p2p_info di;
+		struct drm_hmm_p2p_bind db;
+		struct drm_hmm_p2p_unbind du;
+		struct drm_hmm_p2p_migrate dm;
+		struct drm_hmm_p2p_prefetch dp;
+		struct drm_hmm_p2p_exec de;
+		struct drm_hmm_p2p_query dq;
+		struct drm_hmm_p2p_stats ds;
 		char raw[512];
 	} u;
 	__u64 addr = 0, npages = 0, ptr = 0;
@@ -557,7 +752,7 @@ static void one_call(struct tstate *t, int ci)
 	void *arg = &u;
 
 	memset(&u, 0, sizeof(u));
-	fd = pick_fd(s);
+	fd = c->drm ? pick_drm_fd(s) : pick_fd(s);
 	if (fd < 0)
 		return;
 	switch (c->kind) {
@@ -685,6 +880,19 @@ static void one_call(struct tstate *t, int ci)
 			arg = (void *)(uintptr_t)bad_addrs[below(s, 4)];
 		if (npages <= HMM_P2P_JOB_MAX_PAGES && u.job.delay_us < 20)
 			bytes = (double)npages * PAGE;
+		break;
+	case K_DINFO:
+	case K_DBIND:
+	case K_DUNBIND:
+	case K_DMIGRATE:
+	case K_DPREFETCH:
+	case K_DEXEC:
+	case K_DQUERY:
+	case K_DSTATS:
+	case K_DRAW:
+		req = drm_call(t, c, &u, &addr, &npages, &ptr, &bytes);
+		if (!below(s, 32))
+			arg = (void *)(uintptr_t)bad_addrs[below(s, 4)];
 		break;
 	case K_RAW:
 		/* unknown numbers, known numbers with the wrong size or direction */
@@ -876,13 +1084,20 @@ static void chaos_step(__u64 *s)
 			waitpid(pid, NULL, below(s, 2) ? 0 : WNOHANG);
 		sh->races[6]++;
 	} else if (x < 92) {
-		/* close a device under the callers: dup2 swaps the file atomically */
+		/*
+		 * Close a device (a test node, or a render node: its
+		 * bindings go) under the callers: dup2 swaps the file
+		 * atomically.
+		 */
 		int d = below(s, MAXDEV), nfd;
+		bool drm = W.ndrm && !below(s, 3);
 
-		if (W.fd[d] >= 0) {
-			nfd = open_dev(d);
+		if (drm)
+			d = below(s, MAXDRM);
+		if (drm ? W.dfd[d] >= 0 : W.fd[d] >= 0) {
+			nfd = drm ? open_drm(d) : open_dev(d);
 			if (nfd >= 0) {
-				dup2(nfd, W.fd[d]);
+				dup2(nfd, drm ? W.dfd[d] : W.fd[d]);
 				close(nfd);
 			}
 		}
@@ -1142,6 +1357,12 @@ int main(int argc, char **argv)
 	for (i = 0; i < MAXDEV; i++)
 		if (W.fd[i] >= 0)
 			close(W.fd[i]);
+	open_drms();
+	printf("# fuzz: %d test device nodes, %d hmm_p2p_drm render nodes%s\n", W.ndev, W.ndrm,
+	       W.ndrm || opt_upstream ? "" : " (hmm_p2p_drm.ko not loaded: no DRM commands)");
+	for (i = 0; i < MAXDRM; i++)
+		if (W.dfd[i] >= 0)
+			close(W.dfd[i]);
 	clock_gettime(CLOCK_MONOTONIC, &t_start);
 	for (p = 0; p < opt_procs; p++) {
 		pids[p] = fork();

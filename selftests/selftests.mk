@@ -17,6 +17,8 @@ KSFT_DIR ?= $(shell d=$(HMM_P2P_CACHE)/src/linux-source-$(SELFTESTS_KSERIES)/too
 	if [ -f $$d/kselftest_harness.h ]; then echo $$d; \
 	else echo $$($(TOP)/tools/fetch-kernel.sh $(SELFTESTS_KSERIES))/tools/testing/selftests; fi)
 
+# uapi/hmm_p2p_drm.h includes drm.h: libdrm-dev's (Debian ships no other)
+SELFTESTS_DRM_CFLAGS ?= $(shell pkg-config --cflags libdrm 2>/dev/null || echo -I/usr/include/libdrm)
 SELFTESTS_CC ?= gcc
 SELFTESTS_CFLAGS ?= -static -O2 -Wall
 # Dynamic tests and their libraries: rxe_odp needs libibverbs, which
@@ -31,13 +33,15 @@ SELFTESTS_DYN_BINS := $(patsubst %,$(OUT)/selftests-dynamic/%,$(SELFTESTS_DYN))
 
 selftests: $(SELFTESTS_BINS) $(SELFTESTS_DYN_BINS)
 
-$(OUT)/selftests/%: $(TOP)/selftests/%.c $(TOP)/uapi/hmm_p2p_test.h $(wildcard $(TOP)/selftests/*.h) \
+$(OUT)/selftests/%: $(TOP)/selftests/%.c $(TOP)/uapi/hmm_p2p_test.h $(TOP)/uapi/hmm_p2p_drm.h \
+		$(wildcard $(TOP)/selftests/*.h) \
 		$(TOP)/selftests/selftests.mk
 	@mkdir -p $(@D)
 	@ksft="$(KSFT_DIR)"; [ -f "$$ksft/kselftest_harness.h" ] || \
 		{ echo "selftests: no kselftest_harness.h in '$$ksft'" >&2; exit 1; }; \
 	echo "  CC      $@"; \
-	$(SELFTESTS_CC) $(SELFTESTS_CFLAGS) -I$(TOP)/uapi -I"$$ksft" -o $@ $< -lpthread
+	$(SELFTESTS_CC) $(SELFTESTS_CFLAGS) -I$(TOP)/uapi -I"$$ksft" $(SELFTESTS_DRM_CFLAGS) -o $@ $< \
+		-lpthread
 
 $(OUT)/selftests-dynamic/%: $(TOP)/selftests/%.c $(TOP)/uapi/hmm_p2p_test.h \
 		$(wildcard $(TOP)/selftests/*.h) $(TOP)/selftests/selftests.mk

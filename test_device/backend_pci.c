@@ -336,16 +336,14 @@ static void td_pci_free(struct kref *ref)
 
 /* ---- the device file ---- */
 
-static int td_pci_open(struct inode *inode, struct file *filp)
+static struct td_file *td_pci_file_open(struct td_pci *tp)
 {
-	struct miscdevice *misc = filp->private_data;
-	struct td_pci *tp = container_of(misc, struct td_pci, td.misc);
 	struct td_pci_file *pf;
 	int ret;
 
 	pf = kzalloc_obj(*pf);
 	if (!pf)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	down_read(&tp->rw);
 	if (tp->gone) {
 		ret = -ENODEV;
@@ -365,24 +363,27 @@ static int td_pci_open(struct inode *inode, struct file *filp)
 	list_add(&pf->link, &tp->files);
 	mutex_unlock(&tp->files_lock);
 	up_read(&tp->rw);
-	filp->private_data = &pf->tf;
-	return 0;
+	return &pf->tf;
 err:
 	up_read(&tp->rw);
 	kfree(pf);
-	return ret;
+	return ERR_PTR(ret);
 }
 
-static int td_pci_release(struct inode *inode, struct file *filp)
+/**
+ * td_pci_file_close() - end a file of a PCI device
+ * @tf: the file (td_pci_file_open_slot() or the node's open)
+ */
+void td_pci_file_close(struct td_file *tf)
 {
-	struct td_pci_file *pf = container_of(filp->private_data, struct td_pci_file, tf);
+	struct td_pci_file *pf = container_of(tf, struct td_pci_file, tf);
 	struct td_pci *tp = pf->tp;
 
 	td_observe_release(&pf->tf);
 	/* no prefetch worker may use the mirror from here on */
 	td_prefetch_stop(&pf->tf);
 	down_read(&tp->rw);
-	/* upstream's rule, as for /dev/hmm_dmirrorN (see td_release()) */
+	/* upstream's rule, as for /dev/hmm_dmirrorN (see td_file_close()) */
 	if (!tp->gone)
 		hmm_p2p_devmem_evict_mirrored(tp->td.dm);
 	mutex_lock(&tp->files_lock);
@@ -393,6 +394,92 @@ static int td_pci_release(struct inode *inode, struct file *filp)
 	up_read(&tp->rw);
 	kfree(pf);
 	kref_put(&tp->ref, td_pci_free);
+}
+
+/**
+ * td_pci_file_open_slot() - a new file (context) of /dev/hmm_p2p@slot for
+ *	a kernel caller (export.c): a mirror of the current address space
+ * @slot: the N of /dev/hmm_p2pN
+ *
+ * The file keeps the device's structure alive; once the device is unbound
+ * its commands fail with -ENODEV (as the node's do).
+ *
+ * Return: the file, or an ERR_PTR: -ENODEV (no such device, or going
+ * away), -ENOMEM, the mirror's error.
+ */
+struct td_file *td_pci_file_open_slot(int slot)
+{
+	struct td_file *tf;
+	struct td_pci *tp;
+
+	if (slot < 0 || slot >= TD_PCI_MAX)
+		return ERR_PTR(-ENODEV);
+	mutex_lock(&td_pci_lock);
+	tp = td_pci_devs[slot];
+	if (tp && tp->ready)
+		kref_get(&tp->ref);
+	else
+		tp = NULL;
+	mutex_unlock(&td_pci_lock);
+	if (!tp)
+		return ERR_PTR(-ENODEV);
+	tf = td_pci_file_open(tp);
+	kref_put(&tp->ref, td_pci_free);
+	return tf;
+}
+
+/**
+ * td_pci_present() - is /dev/hmm_p2p@slot bound and ready now?
+ * @slot: the N of /dev/hmm_p2pN
+ *
+ * Return: true when it is (it may be unbound any time after).
+ */
+bool td_pci_present(int slot)
+{
+	bool ret;
+
+	if (slot < 0 || slot >= TD_PCI_MAX)
+		return false;
+	mutex_lock(&td_pci_lock);
+	ret = td_pci_devs[slot] && td_pci_devs[slot]->ready;
+	mutex_unlock(&td_pci_lock);
+	return ret;
+}
+
+/**
+ * td_pci_file_cmd() - td_cmd() on a file of a PCI device
+ * @tf: the file
+ * @cmd: the command
+ * @karg: its structure, a kernel copy
+ *
+ * Return: td_cmd()'s, or -ENODEV once the device is unbound.
+ */
+long td_pci_file_cmd(struct td_file *tf, unsigned int cmd, void *karg)
+{
+	struct td_pci_file *pf = container_of(tf, struct td_pci_file, tf);
+	long ret;
+
+	down_read(&pf->tp->rw);
+	ret = pf->tp->gone ? -ENODEV : td_cmd(tf, cmd, karg);
+	up_read(&pf->tp->rw);
+	return ret;
+}
+
+static int td_pci_open(struct inode *inode, struct file *filp)
+{
+	struct miscdevice *misc = filp->private_data;
+	struct td_pci *tp = container_of(misc, struct td_pci, td.misc);
+	struct td_file *tf = td_pci_file_open(tp);
+
+	if (IS_ERR(tf))
+		return PTR_ERR(tf);
+	filp->private_data = tf;
+	return 0;
+}
+
+static int td_pci_release(struct inode *inode, struct file *filp)
+{
+	td_pci_file_close(filp->private_data);
 	return 0;
 }
 

@@ -182,7 +182,7 @@ static bool td_range_mapped(struct mm_struct *mm, unsigned long start, unsigned 
 	return mapped;
 }
 
-static int td_migrate_to_dev(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
+static int td_migrate_to_dev(struct td_file *tf, struct hmm_dmirror_cmd *cmd, bool readback)
 {
 	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT);
 	struct td_device *td = tf->dev;
@@ -197,6 +197,11 @@ static int td_migrate_to_dev(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
 		atomic_set(&td->fail_thp, 0);
 	if (moved < 0)
 		return moved;
+	/* a kernel caller's move without read-back (td_cmd()) */
+	if (!readback) {
+		cmd->cpages = moved;
+		return 0;
+	}
 	/*
 	 * Return the data as the device now holds it, read through its
 	 * mirror (as lib/test_hmm does): all of it must be in its memory.
@@ -254,14 +259,18 @@ static int td_exclusive(struct td_file *tf, struct hmm_dmirror_cmd *cmd)
 			    TD_ACCESS_PRESENT, 0, &cmd->cpages, &cmd->faults);
 }
 
-static long td_dmirror_cmd(struct td_file *tf, unsigned int command, void __user *uarg)
+/*
+ * One test_hmm command on @cmd, a kernel copy of its structure (the buffer
+ * it names is the caller's). @kernel: a kernel caller's (td_cmd()): a
+ * MIGRATE_TO_DEV without a buffer moves without reading back.
+ */
+static long td_dmirror_do(struct td_file *tf, unsigned int command, struct hmm_dmirror_cmd *c,
+			  bool kernel)
 {
-	struct hmm_dmirror_cmd cmd;
+	struct hmm_dmirror_cmd cmd = *c;
 	void __user *ubuf;
 	long ret;
 
-	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
-		return -EFAULT;
 	cmd.cpages = 0;
 	cmd.faults = 0;
 	ubuf = u64_to_user_ptr(cmd.ptr);
@@ -296,7 +305,7 @@ static long td_dmirror_cmd(struct td_file *tf, unsigned int command, void __user
 				   &cmd.cpages, &cmd.faults);
 		break;
 	case HMM_DMIRROR_MIGRATE_TO_DEV:
-		ret = td_migrate_to_dev(tf, &cmd);
+		ret = td_migrate_to_dev(tf, &cmd, !kernel || cmd.ptr);
 		break;
 	case HMM_DMIRROR_MIGRATE_TO_SYS:
 		ret = td_migrate_to_sys(tf, &cmd);
@@ -318,6 +327,20 @@ static long td_dmirror_cmd(struct td_file *tf, unsigned int command, void __user
 	default:
 		return -EINVAL;
 	}
+	if (ret)
+		return ret;
+	*c = cmd;
+	return 0;
+}
+
+static long td_dmirror_cmd(struct td_file *tf, unsigned int command, void __user *uarg)
+{
+	struct hmm_dmirror_cmd cmd;
+	long ret;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	ret = td_dmirror_do(tf, command, &cmd, false);
 	if (ret)
 		return ret;
 	if (copy_to_user(uarg, &cmd, sizeof(cmd)))
@@ -412,6 +435,22 @@ static void td_classify_fill(struct td_file *tf, unsigned long addr, unsigned lo
 	hmm_p2p_mirror_unlock(&tf->mirror);
 }
 
+static int td_classify_do(struct td_file *tf, struct hmm_p2p_classify_cmd *cmd)
+{
+	int ret;
+
+	if (cmd->flags & ~HMM_P2P_CLASSIFY_NOFAULT)
+		return -EINVAL;
+	ret = td_check_range(cmd->addr, cmd->npages);
+	if (ret)
+		return ret;
+	cmd->cpages = 0;
+	return td_walk_batches(tf, cmd->addr, cmd->npages,
+			       !(cmd->flags & HMM_P2P_CLASSIFY_NOFAULT),
+			       u64_to_user_ptr(cmd->ptr), sizeof(struct hmm_p2p_page_info),
+			       &cmd->cpages, td_classify_fill);
+}
+
 static int td_classify(struct td_file *tf, void __user *uarg)
 {
 	struct hmm_p2p_classify_cmd cmd;
@@ -419,33 +458,18 @@ static int td_classify(struct td_file *tf, void __user *uarg)
 
 	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
 		return -EFAULT;
-	if (cmd.flags & ~HMM_P2P_CLASSIFY_NOFAULT)
-		return -EINVAL;
-	ret = td_check_range(cmd.addr, cmd.npages);
-	if (ret)
-		return ret;
-	cmd.cpages = 0;
-	ret = td_walk_batches(tf, cmd.addr, cmd.npages, !(cmd.flags & HMM_P2P_CLASSIFY_NOFAULT),
-			      u64_to_user_ptr(cmd.ptr), sizeof(struct hmm_p2p_page_info),
-			      &cmd.cpages, td_classify_fill);
+	ret = td_classify_do(tf, &cmd);
 	if (!ret && copy_to_user(uarg, &cmd, sizeof(cmd)))
 		ret = -EFAULT;
 	return ret;
 }
 
-static int td_stats(struct td_file *tf, void __user *uarg)
+/* The device's counters in @st (all of it), reset after reading if @reset. */
+static void td_stats_fill(struct td_file *tf, struct hmm_p2p_stats *stp, bool reset)
 {
 	struct hmm_p2p_devmem_stats ds;
 	struct hmm_p2p_stats st;
-	bool reset;
-	u32 usize;
 
-	if (copy_from_user(&st, uarg, offsetofend(struct hmm_p2p_stats, reset)))
-		return -EFAULT;
-	usize = st.size;
-	if (usize < offsetofend(struct hmm_p2p_stats, reset))
-		return -EINVAL;
-	reset = st.reset;
 	hmm_p2p_devmem_stats(tf->dev->dm, &ds, reset);
 	memset(&st, 0, sizeof(st));
 	st.size = sizeof(st);
@@ -476,6 +500,20 @@ static int td_stats(struct td_file *tf, void __user *uarg)
 	st.migrated_from_peer = ds.migrated_from_peer;
 	st.bounced = ds.bounced;
 	td_importer_stats(tf->dev, &ds, &st, reset);
+	*stp = st;
+}
+
+static int td_stats(struct td_file *tf, void __user *uarg)
+{
+	struct hmm_p2p_stats st;
+	u32 usize;
+
+	if (copy_from_user(&st, uarg, offsetofend(struct hmm_p2p_stats, reset)))
+		return -EFAULT;
+	usize = st.size;
+	if (usize < offsetofend(struct hmm_p2p_stats, reset))
+		return -EINVAL;
+	td_stats_fill(tf, &st, st.reset);
 	if (copy_to_user(uarg, &st, min_t(u32, usize, sizeof(st))))
 		return -EFAULT;
 	return 0;
@@ -513,7 +551,7 @@ static int td_fault_inject(struct td_file *tf, void __user *uarg)
 	return -EINVAL;
 }
 
-static int td_info(struct td_file *tf, void __user *uarg)
+static void td_info_fill(struct td_file *tf, struct hmm_p2p_info *out)
 {
 	struct td_device *td = tf->dev;
 	struct hmm_p2p_info info = { };
@@ -530,6 +568,14 @@ static int td_info(struct td_file *tf, void __user *uarg)
 	info.max_chunks = div64_u64(info.capacity, info.chunk_size);
 	if (hmm_p2p_devmem_thp(td->dm))
 		info.flags |= HMM_P2P_INFO_THP;
+	*out = info;
+}
+
+static int td_info(struct td_file *tf, void __user *uarg)
+{
+	struct hmm_p2p_info info;
+
+	td_info_fill(tf, &info);
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
@@ -699,6 +745,52 @@ static long td_ioctl_mm(struct td_file *tf, unsigned int cmd, void __user *uarg)
 		return td_job(tf, uarg);
 	}
 	return -ENOTTY;
+}
+
+static long td_cmd_mm(struct td_file *tf, unsigned int cmd, void *karg)
+{
+	switch (cmd) {
+	case HMM_DMIRROR_READ:
+	case HMM_DMIRROR_WRITE:
+	case HMM_DMIRROR_MIGRATE_TO_DEV:
+	case HMM_DMIRROR_MIGRATE_TO_SYS:
+	case HMM_DMIRROR_SNAPSHOT:
+		return td_dmirror_do(tf, cmd, karg, true);
+	case HMM_P2P_IOC_CLASSIFY:
+		return td_classify_do(tf, karg);
+	case HMM_P2P_IOC_STATS:
+		td_stats_fill(tf, karg, ((struct hmm_p2p_stats *)karg)->reset);
+		return 0;
+	case HMM_P2P_IOC_INFO:
+		td_info_fill(tf, karg);
+		return 0;
+	case HMM_P2P_IOC_PREFETCH:
+		return td_prefetch_do(tf, karg);
+	case HMM_P2P_IOC_JOB:
+		return td_job_do(tf, karg);
+	}
+	return -ENOTTY;
+}
+
+/**
+ * td_cmd() - run a test-ABI command for a kernel caller (export.c)
+ * @tf: the file (context) it runs on
+ * @cmd: the command: see hmm_p2p_test_cmd()
+ * @karg: a kernel copy of the command's structure, updated in place
+ *
+ * Return: 0 or the command's -errno; -ESRCH when the context's address
+ * space is gone, -ENOTTY for a command a kernel caller cannot run.
+ */
+long td_cmd(struct td_file *tf, unsigned int cmd, void *karg)
+{
+	struct mm_struct *mm = tf->mirror.mm;
+	long ret;
+
+	if (!mmget_not_zero(mm))
+		return -ESRCH;
+	ret = td_cmd_mm(tf, cmd, karg);
+	mmput(mm);
+	return ret;
 }
 
 static const struct file_operations td_mmap_fops = {

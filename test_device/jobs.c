@@ -176,6 +176,9 @@ static void td_job_run(struct work_struct *work)
 			break;
 		}
 		atomic64_add(PAGE_SIZE, &tf->dev->bytes_copied);
+		/* a peer's page through its BAR: as td_xfer() counts it */
+		if (job->e[i].flags & HMM_P2P_E_P2P)
+			atomic64_add(PAGE_SIZE, &tf->dev->p2p_bytes);
 		if (job->delay_us)
 			usleep_range(job->delay_us, job->delay_us + job->delay_us / 4 + 1);
 	}
@@ -231,21 +234,19 @@ static int td_job_setup(struct td_job *job, u64 *faults)
 }
 
 /**
- * td_job() - HMM_P2P_IOC_JOB
+ * td_job_do() - HMM_P2P_IOC_JOB on a kernel copy of the command
  * @tf: the open device
- * @uarg: struct hmm_p2p_job_cmd
+ * @c: the command (its buffer the caller's), updated on success
  *
  * Return: 0 (the outcome in the command) or -errno (uapi/hmm_p2p_test.h).
  */
-int td_job(struct td_file *tf, void __user *uarg)
+int td_job_do(struct td_file *tf, struct hmm_p2p_job_cmd *c)
 {
-	struct hmm_p2p_job_cmd cmd;
+	struct hmm_p2p_job_cmd cmd = *c;
 	struct td_job *job;
 	size_t bytes;
 	int ret;
 
-	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
-		return -EFAULT;
 	if (td_check_range(cmd.addr, cmd.npages) || cmd.npages > HMM_P2P_JOB_MAX_PAGES ||
 	    cmd.op > HMM_P2P_JOB_WRITE || cmd.delay_us > HMM_P2P_JOB_MAX_DELAY_US)
 		return -EINVAL;
@@ -296,12 +297,32 @@ int td_job(struct td_file *tf, void __user *uarg)
 	if (!job->write && job->done &&
 	    copy_to_user(u64_to_user_ptr(cmd.ptr), job->buf, job->done << PAGE_SHIFT))
 		ret = -EFAULT;
-	if (!ret && copy_to_user(uarg, &cmd, sizeof(cmd)))
-		ret = -EFAULT;
+	if (!ret)
+		*c = cmd;
 out:
 	kvfree(job->buf);
 	kvfree(job->e);
 	kfree(job);
+	return ret;
+}
+
+/**
+ * td_job() - HMM_P2P_IOC_JOB
+ * @tf: the file
+ * @uarg: user pointer to struct hmm_p2p_job_cmd
+ *
+ * Return: 0 or -errno (uapi/hmm_p2p_test.h lists them).
+ */
+int td_job(struct td_file *tf, void __user *uarg)
+{
+	struct hmm_p2p_job_cmd cmd;
+	int ret;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	ret = td_job_do(tf, &cmd);
+	if (!ret && copy_to_user(uarg, &cmd, sizeof(cmd)))
+		ret = -EFAULT;
 	return ret;
 }
 

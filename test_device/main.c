@@ -150,16 +150,37 @@ void td_inject_disarm(struct td_device *td)
 	td_inject_arm(&td->inj_dma_plant, 0, 0);
 }
 
-static int td_open(struct inode *inode, struct file *filp)
+/**
+ * td_dmirror_device() - /dev/hmm_dmirror@index's device
+ * @index: 0 .. TD_NR_DEVICES - 1
+ *
+ * The devices live as long as the module.
+ *
+ * Return: the device, or NULL (no such index, or a coherent device the
+ * module parameters disabled).
+ */
+struct td_device *td_dmirror_device(int index)
 {
-	struct miscdevice *misc = filp->private_data;
-	struct td_device *td = container_of(misc, struct td_device, misc);
+	if (index < 0 || index >= TD_NR_DEVICES)
+		return NULL;
+	return td_devices[index];
+}
+
+/**
+ * td_file_open() - a new file (context) of a device: a mirror of the
+ *	current process's address space
+ * @td: a /dev/hmm_dmirrorN device
+ *
+ * Return: the file, or an ERR_PTR (-ENOMEM, the mirror's error).
+ */
+struct td_file *td_file_open(struct td_device *td)
+{
 	struct td_file *tf;
 	int ret;
 
 	tf = kzalloc_obj(*tf);
 	if (!tf)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	tf->dev = td;
 	td_prefetch_file_init(tf);
 	td_jobs_file_init(tf);
@@ -167,17 +188,18 @@ static int td_open(struct inode *inode, struct file *filp)
 				  &td_mirror_ops);
 	if (ret) {
 		kfree(tf);
-		return ret;
+		return ERR_PTR(ret);
 	}
 	td_observe_init(tf);
-	filp->private_data = tf;
-	return 0;
+	return tf;
 }
 
-static int td_release(struct inode *inode, struct file *filp)
+/**
+ * td_file_close() - end a file of td_file_open()
+ * @tf: the file
+ */
+void td_file_close(struct td_file *tf)
 {
-	struct td_file *tf = filp->private_data;
-
 	/* no prefetch worker may use the mirror from here on */
 	td_prefetch_stop(tf);
 	/*
@@ -190,6 +212,22 @@ static int td_release(struct inode *inode, struct file *filp)
 	hmm_p2p_devmem_evict_mirrored(tf->dev->dm);
 	hmm_p2p_mirror_fini(&tf->mirror);
 	kfree(tf);
+}
+
+static int td_open(struct inode *inode, struct file *filp)
+{
+	struct miscdevice *misc = filp->private_data;
+	struct td_file *tf = td_file_open(container_of(misc, struct td_device, misc));
+
+	if (IS_ERR(tf))
+		return PTR_ERR(tf);
+	filp->private_data = tf;
+	return 0;
+}
+
+static int td_release(struct inode *inode, struct file *filp)
+{
+	td_file_close(filp->private_data);
 	return 0;
 }
 

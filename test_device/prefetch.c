@@ -155,9 +155,9 @@ static int td_prefetch_queue(struct td_file *tf, const struct hmm_p2p_prefetch_c
 }
 
 /**
- * td_prefetch() - HMM_P2P_IOC_PREFETCH
+ * td_prefetch_do() - HMM_P2P_IOC_PREFETCH on a kernel copy of the command
  * @tf: the open device
- * @uarg: user pointer to a struct hmm_p2p_prefetch_cmd
+ * @c: the command, updated on success
  *
  * Called with the users of the file's mm held (td_ioctl()).
  *
@@ -166,14 +166,12 @@ static int td_prefetch_queue(struct td_file *tf, const struct hmm_p2p_prefetch_c
  * -ENODEV (the file is being torn down), -EINTR, and the fault's errors as
  * for a device READ.
  */
-int td_prefetch(struct td_file *tf, void __user *uarg)
+int td_prefetch_do(struct td_file *tf, struct hmm_p2p_prefetch_cmd *c)
 {
-	struct hmm_p2p_prefetch_cmd cmd;
+	struct hmm_p2p_prefetch_cmd cmd = *c;
 	unsigned int fault_flags;
 	int ret;
 
-	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
-		return -EFAULT;
 	if ((cmd.flags & ~(HMM_P2P_PREFETCH_WRITE | HMM_P2P_PREFETCH_ASYNC)) || cmd.pad)
 		return -EINVAL;
 	ret = td_check_range(cmd.addr, cmd.npages);
@@ -187,6 +185,27 @@ int td_prefetch(struct td_file *tf, void __user *uarg)
 		ret = td_prefetch_range(tf, cmd.addr, cmd.npages, fault_flags, NULL,
 					&cmd.cpages);
 	/* -ECANCELED is only the worker's */
+	if (ret)
+		return ret;
+	*c = cmd;
+	return 0;
+}
+
+/**
+ * td_prefetch() - HMM_P2P_IOC_PREFETCH
+ * @tf: the file
+ * @uarg: user pointer to struct hmm_p2p_prefetch_cmd
+ *
+ * Return: 0 or -errno (uapi/hmm_p2p_test.h lists them).
+ */
+int td_prefetch(struct td_file *tf, void __user *uarg)
+{
+	struct hmm_p2p_prefetch_cmd cmd;
+	int ret;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	ret = td_prefetch_do(tf, &cmd);
 	if (ret)
 		return ret;
 	return copy_to_user(uarg, &cmd, sizeof(cmd)) ? -EFAULT : 0;

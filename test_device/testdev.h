@@ -154,6 +154,10 @@ void td_pci_exit(void);
 struct page *td_pci_data_page(struct page *dpage);
 int td_pci_bar_index(phys_addr_t phys);
 phys_addr_t td_pci_peer_window(struct td_device *td, dma_addr_t addr);
+struct td_file *td_pci_file_open_slot(int slot);
+bool td_pci_present(int slot);
+void td_pci_file_close(struct td_file *tf);
+long td_pci_file_cmd(struct td_file *tf, unsigned int cmd, void *karg);
 
 /* The device the engine does DMA as. */
 static inline struct device *td_dma_dev(struct td_device *td)
@@ -184,6 +188,9 @@ struct td_device *td_page_device(struct page *page);
 
 /* main.c */
 extern umode_t td_node_mode;
+struct td_device *td_dmirror_device(int index);
+struct td_file *td_file_open(struct td_device *td);
+void td_file_close(struct td_file *tf);
 int td_inject_chunk_init(struct hmm_p2p_devmem *dm, unsigned long pfn,
 			 unsigned long npages, void **data);
 int td_inject_alloc_backing(struct hmm_p2p_devmem *dm, void *data,
@@ -199,6 +206,7 @@ void td_observe_release(struct td_file *tf);
 /* ioctl.c */
 int td_check_range(u64 addr, u64 npages);
 long td_ioctl(struct file *filp, unsigned int cmd, unsigned long arg);
+long td_cmd(struct td_file *tf, unsigned int cmd, void *karg);
 int td_mmap(struct file *filp, struct vm_area_struct *vma);
 
 /* jobs.c: HMM_P2P_IOC_JOB and the mirror ops that fence jobs */
@@ -207,6 +215,7 @@ int td_jobs_module_init(void);
 void td_jobs_module_exit(void);
 void td_jobs_file_init(struct td_file *tf);
 int td_job(struct td_file *tf, void __user *uarg);
+int td_job_do(struct td_file *tf, struct hmm_p2p_job_cmd *c);
 
 /* prefetch.c: HMM_P2P_IOC_PREFETCH and the importer's counters */
 int td_prefetch_module_init(void);
@@ -214,6 +223,7 @@ void td_prefetch_module_exit(void);
 void td_prefetch_file_init(struct td_file *tf);
 void td_prefetch_stop(struct td_file *tf);
 int td_prefetch(struct td_file *tf, void __user *uarg);
+int td_prefetch_do(struct td_file *tf, struct hmm_p2p_prefetch_cmd *c);
 void td_importer_stats(struct td_device *td, const struct hmm_p2p_devmem_stats *ds,
 		       struct hmm_p2p_stats *st, bool reset);
 

@@ -17,7 +17,8 @@
 #   kselftest  selftests/ copied (tools/ksft-install.sh) into an overlay of
 #              the 7.3 source tree and built there with
 #              make -C tools/testing/selftests TARGETS=hmm_p2p
-#   docs       docs/abi.md against uapi/hmm_p2p_test.h (tools/gen-abi-doc.py
+#   docs       docs/abi.md against uapi/hmm_p2p_test.h, docs/drm-abi.md against
+#              uapi/hmm_p2p_drm.h (tools/gen-abi-doc.py
 #              --check)
 #
 # Prints "ok N name (S s)" or "not ok N name (S s)" per check (a failure
@@ -81,7 +82,8 @@ dkms_tree() {
 		DKMS_SOURCETREE="$d/source" DKMS_FLAGS="$flags" || fail "make dkms-install" || return 1
 	dkms status -m hmm_p2p $flags | tee "$d/status"
 	grep -q "$v, .*: installed" "$d/status" || fail "dkms status does not say installed" || return 1
-	for m in hmm_p2p hmm_p2p_test; do
+	# the DRM front end too: both test kernels have CONFIG_DRM=m
+	for m in hmm_p2p hmm_p2p_test hmm_p2p_drm; do
 		f=$d/install/$v/updates/dkms/$m.ko
 		[ -f "$f" ] || fail "no $f" || return 1
 		modinfo -F vermagic "$f" | grep -q "^$v " || fail "$m.ko: vermagic $(modinfo -F vermagic "$f"), not $v" || return 1
@@ -117,7 +119,8 @@ dkms_skip() {
 	grep -q "lacks an option of BUILD_EXCLUSIVE_CONFIG" "$d/make" || fail "make dkms-install did not say it skipped" || return 1
 	# Every "depends on" of Kconfig must be in BUILD_EXCLUSIVE_CONFIG.
 	for opt in $(sed -n 's/^[[:space:]]*depends on //p' "$top/Kconfig" | tr -c 'A-Z0-9_\n' ' '); do
-		case $opt in HMM_P2P) continue ;; esac
+		# our own options; DRM: only hmm_p2p_drm.ko needs it (dkms.conf adds it then)
+		case $opt in HMM_P2P|HMM_P2P_TEST_DEVICE|DRM) continue ;; esac
 		grep -q "^BUILD_EXCLUSIVE_CONFIG=.*CONFIG_${opt}[ \"]" "$top/dkms.conf" ||
 			fail "Kconfig depends on $opt, dkms.conf's BUILD_EXCLUSIVE_CONFIG lacks CONFIG_$opt" || return 1
 	done
@@ -152,15 +155,19 @@ intree() {
 	"\$TOP/tools/intree.sh" "\$S"
 	echo "listnewconfig:"
 	make -s -C "\$S" O="\$B" listnewconfig | tee /dev/stderr | grep -qx 'CONFIG_HMM_P2P=n'
-	"\$S/scripts/config" --file "\$B/.config" -m HMM_P2P -m HMM_P2P_TEST_DEVICE
+	"\$S/scripts/config" --file "\$B/.config" -m HMM_P2P -m HMM_P2P_TEST_DEVICE -m HMM_P2P_DRM
 	make -s -C "\$S" O="\$B" olddefconfig
 	grep -x 'CONFIG_HMM_P2P=m' "\$B/.config"
 	grep -x 'CONFIG_HMM_P2P_TEST_DEVICE=m' "\$B/.config"
+	grep -x 'CONFIG_HMM_P2P_DRM=m' "\$B/.config"
 	j=-j\$((\$(nproc) + 1))
 	make -C "\$S" O="\$B" \$j drivers/misc/hmm_p2p/
+	# single modules' modpost knows only the listed modules' symbols:
+	# hmm_p2p_drm.ko's DRM ones come with drm.ko (and what drm.ko needs)
 	make -C "\$S" O="\$B" \$j drivers/misc/hmm_p2p/hmm_p2p/hmm_p2p.ko \
-		drivers/misc/hmm_p2p/test_device/hmm_p2p_test.ko
-	for m in hmm_p2p/hmm_p2p test_device/hmm_p2p_test; do
+		drivers/misc/hmm_p2p/test_device/hmm_p2p_test.ko drivers/misc/hmm_p2p/test_drm/hmm_p2p_drm.ko \
+		drivers/gpu/drm/drm.ko drivers/gpu/drm/drm_panel_orientation_quirks.ko drivers/i2c/i2c-core.ko
+	for m in hmm_p2p/hmm_p2p test_device/hmm_p2p_test test_drm/hmm_p2p_drm; do
 		f=\$B/drivers/misc/hmm_p2p/\$m.ko
 		modinfo "\$f" | grep -E '^(name|intree|depends|vermagic):'
 		[ "\$(modinfo -F intree "\$f")" = Y ] || { echo "\$f: not built in tree"; exit 1; }
@@ -209,8 +216,8 @@ kselftest() {
 
 # --- docs -------------------------------------------------------------------
 
-# docs/abi.md matches the header, and the check fails on a header with one
-# ioctl more or one struct field more (it can fail).
+# docs/abi.md and docs/drm-abi.md match their headers, and the check fails
+# on a header with one ioctl more or one struct field more (it can fail).
 docs_check() {
 	local h=$tmp/abi-h
 	"$here/gen-abi-doc.py" --check || return 1
@@ -221,7 +228,13 @@ docs_check() {
 	sed 's|^\t__u64 cpages;$|&\n\t__u64 newfield;|' "$top/uapi/hmm_p2p_test.h" > "$h.2"
 	grep -q newfield "$h.2" || fail "test header not made" || return 1
 	! "$here/gen-abi-doc.py" --check "$h.2" >/dev/null || fail "no failure on a new field" || return 1
-	say "docs/abi.md matches; a new ioctl or field in the header fails the check"
+	# the DRM front end's header (DRM_IOWR(DRM_COMMAND_BASE + n, ...)) and docs/drm-abi.md
+	sed 's|^#define DRM_HMM_P2P_NR\t|#define DRM_HMM_P2P_NEW\t0x10\n#define DRM_IOCTL_HMM_P2P_NEW DRM_IOW(DRM_COMMAND_BASE + DRM_HMM_P2P_NEW, struct drm_hmm_p2p_unbind)\n&|' \
+		"$top/uapi/hmm_p2p_drm.h" > "$h.3"
+	grep -q DRM_IOCTL_HMM_P2P_NEW "$h.3" || fail "DRM test header not made" || return 1
+	! "$here/gen-abi-doc.py" --check "$h.3" "$top/docs/drm-abi.md" >/dev/null ||
+		fail "no failure on a new DRM ioctl" || return 1
+	say "docs/abi.md and docs/drm-abi.md match; a new ioctl or field in a header fails the check"
 }
 
 # --- main ---------------------------------------------------------------------

@@ -10,7 +10,8 @@
 #              does not exist, compat, p2p, defects, fuzz, stress, reload, pressure,
 #              iouring, rxe (7.3 only; 6.12 skips it), sample (the sample
 #              driver, docs/driver-guide.md), and swiotlb, which
-#              boots with swiotlb=force). The
+#              boots with swiotlb=force), and drm (the DRM front end,
+#              tools/hmm-drm through libdrm). The
 #              debug flavor skips swiotlb (a boot of its own for one DMA
 #              policy) and runs compat without the hmm-tests cases that
 #              cannot finish in their compiled-in 30 s there
@@ -45,7 +46,7 @@ if [ -n "${KDIR:-}" ]; then
 else
 	configs=${CONFIGS:-7.3-normal 7.3-debug 6.12-normal}
 fi
-plans=${PLANS:-$ours compat p2p defects fuzz stress reload pressure iouring rxe sample swiotlb}
+plans=${PLANS:-$ours compat p2p defects fuzz stress reload pressure iouring rxe sample swiotlb drm}
 
 # VM variants of a plan on a config: "-" is the default machine, else
 # CPU[+iommu]. Only p2p depends on the topology.

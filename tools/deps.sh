@@ -6,11 +6,12 @@ set -euo pipefail
 pkgs=(build-essential bc bison flex libelf-dev libssl-dev cpio xz-utils kmod
       rsync python3 busybox-static qemu-system-x86 sparse dwarves gzip
       libc6-dev
-      libibverbs-dev ibverbs-providers iproute2 dkms)
+      libibverbs-dev ibverbs-providers iproute2 dkms libdrm-dev)
 # libibverbs-dev, ibverbs-providers: selftests/rxe_odp.c (dynamic, with
 # libibverbs and its rxe provider, carried into the guest); iproute2: the
 # rdma tool that adds the soft-RoCE device in the guest (plan rxe); dkms:
-# make check-dkms builds the modules with it (private trees only).
+# make check-dkms builds the modules with it (private trees only);
+# libdrm-dev: tools/hmm-drm, linked statically against its libdrm.a.
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Generate the reference parts of docs/abi.md from uapi/hmm_p2p_test.h.
+"""Generate the reference parts of docs/abi.md from uapi/hmm_p2p_test.h,
+and of docs/drm-abi.md from uapi/hmm_p2p_drm.h (the DRM front end's driver
+ioctls, DRM_IOWR(DRM_COMMAND_BASE + n, ...): type 'd', nr 0x40 + n).
 
 usage: tools/gen-abi-doc.py [--check] [HEADER [DOC]]
+  (no HEADER: both pairs above)
 
 The doc's generated sections stand between "<!-- BEGIN GENERATED: NAME -->"
 and "<!-- END GENERATED: NAME -->" lines (NAME: ioctls, structs, enums);
@@ -32,11 +35,22 @@ def parse(path):
         name, d, typ, nr, arg = m.groups()
         ioctls.append((int(nr, 0), name, {'WR': 'read/write', 'R': 'read', 'W': 'write'}.get(d, 'none'),
                        typ, arg or '-'))
+    # DRM driver ioctls: DRM_IO*(DRM_COMMAND_BASE + NAME, struct ...), NAME a #define
+    nums = dict((k, int(v, 0)) for k, v in re.findall(
+        r'^#define\s+(\w+)\s+(0x[0-9a-fA-F]+|\d+)\s*$', code, re.M))
+    for m in re.finditer(r'^#define\s+(\w+)\s*\\?\s*DRM_IO(WR|R|W)?\(\s*DRM_COMMAND_BASE\s*\+\s*'
+                         r'(\w+)\s*(?:,\s*(struct\s+\w+)\s*)?\)', code, re.M):
+        name, d, nrname, arg = m.groups()
+        if nrname not in nums:
+            sys.exit('gen-abi-doc: %s: unknown command number %s' % (name, nrname))
+        ioctls.append((0x40 + nums[nrname], name, {'WR': 'read/write', 'R': 'read', 'W': 'write'}.get(d, 'none'),
+                       'd', arg or '-'))
     ioctls.sort()
     errnos = {}
-    table = re.search(r'hmm_p2p_errno_table\[\]\s*=\s*\{(.*?)\n\};', code, re.S)
+    table = re.search(r'(\w*errno_table)\[\]\s*=\s*\{(.*?)\n\};', code, re.S)
+    tname = table.group(1) if table else 'hmm_p2p_errno_table'
     if table:
-        for m in re.finditer(r'\{\s*(\w+)\s*,\s*\{([^}]*)\}\s*\}', table.group(1)):
+        for m in re.finditer(r'\{\s*(\w+)\s*,\s*\{([^}]*)\}\s*\}', table.group(2)):
             errnos[m.group(1)] = [e.strip() for e in m.group(2).split(',') if e.strip()]
     structs = []
     # fields with their trailing comments, from the text with comments
@@ -62,13 +76,13 @@ def parse(path):
             k, _, v = item.partition('=')
             vals.append((k.strip(), v.strip()))
         enums.append((name or '(anonymous: %s...)' % vals[0][0], vals))
-    return ioctls, errnos, structs, enums
+    return ioctls, errnos, structs, enums, tname
 
 
 def sections(header):
-    ioctls, errnos, structs, enums = parse(header)
+    ioctls, errnos, structs, enums, tname = parse(header)
     out = {}
-    lines = ['| nr | ioctl | direction | argument | errnos (hmm_p2p_errno_table) |',
+    lines = ['| nr | ioctl | direction | argument | errnos (%s) |' % tname,
              '|---|---|---|---|---|']
     for nr, name, d, typ, arg in ioctls:
         e = ', '.join(errnos.get(name, [])) or '(not in the table)'
@@ -84,7 +98,8 @@ def sections(header):
     for name, vals in enums:
         lines += ['', '`enum %s`: ' % name + ', '.join(
             '`%s`%s' % (k, ' = `%s`' % v if v else '') for k, v in vals)]
-    out['enums'] = lines[1:]
+    if enums:
+        out['enums'] = lines[1:]
     return out
 
 
@@ -109,12 +124,24 @@ def render(doc_text, secs):
     return ''.join(res)
 
 
+PAIRS = [('uapi/hmm_p2p_test.h', 'docs/abi.md'), ('uapi/hmm_p2p_drm.h', 'docs/drm-abi.md')]
+
+
 def main():
     args = sys.argv[1:]
     check = '--check' in args
     args = [a for a in args if a != '--check']
-    header = args[0] if args else os.path.join(TOP, 'uapi/hmm_p2p_test.h')
+    if not args:
+        rc = 0
+        for h, d in PAIRS:
+            rc |= one(check, os.path.join(TOP, h), os.path.join(TOP, d))
+        return rc
+    header = args[0]
     doc = args[1] if len(args) > 1 else os.path.join(TOP, 'docs/abi.md')
+    return one(check, header, doc)
+
+
+def one(check, header, doc):
     old = open(doc).read()
     new = render(old, sections(header))
     if check:

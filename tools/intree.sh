@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Put hmm-p2p into a kernel source tree, so that make menuconfig offers it
-# (CONFIG_HMM_P2P, CONFIG_HMM_P2P_TEST_DEVICE) and the kernel builds it in
-# tree, like any driver of its own.
+# (CONFIG_HMM_P2P, CONFIG_HMM_P2P_TEST_DEVICE, CONFIG_HMM_P2P_DRM) and the
+# kernel builds it in tree, like any driver of its own.
 #
 # usage: tools/intree.sh [--selftests] KSRC [DIR]
 #   KSRC  the kernel source tree (written to)
@@ -39,7 +39,8 @@ mkdir -p "$ksrc/$dir"
 (cd "$top" && rsync -a --delete --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' \
 	--exclude '*.mod*' --exclude modules.order --exclude Module.symvers \
 	--relative Kbuild Kconfig hmm_p2p/Kbuild hmm_p2p/*.[ch] hmm_p2p/include \
-	test_device/Kbuild test_device/*.[ch] samples/Kbuild samples/*.c uapi "$ksrc/$dir/")
+	test_device/Kbuild test_device/*.[ch] samples/Kbuild samples/*.c test_drm/Kbuild test_drm/*.c \
+	uapi "$ksrc/$dir/")
 
 # Kconfig: before the parent's closing endmenu, if it has one, else at the end.
 src_line="source \"$dir/Kconfig\""

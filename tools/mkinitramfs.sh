@@ -15,7 +15,8 @@
 #   /modules/*.ko    every module in --modules DIR
 #   /modules/kdir/   the kernel's own modules some plans need (KDIR_MODULES
 #                    below, from KDIR, with what modinfo says they depend on),
-#                    when KDIR has them; kdir/order lists them in load order
+#                    when KDIR has them; kdir/order lists them in load order,
+#                    kdir/NAME.deps each one's direct dependencies
 #   /plans/          selftests/plans/*.sh and tools/guest/lib.sh
 #
 # Dynamic binaries: every executable in out/selftests-dynamic/, the host's
@@ -148,7 +149,7 @@ done
 
 # The kernel's own modules (when KDIR built them: rdma.config), with their
 # dependencies first, in load order.
-KDIR_MODULES="ib_core ib_uverbs rdma_rxe dummy"
+KDIR_MODULES="ib_core ib_uverbs rdma_rxe dummy drm"
 kmods=()
 # kmod_path NAME: KDIR's NAME.ko (modules.order lists what it built), or "".
 kmod_path() {
@@ -168,6 +169,8 @@ add_kmod() {
 	done
 	mkdir -p "$stage/modules/kdir"
 	cp "$path" "$stage/modules/kdir/"
+	# its direct dependencies, for lib.sh's kmod_load
+	modinfo -F depends "$path" | tr ',' ' ' > "$stage/modules/kdir/$name.deps"
 	kmods+=("$name")
 	basename "$path" .ko >> "$stage/modules/kdir/order"
 }

@@ -172,6 +172,9 @@ if [ "$build" = 1 ]; then
 	if [ -f "$top/tools/hmm-bench/bench.mk" ]; then
 		make -s -C "$top" hmm-bench >&2 || die "make hmm-bench failed"
 	fi
+	if [ -f "$top/tools/hmm-drm/drm.mk" ]; then
+		make -s -C "$top" hmm-drm >&2 || die "make hmm-drm failed"
+	fi
 fi
 initrd=$out_dir/initramfs/$kernel-$flavor.cpio.gz
 "$here/mkinitramfs.sh" --kdir "$kdir" --modules "$moddir" --out "$initrd"

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # fuzz: selftests/hmm_p2p_fuzz.c on every test device (dmirror0..3 and the
-# PCI devices), several processes and threads with the address space
+# PCI devices, and their DRM front end's render nodes), several processes and threads with the address space
 # changing under them, then SIGKILL rounds. Afterwards every device's
 # pages_in_use is 0 (the fuzzer checks), both modules unload, and
 # /proc/iomem is what it was before they were loaded.
@@ -28,6 +28,14 @@ fi
 
 grep -v '^ *$' /proc/iomem > /tmp/iomem.before
 setup "fuzz: load hmm_p2p.ko and hmm_p2p_test.ko" load_ours
+# The DRM front end's render nodes get their commands too (uapi/hmm_p2p_drm.h),
+# where the kernel has drm.ko.
+drm_front_end() { kmod_load drm && _insmod hmm_p2p_drm; }
+if [ -f "$MODDIR/kdir/drm.ko" ] && [ -f "$MODDIR/hmm_p2p_drm.ko" ]; then
+	setup "fuzz: load drm.ko and hmm_p2p_drm.ko" drm_front_end
+else
+	say "fuzz: no drm.ko or hmm_p2p_drm.ko: no DRM commands"
+fi
 # A call that never returns is this plan's failure, not the VM's timeout:
 # past its time plus a margin, the watchdog dumps every task's stack (sysrq
 # w and t) and kills the fuzzer, so the log shows where it hung.
@@ -46,6 +54,7 @@ run_tap hmm_p2p_fuzz "$BIN" -t "$secs" -P "$procs" -k "$KERNEL_SERIES-$FLAVOR" $
 	${seed:+-s "$seed"}
 kill "$wd" 2>/dev/null
 setup "fuzz: unload" unload_ours
+is_loaded drm && setup "fuzz: unload drm.ko" sh -c 'rmmod drm && rmmod drm_panel_orientation_quirks'
 grep -v '^ *$' /proc/iomem > /tmp/iomem.after
 iomem_same() { diff /tmp/iomem.before /tmp/iomem.after; }
 check "fuzz: /proc/iomem is as before the modules were loaded" iomem_same

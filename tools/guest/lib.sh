@@ -160,7 +160,19 @@ load_ours() {
 	_insmod hmm_p2p ${HMM_P2P_PARAMS:-} && _insmod hmm_p2p_test pci_all=1 "$@"
 }
 
-unload_ours() { _rmmod hmm_p2p_test && _rmmod hmm_p2p; }
+unload_ours() { _rmmod hmm_p2p_drm && _rmmod hmm_p2p_test && _rmmod hmm_p2p; }
+
+# kmod_load NAME: the kernel's module NAME from $MODDIR/kdir (what
+# tools/mkinitramfs.sh put there), after its dependencies (kdir/NAME.deps).
+kmod_load() {
+	is_loaded "$1" && return 0
+	[ -f "$MODDIR/kdir/$1.ko" ] || { say "no kernel module kdir/$1.ko"; return 1; }
+	for _libd in $(cat "$MODDIR/kdir/$1.deps" 2>/dev/null); do
+		kmod_load "$_libd" || return 1
+	done
+	say "insmod kdir/$1.ko"
+	insmod "$MODDIR/kdir/$1.ko"
+}
 
 # load_upstream [PARAMS...]: upstream lib/test_hmm.ko, its two coherent
 # devices on the reserved range (later PARAMS override these).
