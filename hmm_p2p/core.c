@@ -10,7 +10,7 @@
 
 /* Unregisters orphaned devmems (devmem.c); module exit waits for it. */
 struct workqueue_struct *hp_wq;
-/* debugfs hmm_p2p/: the devmems' failure injection points (devmem.c) */
+/* debugfs hmm_p2p/: a directory per devmem (debugfs.c) */
 struct dentry *hp_debugfs;
 
 /**

@@ -109,10 +109,21 @@ static const char *const hp_inject_names[HP_INJ_NR] = {
 	[HP_INJ_SYS_THP] = "fail_sys_thp",
 };
 
+/**
+ * hp_inject_name() - the debugfs name of an injection point
+ * @point: the point
+ *
+ * Return: its name.
+ */
+const char *hp_inject_name(enum hp_inject_point point)
+{
+	return hp_inject_names[point];
+}
+
 /*
- * The devmem's injection points, disarmed, and their debugfs files. Without
- * them (no debugfs, or a name another devmem has) the devmem works, with no
- * injection.
+ * The devmem's injection points, disarmed, and their debugfs files in its
+ * directory (debugfs.c). Without them (no debugfs, or a name another devmem
+ * has) the devmem works, with no injection.
  */
 static void hp_inject_init(struct hmm_p2p_devmem *dm)
 {
@@ -130,15 +141,8 @@ static void hp_inject_init(struct hmm_p2p_devmem *dm)
 		attr->verbose = 0;	/* no log line or stack per failure */
 		atomic_set(&attr->times, 0);
 	}
-	if (!IS_ENABLED(CONFIG_FAULT_INJECTION_DEBUG_FS) || IS_ERR_OR_NULL(hp_debugfs))
+	if (!IS_ENABLED(CONFIG_FAULT_INJECTION_DEBUG_FS) || !dm->debugfs)
 		return;
-	dm->debugfs = debugfs_create_dir(dm->name, hp_debugfs);
-	if (IS_ERR(dm->debugfs)) {
-		pr_warn("hmm_p2p: %s: no debugfs directory (%ld): no failure injection\n",
-			dm->name, PTR_ERR(dm->debugfs));
-		dm->debugfs = NULL;
-		return;
-	}
 	for (i = 0; i < HP_INJ_NR; i++) {
 		d = fault_create_debugfs_attr(hp_inject_names[i], dm->debugfs, &dm->inject[i]);
 		if (IS_ERR(d))
@@ -149,8 +153,9 @@ static void hp_inject_init(struct hmm_p2p_devmem *dm)
 }
 
 /*
- * Shutdown: the points can no longer be changed (their files go, waiting
- * for writers in flight) and all but HP_INJ_SYS_THP are disarmed.
+ * Shutdown: the points can no longer be changed (their files go with the
+ * devmem's directory, waiting for readers and writers in flight) and all
+ * but HP_INJ_SYS_THP are disarmed.
  */
 static void hp_inject_shutdown(struct hmm_p2p_devmem *dm)
 {
@@ -556,6 +561,7 @@ struct hmm_p2p_devmem *hmm_p2p_devmem_create(const struct hmm_p2p_devmem_desc *d
 		return ERR_PTR(-ENOMEM);
 	}
 	INIT_WORK(&dm->reap, hp_devmem_reap);
+	hp_debugfs_devmem_init(dm);
 	hp_inject_init(dm);
 	return dm;
 }

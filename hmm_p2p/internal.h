@@ -98,7 +98,7 @@ struct hmm_p2p_devmem {
 #ifdef CONFIG_FAULT_INJECTION
 	struct fault_attr inject[HP_INJ_NR];
 #endif
-	struct dentry *debugfs;		/* hmm_p2p/<name>/ */
+	struct dentry *debugfs;		/* hmm_p2p/<name>/ (debugfs.c), or NULL */
 
 	struct mutex mirrors_lock;	/* protects mirrors */
 	struct list_head mirrors;	/* struct hmm_p2p_mirror.dm_link */
@@ -132,7 +132,11 @@ extern struct dentry *hp_debugfs;
 /* devmem.c */
 struct page *hp_alloc_device_page(struct hmm_p2p_devmem *dm, unsigned int order);
 bool hp_inject_fail(struct hmm_p2p_devmem *dm, enum hp_inject_point point);
+const char *hp_inject_name(enum hp_inject_point point);
 struct hp_chunk *hp_page_chunk(struct page *page);
+
+/* debugfs.c */
+void hp_debugfs_devmem_init(struct hmm_p2p_devmem *dm);
 
 /* p2p.c */
 /* What the current task faults for (p2p.c: hp_p2p_ctx_enter()). */

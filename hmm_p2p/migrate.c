@@ -26,6 +26,7 @@
 #include <linux/wait_bit.h>
 #include "hmm_p2p_compat.h"
 #include "internal.h"
+#include "trace.h"
 
 #define HP_BATCH	HP_PMD_NR
 
@@ -842,11 +843,14 @@ struct hp_batch {
 	struct hp_copy copy;
 	int err;		/* destinations that could not be had */
 	bool live;		/* set up, not finished */
+	u64 trace_t0;		/* hmm_p2p_migrate_batch: set up at, and */
+	unsigned long trace_collected;	/* ... pages collected */
 };
 
 /* Give the batch's sources their destinations. */
 static void hp_batch_fill(struct hp_mig *m, struct hp_batch *b)
 {
+	hp_trace_batch_begin(&b->args, &b->trace_t0, &b->trace_collected);
 	b->err = hp_fill(m->dm, &b->args, m->to_dev, m->peers, m->no_thp, m->gfp);
 }
 
@@ -946,6 +950,8 @@ static int hp_batch_finish(struct hp_mig *m, struct hp_batch *b)
 	err = hp_copy_wait(&b->copy, a->src, a->dst, a->npages);
 	hp_batch_pages(a);
 	n = hp_count_moved(m->dm, a->src, a->dst, a->npages);
+	trace_hmm_p2p_migrate_batch(m->dm, m->to_dev, m->evict, a, n, b->trace_t0,
+				    b->trace_collected);
 	m->moved += n;
 	if (m->peers && !m->to_dev)
 		n -= hp_account_peers(m->dm, a->src, a->dst, a->npages);
@@ -1373,6 +1379,8 @@ static bool hp_fault_around(struct vm_fault *vmf, struct hmm_p2p_devmem *dm)
 
 	/* the neighbours are optional: their errors do not fail the fault */
 	hp_mig_one(&m, &b);
+	trace_hmm_p2p_cpu_fault(dm, vmf->address, 0, HP_TR_FAULT_AROUND, m.moved,
+				m.fault_moved ? 0 : -EAGAIN);
 	atomic64_add(m.moved, &dm->st_to_sys);
 	if (m.fault_moved)
 		atomic64_inc(&dm->st_cpu_faults);
@@ -1408,6 +1416,8 @@ static void hp_fault_work_fn(struct work_struct *work)
 
 	moved = hp_migrate_to_sys(w->dm, w->mm, w->start, w->start + PMD_SIZE, 0, false,
 				  HP_GFP_FAULT);
+	trace_hmm_p2p_cpu_fault(w->dm, w->start, HP_PMD_ORDER, HP_TR_FAULT_WORKER, max(moved, 0L),
+				min(moved, 0L));
 	if (moved > 0) {
 		atomic64_inc(&w->dm->st_cpu_faults);
 		/* hmm_range_fault() of a mirror with another owner: no P2P path */
@@ -1662,6 +1672,7 @@ vm_fault_t hp_migrate_to_ram(struct vm_fault *vmf)
 
 	m = hp_mig_to_sys(dm, 0, HP_GFP_FAULT);
 	err = hp_mig_one(&m, &b);
+	trace_hmm_p2p_cpu_fault(dm, vmf->address, order, HP_TR_FAULT_PAGE, m.moved, err);
 	atomic64_add(m.moved, &dm->st_to_sys);
 	/* hmm_range_fault() of a mirror with another owner: no P2P path */
 	if (vmf->flags & FAULT_FLAG_REMOTE)

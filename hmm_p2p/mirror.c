@@ -27,6 +27,7 @@
 #include <linux/ktime.h>
 #include "hmm_p2p_compat.h"
 #include "internal.h"
+#include "trace.h"
 
 #define HP_FAULT_BATCH		HP_PMD_NR
 #define HP_RETRY_LIMIT		64
@@ -310,6 +311,7 @@ static void hp_inval_drop(struct hmm_p2p_mirror *mirror, const struct hmm_p2p_in
 	lockdep_assert_held(&mirror->lock);
 	hp_mirror_drop(mirror, inv->start, inv->end, true, inv->blockable);
 	atomic64_inc(&mirror->dm->st_invalidations);
+	trace_hmm_p2p_invalidate(mirror->dm, inv);
 }
 
 /*
@@ -756,6 +758,7 @@ static int hp_peer_to_system(struct hmm_p2p_mirror *mirror, unsigned long addr,
 	if (moved < 0)
 		return moved;
 	atomic64_add(moved, counter);
+	trace_hmm_p2p_p2p_fallback(mirror->dm, hp_trace_why(mirror->dm, counter), addr, moved);
 	return 0;
 }
 
@@ -830,6 +833,8 @@ static int __hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *ra
 		atomic64_inc(&mirror->dm->st_mirror_faults);
 		if (ret == -EBUSY && !(flags & HMM_P2P_FAULT_UNLOCKED)) {
 			atomic64_inc(&mirror->dm->st_busy_retries);
+			trace_hmm_p2p_mirror_retry(mirror->dm, range->start, range->end,
+						   HP_TR_RETRY_BUSY);
 			continue;
 		}
 		if (ret)
@@ -855,6 +860,8 @@ static int __hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *ra
 									range->end, 0);
 				if (ret < 0)
 					return ret;
+				trace_hmm_p2p_mirror_retry(mirror->dm, range->start, range->end,
+							   HP_TR_RETRY_WRITE);
 				continue;
 			}
 		}
@@ -866,6 +873,7 @@ static int __hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *ra
 		}
 		mutex_unlock(&mirror->lock);
 		atomic64_inc(&mirror->dm->st_seq_retries);
+		trace_hmm_p2p_mirror_retry(mirror->dm, range->start, range->end, HP_TR_RETRY_SEQ);
 	}
 }
 
@@ -882,6 +890,7 @@ static int hp_fault_locked(struct hmm_p2p_mirror *mirror, struct hmm_range *rang
 	int ret;
 
 	ret = __hp_fault_locked(mirror, range, flags);
+	trace_hmm_p2p_mirror_fault(mirror->dm, range->start, range->end, flags, ret, t0);
 	if (!ret)
 		lockdep_assert_held(&mirror->lock);
 	hp_fault_note_time(mirror->dm, t0);

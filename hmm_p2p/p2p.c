@@ -37,6 +37,7 @@
 #include <linux/hash.h>
 #include "hmm_p2p_compat.h"
 #include "internal.h"
+#include "trace.h"
 
 /* One P2P mapping: the sg_table the DMA API needs back to unmap it. */
 struct hp_p2p_map {
@@ -107,8 +108,12 @@ int hp_p2p_map(struct hmm_p2p_mirror *mirror, struct hmm_p2p_entry *e, void **co
 	page = pfn_to_page(e->pfn);
 	if (e->class != HMM_P2P_PC_P2PDMA) {
 		page = hp_p2p_backing(page, &peer);
-		if (IS_ERR(page))
+		if (IS_ERR(page)) {
+			trace_hmm_p2p_p2p_map(mirror->dm, e->pfn, DMA_MAPPING_ERROR,
+					      PTR_ERR(page) == -ENODEV ? HP_TR_P2P_GONE :
+					      HP_TR_P2P_REFUSED);
 			return PTR_ERR(page);
+		}
 	}
 	m = kzalloc(sizeof(*m), GFP_ATOMIC);
 	if (!m)
@@ -121,6 +126,9 @@ int hp_p2p_map(struct hmm_p2p_mirror *mirror, struct hmm_p2p_entry *e, void **co
 	ret = dma_map_sgtable(mirror->dma_dev, &m->sgt, DMA_BIDIRECTIONAL, 0);
 	if (ret) {
 		kfree(m);
+		if (ret == -EREMOTEIO)
+			trace_hmm_p2p_p2p_map(mirror->dm, page_to_pfn(page), DMA_MAPPING_ERROR,
+					      HP_TR_P2P_REFUSED);
 		return ret == -EREMOTEIO ? ret : -ENOMEM;
 	}
 	m->peer = peer;
@@ -129,6 +137,9 @@ int hp_p2p_map(struct hmm_p2p_mirror *mirror, struct hmm_p2p_entry *e, void **co
 	if (sg_dma_is_bus_address(&m->sg))
 		e->flags |= HMM_P2P_E_P2P_BUS;
 	atomic64_inc(&mirror->dm->st_p2p_maps);
+	trace_hmm_p2p_p2p_map(mirror->dm, page_to_pfn(page), e->dma,
+			      (e->flags & HMM_P2P_E_P2P_BUS) ? HP_TR_P2P_BUS :
+			      e->dma != page_to_phys(page) ? HP_TR_P2P_IOVA : HP_TR_P2P_HOST);
 	*cookie = m;
 	return 0;
 }
@@ -146,8 +157,10 @@ void hp_p2p_unmap(struct hmm_p2p_mirror *mirror, void *cookie)
 	struct hp_p2p_map *m = cookie;
 
 	dma_unmap_sgtable(mirror->dma_dev, &m->sgt, DMA_BIDIRECTIONAL, 0);
-	if (m->peer && READ_ONCE(m->peer->dying))
+	if (m->peer && READ_ONCE(m->peer->dying)) {
 		atomic64_inc(&mirror->dm->st_p2p_gone);
+		trace_hmm_p2p_p2p_fallback(mirror->dm, HP_TR_FB_GONE, 0, 1);
+	}
 	kfree(m);
 }
 
@@ -293,10 +306,13 @@ void hp_p2p_remote_fault(struct hmm_p2p_devmem *dm, unsigned long nr)
 	 * a read-only page we asked to write (hmm_range_fault() faults the
 	 * rest of a range after the first page that needs it).
 	 */
-	if (ctx->dm->desc.owner != dm->desc.owner)
+	if (ctx->dm->desc.owner != dm->desc.owner) {
 		atomic64_add(nr, &ctx->dm->st_p2p_no_path);
-	else if (ctx->dm != dm)
+		trace_hmm_p2p_p2p_fallback(ctx->dm, HP_TR_FB_NO_PATH, 0, nr);
+	} else if (ctx->dm != dm) {
 		atomic64_add(nr, &ctx->dm->st_p2p_write);
+		trace_hmm_p2p_p2p_fallback(ctx->dm, HP_TR_FB_WRITE, 0, nr);
+	}
 }
 
 /**

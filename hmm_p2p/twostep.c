@@ -44,6 +44,7 @@
 #include <linux/hmm.h>
 #include "hmm_p2p_compat.h"
 #include "internal.h"
+#include "trace.h"
 
 #if HP_TWOSTEP
 
@@ -399,13 +400,19 @@ int hp_win_map(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned lon
 
 		if (e->class != HMM_P2P_PC_P2PDMA) {
 			page = hp_p2p_backing(page, &peer);
-			if (IS_ERR(page))
+			if (IS_ERR(page)) {
+				trace_hmm_p2p_p2p_map(mirror->dm, e->pfn, DMA_MAPPING_ERROR,
+						      PTR_ERR(page) == -ENODEV ? HP_TR_P2P_GONE :
+						      HP_TR_P2P_REFUSED);
 				return PTR_ERR(page);
+			}
 		}
 		w->map.pfn_list[slot] = HMM_PFN_VALID | page_to_pfn(page);
 		dma = hmm_dma_map_pfn(dev, &w->map, slot, &c->p2p.s);
 		if (dma_mapping_error(dev, dma)) {
 			w->map.pfn_list[slot] = 0;
+			trace_hmm_p2p_p2p_map(mirror->dm, page_to_pfn(page), DMA_MAPPING_ERROR,
+					      HP_TR_P2P_REFUSED);
 			return -EREMOTEIO;
 		}
 		if (peer) {
@@ -418,6 +425,10 @@ int hp_win_map(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned lon
 			}
 		}
 		atomic64_inc(&mirror->dm->st_p2p_maps);
+		trace_hmm_p2p_p2p_map(mirror->dm, page_to_pfn(page), dma,
+				      (w->map.pfn_list[slot] & HMM_PFN_P2PDMA_BUS) ? HP_TR_P2P_BUS :
+				      dma_use_iova(&w->map.state) ? HP_TR_P2P_IOVA :
+				      HP_TR_P2P_HOST);
 	} else if (!dma_use_iova(&w->map.state)) {
 		w->map.pfn_list[slot] = HMM_PFN_VALID | e->pfn;
 		dma = hmm_dma_map_pfn(dev, &w->map, slot, &c->p2p.s);
@@ -522,8 +533,10 @@ void hp_win_unmap(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned 
 	w->nr_used--;
 	if (pfn & (HMM_PFN_P2PDMA | HMM_PFN_P2PDMA_BUS)) {
 		peer = xa_erase(&mirror->dma, idx);
-		if (peer && READ_ONCE(peer->dying))
+		if (peer && READ_ONCE(peer->dying)) {
 			atomic64_inc(&mirror->dm->st_p2p_gone);
+			trace_hmm_p2p_p2p_fallback(mirror->dm, HP_TR_FB_GONE, 0, 1);
+		}
 	}
 }
 
