@@ -9,7 +9,8 @@
 #   --plans    plans to run (default: ours, or smoke while selftests/plans/ours.sh
 #              does not exist, compat, p2p, defects, fuzz, stress, reload, pressure,
 #              iouring, rxe (7.3 only; 6.12 skips it), sample (the sample
-#              driver, docs/driver-guide.md), and swiotlb, which
+#              driver, docs/driver-guide.md), trace (the tracepoints and
+#              debugfs), and swiotlb, which
 #              boots with swiotlb=force), and drm (the DRM front end,
 #              tools/hmm-drm through libdrm). The
 #              debug flavor skips swiotlb (a boot of its own for one DMA
@@ -46,7 +47,7 @@ if [ -n "${KDIR:-}" ]; then
 else
 	configs=${CONFIGS:-7.3-normal 7.3-debug 6.12-normal}
 fi
-plans=${PLANS:-$ours compat p2p defects fuzz stress reload pressure iouring rxe sample swiotlb drm}
+plans=${PLANS:-$ours compat p2p defects fuzz stress reload pressure iouring rxe sample trace swiotlb drm}
 
 # VM variants of a plan on a config: "-" is the default machine, else
 # CPU[+iommu]. Only p2p depends on the topology.
