@@ -6,8 +6,9 @@
  *
  *   chunks        one line per pagemap chunk: its pfn range, pages in use
  *   pages_in_use  device pages allocated now
- *   owner         the pagemap owner (hashed, as %p prints it: devmems that
- *                 share it, a P2P group, show the same value), type, THP
+ *   owner         the pagemap owner as a number (a keyed hash of it: devmems
+ *                 that share it, a P2P group, show the same, and no kernel
+ *                 address shows), its memory type, THP
  *   counters      every event counter, "name value", as
  *                 hmm_p2p_devmem_stats() names them (not reset by reading)
  *   injections    the failure injection points (fail_sys_page, fail_sys_thp,
@@ -21,6 +22,8 @@
 #include <linux/module.h>
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
+#include <linux/siphash.h>
+#include <linux/random.h>
 #include "hmm_p2p_compat.h"
 #include "internal.h"
 
@@ -49,12 +52,28 @@ static int hp_pages_in_use_show(struct seq_file *s, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(hp_pages_in_use);
 
+/* the key of the owners' numbers (%p's hash prints nothing early in a boot) */
+static siphash_key_t hp_owner_key;
+static bool hp_owner_key_set;
+static DEFINE_MUTEX(hp_owner_key_lock);
+
+static u64 hp_owner_id(const void *owner)
+{
+	mutex_lock(&hp_owner_key_lock);
+	if (!hp_owner_key_set) {
+		get_random_bytes(&hp_owner_key, sizeof(hp_owner_key));
+		hp_owner_key_set = true;
+	}
+	mutex_unlock(&hp_owner_key_lock);
+	return siphash_1u64((unsigned long)owner, &hp_owner_key);
+}
+
 static int hp_owner_show(struct seq_file *s, void *unused)
 {
 	struct hmm_p2p_devmem *dm = s->private;
 
-	/* %p hashes: equal for equal owners, no kernel address shown */
-	seq_printf(s, "owner %p%s\n", dm->desc.owner, dm->desc.owner == dm ? " (own)" : "");
+	seq_printf(s, "owner %016llx%s\n", hp_owner_id(dm->desc.owner),
+		   dm->desc.owner == dm ? " (own)" : "");
 	seq_printf(s, "type %s\n", dm->desc.type == HMM_P2P_MEM_PRIVATE ? "private" : "coherent");
 	seq_printf(s, "thp %d\n", dm->thp);
 	return 0;

@@ -2,17 +2,18 @@
 /*
  * hmm_p2p_trace: the workload of the tracepoint plan (selftests/plans/trace.sh).
  *
- * usage: hmm_p2p_trace [MARKER]
+ * usage: hmm_p2p_trace
  *
  * On the first two PCI test devices that share a P2P group (the switch
  * pair), A and B: reset both devices' STATS; move a 2 MiB buffer (a THP
  * where the kernel gives one) and a 64-page buffer of 4 KiB pages to A;
  * read the 64 pages through B (peer to peer: B maps A's pages); touch one of
  * them by CPU (a fault on a device page, with its fault-around); move the
- * rest back through A. Then write MARKER (default "hmm_p2p_trace: stats")
- * to tracefs' trace_marker and print both devices' STATS as lines
- * "stat NODE NAME VALUE", so the plan can compare the events before the
- * marker with the counters. Every step's data is checked; exit 0 when all
+ * rest back through A. The work lies between two lines written to
+ * tracefs' trace_marker: "hmm_p2p_trace: start" after the reset and
+ * "hmm_p2p_trace: stats" before both devices' STATS are read and printed
+ * as lines "stat NODE NAME VALUE": the plan compares the events between
+ * the marks with the counters. Every step's data is checked; exit 0 when all
  * went as expected, 1 otherwise (and 4 when there is no switch pair).
  */
 
@@ -147,9 +148,8 @@ static void marker(const char *text)
 	expect(0, "no trace_marker");
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-	const char *text = argc > 1 ? argv[1] : "hmm_p2p_trace: stats";
 	int fd[3], grp[3], a = -1, b = -1, i, j;
 	struct hmm_p2p_stats sa, sb;
 	__u64 *big, *small, *out, cpages;
@@ -189,6 +189,7 @@ int main(int argc, char **argv)
 	fill(small, NSMALL, 1UL << 30);
 	expect(!stats(fd[a], &sa, 1) && !stats(fd[b], &sb, 1), "STATS reset: %s",
 	       strerror(errno));
+	marker("hmm_p2p_trace: start");
 
 	/* to the exporter */
 	expect(!dmc(fd[a], HMM_DMIRROR_MIGRATE_TO_DEV, big, out, PMD_SZ / PAGE_SZ, &cpages) &&
@@ -214,7 +215,7 @@ int main(int argc, char **argv)
 	expect(!dmc(fd[a], HMM_DMIRROR_MIGRATE_TO_SYS, small, out, NSMALL, &cpages),
 	       "MIGRATE_TO_SYS small: %s", strerror(errno));
 
-	marker(text);
+	marker("hmm_p2p_trace: stats");
 	expect(!stats(fd[a], &sa, 0) && !stats(fd[b], &sb, 0), "STATS: %s", strerror(errno));
 	print_stats(a, &sa);
 	print_stats(b, &sb);

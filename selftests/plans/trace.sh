@@ -4,7 +4,7 @@
 # (selftests/hmm_p2p_trace.c) on the PCI switch pair moves a THP and 64
 # pages to one device, reads them through the other peer to peer, faults one
 # back by CPU and moves the rest home, then marks the trace and prints both
-# devices' STATS. The events before the mark must add up to the counters:
+# devices' STATS. The events between the marks must add up to the counters:
 # batch pages to pages migrated (each way) and 2 MiB folios, P2P mappings,
 # invalidations, mirror fault rounds and their retries, fallbacks; a CPU
 # fault and a P2P mapping (bus address: the switch) must be there. Then the
@@ -15,7 +15,6 @@ TRACE=$BINDIR/hmm_p2p_trace
 W=/tmp/trace
 T=/sys/kernel/tracing
 DBG=/sys/kernel/debug/hmm_p2p
-MARK="hmm_p2p_trace: stats"
 EVENTS="hmm_p2p_migrate_batch hmm_p2p_cpu_fault hmm_p2p_mirror_fault hmm_p2p_mirror_retry
 	hmm_p2p_invalidate hmm_p2p_p2p_map hmm_p2p_p2p_fallback"
 mkdir -p "$W"
@@ -38,12 +37,14 @@ trace_stop() {
 	echo 0 > "$T/tracing_on"
 	echo 0 > "$T/events/hmm_p2p/enable"
 	cat "$T/trace" > "$W/trace.all"
-	# what came before the workload's mark
-	awk -v m="$MARK" 'index($0, m) { found = 1; exit } { print } END { exit !found }' \
-		"$W/trace.all" > "$W/trace"
+	# what came between the workload's marks
+	awk 'index($0, "hmm_p2p_trace: stats") { found = 1; exit }
+	     on { print }
+	     index($0, "hmm_p2p_trace: start") { on = 1 }
+	     END { exit !found }' "$W/trace.all" > "$W/trace"
 }
 workload() {
-	"$TRACE" "$MARK" > "$W/out" 2>&1
+	"$TRACE" > "$W/out" 2>&1
 	_rc=$?
 	sed 's/^/    /' "$W/out"
 	return $_rc
@@ -52,7 +53,7 @@ workload() {
 # st_of NODE NAME: a counter the workload printed (STATS at the mark).
 st_of() { awk -v n="$1" -v k="$2" '$1 == "stat" && $2 == n && $3 == k { print $4 }' "$W/out"; }
 # ev_sum EVENT DEV FIELD [WORD]: the sum of FIELD= over DEV's EVENT lines
-# (with WORD among their words, if given) before the mark.
+# (with WORD among their words, if given) between the marks.
 ev_sum() {
 	awk -v ev="$1:" -v dev="$2" -v f="$3" -v w="${4:-}" '
 	{
@@ -73,7 +74,7 @@ ev_sum() {
 	}
 	END { print s + 0 }' "$W/trace"
 }
-# ev_count EVENT DEV [WORD]: DEV's EVENT lines (with WORD) before the mark.
+# ev_count EVENT DEV [WORD]: DEV's EVENT lines (with WORD) between the marks.
 ev_count() {
 	awk -v ev="$1:" -v dev="$2" -v w="${3:-}" '
 	{
@@ -107,8 +108,8 @@ check "trace: every hmm_p2p event is in tracefs" events_there
 setup "trace: events on" trace_start
 check "trace: workload (migrate, P2P read, CPU fault, migrate back)" workload
 wl=$?
-setup "trace: events off, trace before the mark taken" trace_stop
-say "trace: $(wc -l < "$W/trace") lines before the mark; a sample:"
+setup "trace: events off, trace between the marks taken" trace_stop
+say "trace: $(wc -l < "$W/trace") lines between the marks; a sample:"
 grep -m 12 'hmm_p2p_' "$W/trace" | sed 's/^ */    /'
 
 A=$(sed -n 's/^# exporter \(hmm_p2p[0-9]\), importer \(hmm_p2p[0-9]\).*/\1/p' "$W/out")
