@@ -93,7 +93,7 @@ ev_count() {
 }
 # same WHAT GOT WANT: say both, succeed when equal.
 same() {
-	say "$1: trace $2, counters $3"
+	say "$1: $2, expected $3"
 	[ -n "$2" ] && [ "$2" = "$3" ]
 }
 # at_least WHAT GOT MIN
