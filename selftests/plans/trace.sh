@@ -109,8 +109,8 @@ setup "trace: events on" trace_start
 check "trace: workload (migrate, P2P read, CPU fault, migrate back)" workload
 wl=$?
 setup "trace: events off, trace between the marks taken" trace_stop
-say "trace: $(wc -l < "$W/trace") lines between the marks; a sample:"
-grep -m 12 'hmm_p2p_' "$W/trace" | sed 's/^ */    /'
+say "trace: $(wc -l < "$W/trace") lines between the marks; the first two of each event:"
+for _e in $EVENTS; do grep -m 2 " $_e: " "$W/trace"; done | sed 's/^ */    /'
 
 A=$(sed -n 's/^# exporter \(hmm_p2p[0-9]\), importer \(hmm_p2p[0-9]\).*/\1/p' "$W/out")
 B=$(sed -n 's/^# exporter \(hmm_p2p[0-9]\), importer \(hmm_p2p[0-9]\).*/\2/p' "$W/out")
