@@ -100,145 +100,125 @@ TRACE_DEFINE_ENUM(HP_TR_RETRY_WRITE);
  * pagemap walk of an eviction has no address: @pfn is its first page's.
  */
 TRACE_EVENT(hmm_p2p_migrate_batch,
-	TP_PROTO(const struct hmm_p2p_devmem *dm, bool to_dev, bool evict,
-		 const struct migrate_vma *a, unsigned long moved, u64 t0,
-		 unsigned long collected),
-	TP_ARGS(dm, to_dev, evict, a, moved, t0, collected),
-	TP_STRUCT__entry(
-		__array(char, dev, HP_TR_NAME)
-		__field(unsigned long, addr)
-		__field(unsigned long, pfn)
-		__field(unsigned long, npages)
-		__field(unsigned long, collected)
-		__field(unsigned long, moved)
-		__field(u64, ns)
-		__field(unsigned int, thp)
-		__field(u8, to_dev)
-		__field(u8, evict)
-	),
-	TP_fast_assign(
-		strscpy(__entry->dev, dm->name, HP_TR_NAME);
-		__entry->addr = a->vma ? a->start : 0;
-		__entry->pfn = hp_trace_first_pfn(a->src, a->npages);
-		__entry->npages = a->npages;
-		__entry->collected = t0 ? collected : 0;
-		__entry->moved = moved;
-		__entry->ns = t0 ? ktime_get_ns() - t0 : 0;
-		__entry->thp = hp_trace_thp(a->dst, a->npages);
-		__entry->to_dev = to_dev;
-		__entry->evict = evict;
-	),
-	TP_printk("%s %s%s addr=%#lx pfn=%#lx npages=%lu collected=%lu moved=%lu thp=%u ns=%llu",
-		  __entry->dev, __entry->to_dev ? "to_dev" : "to_sys",
-		  __entry->evict ? " evict" : "", __entry->addr, __entry->pfn,
-		  __entry->npages, __entry->collected, __entry->moved, __entry->thp,
-		  __entry->ns)
+	    TP_PROTO(const struct hmm_p2p_devmem *dm, bool to_dev, bool evict,
+		     const struct migrate_vma *a, unsigned long moved, u64 t0,
+		     unsigned long collected),
+	    TP_ARGS(dm, to_dev, evict, a, moved, t0, collected),
+	    TP_STRUCT__entry(__array(char, dev, HP_TR_NAME)
+			     __field(unsigned long, addr)
+			     __field(unsigned long, pfn)
+			     __field(unsigned long, npages)
+			     __field(unsigned long, collected)
+			     __field(unsigned long, moved)
+			     __field(u64, ns)
+			     __field(unsigned int, thp)
+			     __field(u8, to_dev)
+			     __field(u8, evict)),
+	    TP_fast_assign(strscpy(__entry->dev, dm->name, HP_TR_NAME);
+			   __entry->addr = a->vma ? a->start : 0;
+			   __entry->pfn = hp_trace_first_pfn(a->src, a->npages);
+			   __entry->npages = a->npages;
+			   __entry->collected = t0 ? collected : 0;
+			   __entry->moved = moved;
+			   __entry->ns = t0 ? ktime_get_ns() - t0 : 0;
+			   __entry->thp = hp_trace_thp(a->dst, a->npages);
+			   __entry->to_dev = to_dev;
+			   __entry->evict = evict;),
+	    TP_printk("%s %s%s addr=%#lx pfn=%#lx npages=%lu collected=%lu moved=%lu thp=%u ns=%llu",
+		      __entry->dev, __entry->to_dev ? "to_dev" : "to_sys",
+		      __entry->evict ? " evict" : "", __entry->addr, __entry->pfn,
+		      __entry->npages, __entry->collected, __entry->moved, __entry->thp,
+		      __entry->ns)
 );
 
 /* A CPU fault on a device page of @dm: what moved (fault-around included). */
 TRACE_EVENT(hmm_p2p_cpu_fault,
-	TP_PROTO(const struct hmm_p2p_devmem *dm, unsigned long addr, unsigned int order,
-		 enum hp_trace_fault kind, unsigned long moved, int ret),
-	TP_ARGS(dm, addr, order, kind, moved, ret),
-	TP_STRUCT__entry(
-		__array(char, dev, HP_TR_NAME)
-		__field(unsigned long, addr)
-		__field(unsigned long, moved)
-		__field(unsigned int, order)
-		__field(unsigned int, kind)
-		__field(int, ret)
-	),
-	TP_fast_assign(
-		strscpy(__entry->dev, dm->name, HP_TR_NAME);
-		__entry->addr = addr;
-		__entry->moved = moved;
-		__entry->order = order;
-		__entry->kind = kind;
-		__entry->ret = ret;
-	),
-	TP_printk("%s addr=%#lx order=%u %s moved=%lu ret=%d", __entry->dev, __entry->addr,
-		  __entry->order,
-		  __print_symbolic(__entry->kind, { HP_TR_FAULT_PAGE, "page" },
-				   { HP_TR_FAULT_AROUND, "around" },
-				   { HP_TR_FAULT_WORKER, "worker" }),
-		  __entry->moved, __entry->ret)
+	    TP_PROTO(const struct hmm_p2p_devmem *dm, unsigned long addr, unsigned int order,
+		     enum hp_trace_fault kind, unsigned long moved, int ret),
+	    TP_ARGS(dm, addr, order, kind, moved, ret),
+	    TP_STRUCT__entry(__array(char, dev, HP_TR_NAME)
+			     __field(unsigned long, addr)
+			     __field(unsigned long, moved)
+			     __field(unsigned int, order)
+			     __field(unsigned int, kind)
+			     __field(int, ret)),
+	    TP_fast_assign(strscpy(__entry->dev, dm->name, HP_TR_NAME);
+			   __entry->addr = addr;
+			   __entry->moved = moved;
+			   __entry->order = order;
+			   __entry->kind = kind;
+			   __entry->ret = ret;),
+	    TP_printk("%s addr=%#lx order=%u %s moved=%lu ret=%d", __entry->dev, __entry->addr,
+		      __entry->order,
+		      __print_symbolic(__entry->kind, { HP_TR_FAULT_PAGE, "page" },
+				       { HP_TR_FAULT_AROUND, "around" },
+				       { HP_TR_FAULT_WORKER, "worker" }),
+		      __entry->moved, __entry->ret)
 );
 
 /* One round of a mirror's fault (hmm_range_fault() and the commit). */
 TRACE_EVENT(hmm_p2p_mirror_fault,
-	TP_PROTO(const struct hmm_p2p_devmem *dm, unsigned long start, unsigned long end,
-		 unsigned int flags, int ret, u64 t0),
-	TP_ARGS(dm, start, end, flags, ret, t0),
-	TP_STRUCT__entry(
-		__array(char, dev, HP_TR_NAME)
-		__field(unsigned long, start)
-		__field(unsigned long, end)
-		__field(u64, ns)
-		__field(unsigned int, flags)
-		__field(int, ret)
-	),
-	TP_fast_assign(
-		strscpy(__entry->dev, dm->name, HP_TR_NAME);
-		__entry->start = start;
-		__entry->end = end;
-		__entry->ns = ktime_get_ns() - t0;
-		__entry->flags = flags;
-		__entry->ret = ret;
-	),
-	TP_printk("%s %#lx-%#lx flags=%#x ret=%d ns=%llu", __entry->dev, __entry->start,
-		  __entry->end, __entry->flags, __entry->ret, __entry->ns)
+	    TP_PROTO(const struct hmm_p2p_devmem *dm, unsigned long start, unsigned long end,
+		     unsigned int flags, int ret, u64 t0),
+	    TP_ARGS(dm, start, end, flags, ret, t0),
+	    TP_STRUCT__entry(__array(char, dev, HP_TR_NAME)
+			     __field(unsigned long, start)
+			     __field(unsigned long, end)
+			     __field(u64, ns)
+			     __field(unsigned int, flags)
+			     __field(int, ret)),
+	    TP_fast_assign(strscpy(__entry->dev, dm->name, HP_TR_NAME);
+			   __entry->start = start;
+			   __entry->end = end;
+			   __entry->ns = ktime_get_ns() - t0;
+			   __entry->flags = flags;
+			   __entry->ret = ret;),
+	    TP_printk("%s %#lx-%#lx flags=%#x ret=%d ns=%llu", __entry->dev, __entry->start,
+		      __entry->end, __entry->flags, __entry->ret, __entry->ns)
 );
 
 TRACE_EVENT(hmm_p2p_mirror_retry,
-	TP_PROTO(const struct hmm_p2p_devmem *dm, unsigned long start, unsigned long end,
-		 enum hp_trace_retry why),
-	TP_ARGS(dm, start, end, why),
-	TP_STRUCT__entry(
-		__array(char, dev, HP_TR_NAME)
-		__field(unsigned long, start)
-		__field(unsigned long, end)
-		__field(unsigned int, why)
-	),
-	TP_fast_assign(
-		strscpy(__entry->dev, dm->name, HP_TR_NAME);
-		__entry->start = start;
-		__entry->end = end;
-		__entry->why = why;
-	),
-	TP_printk("%s %#lx-%#lx %s", __entry->dev, __entry->start, __entry->end,
-		  __print_symbolic(__entry->why, { HP_TR_RETRY_BUSY, "busy" },
-				   { HP_TR_RETRY_SEQ, "seq" },
-				   { HP_TR_RETRY_WRITE, "write" }))
+	    TP_PROTO(const struct hmm_p2p_devmem *dm, unsigned long start, unsigned long end,
+		     enum hp_trace_retry why),
+	    TP_ARGS(dm, start, end, why),
+	    TP_STRUCT__entry(__array(char, dev, HP_TR_NAME)
+			     __field(unsigned long, start)
+			     __field(unsigned long, end)
+			     __field(unsigned int, why)),
+	    TP_fast_assign(strscpy(__entry->dev, dm->name, HP_TR_NAME);
+			   __entry->start = start;
+			   __entry->end = end;
+			   __entry->why = why;),
+	    TP_printk("%s %#lx-%#lx %s", __entry->dev, __entry->start, __entry->end,
+		      __print_symbolic(__entry->why, { HP_TR_RETRY_BUSY, "busy" },
+				       { HP_TR_RETRY_SEQ, "seq" },
+				       { HP_TR_RETRY_WRITE, "write" }))
 );
 
 /* A mirror of @dm drops the entries of an invalidated range. */
 TRACE_EVENT(hmm_p2p_invalidate,
-	TP_PROTO(const struct hmm_p2p_devmem *dm, const struct hmm_p2p_inval *inv),
-	TP_ARGS(dm, inv),
-	TP_STRUCT__entry(
-		__array(char, dev, HP_TR_NAME)
-		__field(unsigned long, start)
-		__field(unsigned long, end)
-		__field(unsigned int, event)
-		__field(u8, blockable)
-	),
-	TP_fast_assign(
-		strscpy(__entry->dev, dm->name, HP_TR_NAME);
-		__entry->start = inv->start;
-		__entry->end = inv->end;
-		__entry->event = inv->event;
-		__entry->blockable = inv->blockable;
-	),
-	TP_printk("%s %#lx-%#lx %s%s", __entry->dev, __entry->start, __entry->end,
-		  __print_symbolic(__entry->event, { MMU_NOTIFY_UNMAP, "unmap" },
-				   { MMU_NOTIFY_CLEAR, "clear" },
-				   { MMU_NOTIFY_PROTECTION_VMA, "protection_vma" },
-				   { MMU_NOTIFY_PROTECTION_PAGE, "protection_page" },
-				   { MMU_NOTIFY_SOFT_DIRTY, "soft_dirty" },
-				   { MMU_NOTIFY_RELEASE, "release" },
-				   { MMU_NOTIFY_MIGRATE, "migrate" },
-				   { MMU_NOTIFY_EXCLUSIVE, "exclusive" }),
-		  __entry->blockable ? "" : " nonblock")
+	    TP_PROTO(const struct hmm_p2p_devmem *dm, const struct hmm_p2p_inval *inv),
+	    TP_ARGS(dm, inv),
+	    TP_STRUCT__entry(__array(char, dev, HP_TR_NAME)
+			     __field(unsigned long, start)
+			     __field(unsigned long, end)
+			     __field(unsigned int, event)
+			     __field(u8, blockable)),
+	    TP_fast_assign(strscpy(__entry->dev, dm->name, HP_TR_NAME);
+			   __entry->start = inv->start;
+			   __entry->end = inv->end;
+			   __entry->event = inv->event;
+			   __entry->blockable = inv->blockable;),
+	    TP_printk("%s %#lx-%#lx %s%s", __entry->dev, __entry->start, __entry->end,
+		      __print_symbolic(__entry->event, { MMU_NOTIFY_UNMAP, "unmap" },
+				       { MMU_NOTIFY_CLEAR, "clear" },
+				       { MMU_NOTIFY_PROTECTION_VMA, "protection_vma" },
+				       { MMU_NOTIFY_PROTECTION_PAGE, "protection_page" },
+				       { MMU_NOTIFY_SOFT_DIRTY, "soft_dirty" },
+				       { MMU_NOTIFY_RELEASE, "release" },
+				       { MMU_NOTIFY_MIGRATE, "migrate" },
+				       { MMU_NOTIFY_EXCLUSIVE, "exclusive" }),
+		      __entry->blockable ? "" : " nonblock")
 );
 
 /*
@@ -246,27 +226,23 @@ TRACE_EVENT(hmm_p2p_invalidate,
  * peer's private page: @pfn) for its device: @dma, or @verdict why not.
  */
 TRACE_EVENT(hmm_p2p_p2p_map,
-	TP_PROTO(const struct hmm_p2p_devmem *dm, unsigned long pfn, dma_addr_t dma,
-		 enum hp_trace_p2p verdict),
-	TP_ARGS(dm, pfn, dma, verdict),
-	TP_STRUCT__entry(
-		__array(char, dev, HP_TR_NAME)
-		__field(unsigned long, pfn)
-		__field(u64, dma)
-		__field(unsigned int, verdict)
-	),
-	TP_fast_assign(
-		strscpy(__entry->dev, dm->name, HP_TR_NAME);
-		__entry->pfn = pfn;
-		__entry->dma = dma;
-		__entry->verdict = verdict;
-	),
-	TP_printk("%s pfn=%#lx dma=%#llx %s", __entry->dev, __entry->pfn, __entry->dma,
-		  __print_symbolic(__entry->verdict, { HP_TR_P2P_BUS, "bus" },
-				   { HP_TR_P2P_HOST, "host-bridge" },
-				   { HP_TR_P2P_IOVA, "iova" },
-				   { HP_TR_P2P_REFUSED, "refused" },
-				   { HP_TR_P2P_GONE, "gone" }))
+	    TP_PROTO(const struct hmm_p2p_devmem *dm, unsigned long pfn, dma_addr_t dma,
+		     enum hp_trace_p2p verdict),
+	    TP_ARGS(dm, pfn, dma, verdict),
+	    TP_STRUCT__entry(__array(char, dev, HP_TR_NAME)
+			     __field(unsigned long, pfn)
+			     __field(u64, dma)
+			     __field(unsigned int, verdict)),
+	    TP_fast_assign(strscpy(__entry->dev, dm->name, HP_TR_NAME);
+			   __entry->pfn = pfn;
+			   __entry->dma = dma;
+			   __entry->verdict = verdict;),
+	    TP_printk("%s pfn=%#lx dma=%#llx %s", __entry->dev, __entry->pfn, __entry->dma,
+		      __print_symbolic(__entry->verdict, { HP_TR_P2P_BUS, "bus" },
+				       { HP_TR_P2P_HOST, "host-bridge" },
+				       { HP_TR_P2P_IOVA, "iova" },
+				       { HP_TR_P2P_REFUSED, "refused" },
+				       { HP_TR_P2P_GONE, "gone" }))
 );
 
 /*
@@ -275,26 +251,22 @@ TRACE_EVENT(hmm_p2p_p2p_map,
  * hmm_range_fault(), or a mapping dropped as its peer went).
  */
 TRACE_EVENT(hmm_p2p_p2p_fallback,
-	TP_PROTO(const struct hmm_p2p_devmem *dm, enum hp_trace_fallback why, unsigned long addr,
-		 unsigned long pages),
-	TP_ARGS(dm, why, addr, pages),
-	TP_STRUCT__entry(
-		__array(char, dev, HP_TR_NAME)
-		__field(unsigned long, addr)
-		__field(unsigned long, pages)
-		__field(unsigned int, why)
-	),
-	TP_fast_assign(
-		strscpy(__entry->dev, dm->name, HP_TR_NAME);
-		__entry->addr = addr;
-		__entry->pages = pages;
-		__entry->why = why;
-	),
-	TP_printk("%s %s addr=%#lx pages=%lu", __entry->dev,
-		  __print_symbolic(__entry->why, { HP_TR_FB_NO_PATH, "no_path" },
-				   { HP_TR_FB_WRITE, "write" },
-				   { HP_TR_FB_GONE, "gone" }),
-		  __entry->addr, __entry->pages)
+	    TP_PROTO(const struct hmm_p2p_devmem *dm, enum hp_trace_fallback why,
+		     unsigned long addr, unsigned long pages),
+	    TP_ARGS(dm, why, addr, pages),
+	    TP_STRUCT__entry(__array(char, dev, HP_TR_NAME)
+			     __field(unsigned long, addr)
+			     __field(unsigned long, pages)
+			     __field(unsigned int, why)),
+	    TP_fast_assign(strscpy(__entry->dev, dm->name, HP_TR_NAME);
+			   __entry->addr = addr;
+			   __entry->pages = pages;
+			   __entry->why = why;),
+	    TP_printk("%s %s addr=%#lx pages=%lu", __entry->dev,
+		      __print_symbolic(__entry->why, { HP_TR_FB_NO_PATH, "no_path" },
+				       { HP_TR_FB_WRITE, "write" },
+				       { HP_TR_FB_GONE, "gone" }),
+		      __entry->addr, __entry->pages)
 );
 
 #endif /* _HMM_P2P_TRACE_H */
