@@ -19,6 +19,7 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 #define NSMALL		64UL
 #define TOUCH		40UL	/* the page the CPU touches */
 #define U64(p)		((__u64)(uintptr_t)(p))
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 static int failed;
 
@@ -92,28 +94,25 @@ static int stats(int fd, struct hmm_p2p_stats *st, int reset)
 	return ioctl(fd, HMM_P2P_IOC_STATS, st) ? -errno : 0;
 }
 
+#define F(f)	{ #f, offsetof(struct hmm_p2p_stats, f) }
+static const struct {
+	const char *name;
+	size_t off;
+} fields[] = {
+	F(migrated_to_dev), F(migrated_to_sys), F(cpu_faults), F(cpu_faults_for_mirrors),
+	F(evicted), F(alloc_failures), F(mirror_faults), F(invalidations), F(pages_in_use),
+	F(chunks), F(thp_migrated), F(p2p_mappings), F(p2p_fallback_no_path),
+	F(p2p_fallback_write), F(p2p_fallback_gone), F(mirror_seq_retries),
+	F(mirror_busy_retries), F(mirror_fault_timeouts),
+};
+
 static void print_stats(int n, const struct hmm_p2p_stats *st)
 {
-#define P(f) printf("stat hmm_p2p%d %s %llu\n", n, #f, (unsigned long long)st->f)
-	P(migrated_to_dev);
-	P(migrated_to_sys);
-	P(cpu_faults);
-	P(cpu_faults_for_mirrors);
-	P(evicted);
-	P(alloc_failures);
-	P(mirror_faults);
-	P(invalidations);
-	P(pages_in_use);
-	P(chunks);
-	P(thp_migrated);
-	P(p2p_mappings);
-	P(p2p_fallback_no_path);
-	P(p2p_fallback_write);
-	P(p2p_fallback_gone);
-	P(mirror_seq_retries);
-	P(mirror_busy_retries);
-	P(mirror_fault_timeouts);
-#undef P
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(fields); i++)
+		printf("stat hmm_p2p%d %s %llu\n", n, fields[i].name,
+		       *(const unsigned long long *)((const char *)st + fields[i].off));
 }
 
 static void *map_aligned(unsigned long size, int advice)
@@ -131,8 +130,9 @@ static void *map_aligned(unsigned long size, int advice)
 
 static void marker(const char *text)
 {
-	const char *paths[] = { "/sys/kernel/tracing/trace_marker",
-				"/sys/kernel/debug/tracing/trace_marker" };
+	static const char *const paths[] = {
+		"/sys/kernel/tracing/trace_marker", "/sys/kernel/debug/tracing/trace_marker",
+	};
 	unsigned int i;
 
 	for (i = 0; i < 2; i++) {
@@ -153,7 +153,7 @@ int main(void)
 	int fd[3], grp[3], a = -1, b = -1, i, j;
 	struct hmm_p2p_stats sa, sb;
 	__u64 *big, *small, *out, cpages;
-	volatile __u64 v;
+	__u64 v;
 
 	for (i = 0; i < 3; i++) {
 		char path[32];
