@@ -43,13 +43,3 @@ unsigned long hp_trace_first_pfn(const unsigned long *src, unsigned long npages)
 			return src[i] >> MIGRATE_PFN_SHIFT;
 	return 0;
 }
-
-/* Which of @dm's fallback counters @counter is. */
-enum hp_trace_fallback hp_trace_why(const struct hmm_p2p_devmem *dm, const atomic64_t *counter)
-{
-	if (counter == &dm->st_p2p_gone)
-		return HP_TR_FB_GONE;
-	if (counter == &dm->st_p2p_write)
-		return HP_TR_FB_WRITE;
-	return HP_TR_FB_NO_PATH;
-}

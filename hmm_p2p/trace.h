@@ -59,7 +59,17 @@ enum hp_trace_retry {
 unsigned long hp_trace_collected(const unsigned long *src, unsigned long npages);
 unsigned int hp_trace_thp(const unsigned long *dst, unsigned long npages);
 unsigned long hp_trace_first_pfn(const unsigned long *src, unsigned long npages);
-enum hp_trace_fallback hp_trace_why(const struct hmm_p2p_devmem *dm, const atomic64_t *counter);
+
+/* Which of @dm's fallback counters @counter is (inline: sunk into the event's branch). */
+static inline enum hp_trace_fallback hp_trace_why(const struct hmm_p2p_devmem *dm,
+						  const atomic64_t *counter)
+{
+	if (counter == &dm->st_p2p_gone)
+		return HP_TR_FB_GONE;
+	if (counter == &dm->st_p2p_write)
+		return HP_TR_FB_WRITE;
+	return HP_TR_FB_NO_PATH;
+}
 #endif /* _HMM_P2P_TRACE_DEFS */
 
 #if !defined(_HMM_P2P_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)

@@ -30,8 +30,7 @@ events_there() {
 	done
 }
 trace_start() {
-	echo 0 > "$T/tracing_on" && echo > "$T/trace" && echo 4096 > "$T/buffer_size_kb" &&
-		echo 1 > "$T/events/hmm_p2p/enable" && echo 1 > "$T/tracing_on"
+	echo 0 > "$T/tracing_on" && echo > "$T/trace" && echo 1 > "$T/events/hmm_p2p/enable" && echo 1 > "$T/tracing_on"
 }
 trace_stop() {
 	echo 0 > "$T/tracing_on"
