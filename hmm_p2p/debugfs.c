@@ -100,6 +100,8 @@ static int hp_counters_show(struct seq_file *s, void *unused)
 		{ "p2p_fallback_no_path", &dm->st_p2p_no_path },
 		{ "p2p_fallback_write", &dm->st_p2p_write },
 		{ "p2p_fallback_gone", &dm->st_p2p_gone },
+		{ "migrated_from_peer", &dm->st_from_peer },
+		{ "bounced", &dm->st_bounced },
 		{ "mirror_seq_retries", &dm->st_seq_retries },
 		{ "mirror_busy_retries", &dm->st_busy_retries },
 		{ "mirror_fault_timeouts", &dm->st_fault_timeouts },

@@ -174,8 +174,15 @@ static void hp_copy_map_peers(struct hp_copy *c, unsigned long n)
 		if (dma_map_sgtable(dev, &ps->sgt, DMA_TO_DEVICE, 0))
 			goto bounce;
 		s->addr = sg_dma_address(&ps->sg);
+		trace_hmm_p2p_p2p_map(c->dm, page_to_pfn(p2p), s->addr, true,
+				      sg_dma_is_bus_address(&ps->sg) ? HP_TR_P2P_BUS :
+				      s->addr != page_to_phys(p2p) ? HP_TR_P2P_IOVA :
+				      HP_TR_P2P_HOST);
 		continue;
 bounce:
+		trace_hmm_p2p_p2p_map(c->dm, page_to_pfn(s->page), DMA_MAPPING_ERROR, true,
+				      p2p == ERR_PTR(-ENODEV) ? HP_TR_P2P_GONE :
+				      HP_TR_P2P_REFUSED);
 		set_bit(i, c->bounce);
 		hp_copy_drop(c, i);
 	}

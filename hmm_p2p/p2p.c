@@ -109,7 +109,7 @@ int hp_p2p_map(struct hmm_p2p_mirror *mirror, struct hmm_p2p_entry *e, void **co
 	if (e->class != HMM_P2P_PC_P2PDMA) {
 		page = hp_p2p_backing(page, &peer);
 		if (IS_ERR(page)) {
-			trace_hmm_p2p_p2p_map(mirror->dm, e->pfn, DMA_MAPPING_ERROR,
+			trace_hmm_p2p_p2p_map(mirror->dm, e->pfn, DMA_MAPPING_ERROR, false,
 					      PTR_ERR(page) == -ENODEV ? HP_TR_P2P_GONE :
 					      HP_TR_P2P_REFUSED);
 			return PTR_ERR(page);
@@ -128,7 +128,7 @@ int hp_p2p_map(struct hmm_p2p_mirror *mirror, struct hmm_p2p_entry *e, void **co
 		kfree(m);
 		if (ret == -EREMOTEIO)
 			trace_hmm_p2p_p2p_map(mirror->dm, page_to_pfn(page), DMA_MAPPING_ERROR,
-					      HP_TR_P2P_REFUSED);
+					      false, HP_TR_P2P_REFUSED);
 		return ret == -EREMOTEIO ? ret : -ENOMEM;
 	}
 	m->peer = peer;
@@ -137,7 +137,7 @@ int hp_p2p_map(struct hmm_p2p_mirror *mirror, struct hmm_p2p_entry *e, void **co
 	if (sg_dma_is_bus_address(&m->sg))
 		e->flags |= HMM_P2P_E_P2P_BUS;
 	atomic64_inc(&mirror->dm->st_p2p_maps);
-	trace_hmm_p2p_p2p_map(mirror->dm, page_to_pfn(page), e->dma,
+	trace_hmm_p2p_p2p_map(mirror->dm, page_to_pfn(page), e->dma, false,
 			      (e->flags & HMM_P2P_E_P2P_BUS) ? HP_TR_P2P_BUS :
 			      e->dma != page_to_phys(page) ? HP_TR_P2P_IOVA : HP_TR_P2P_HOST);
 	*cookie = m;

@@ -234,25 +234,31 @@ TRACE_EVENT(hmm_p2p_invalidate,
 /*
  * A mirror of @dm maps a P2P page (a P2PDMA page, or the one behind a
  * peer's private page: @pfn) for its device: @dma, or @verdict why not.
+ * With @copy, a copy job moving a peer's page to @dm does (HMM_P2P_MIG_PEERS:
+ * @pfn is the peer's private page when refused); only mirror mappings count
+ * in p2p_mappings.
  */
 TRACE_EVENT(hmm_p2p_p2p_map,
 	    TP_PROTO(const struct hmm_p2p_devmem *dm, unsigned long pfn, dma_addr_t dma,
-		     enum hp_trace_p2p verdict),
-	    TP_ARGS(dm, pfn, dma, verdict),
+		     bool copy, enum hp_trace_p2p verdict),
+	    TP_ARGS(dm, pfn, dma, copy, verdict),
 	    TP_STRUCT__entry(__array(char, dev, HP_TR_NAME)
 			     __field(unsigned long, pfn)
 			     __field(u64, dma)
-			     __field(unsigned int, verdict)),
+			     __field(unsigned int, verdict)
+			     __field(u8, copy)),
 	    TP_fast_assign(strscpy(__entry->dev, dm->name, HP_TR_NAME);
 			   __entry->pfn = pfn;
 			   __entry->dma = dma;
-			   __entry->verdict = verdict;),
-	    TP_printk("%s pfn=%#lx dma=%#llx %s", __entry->dev, __entry->pfn, __entry->dma,
+			   __entry->verdict = verdict;
+			   __entry->copy = copy;),
+	    TP_printk("%s pfn=%#lx dma=%#llx %s%s", __entry->dev, __entry->pfn, __entry->dma,
 		      __print_symbolic(__entry->verdict, { HP_TR_P2P_BUS, "bus" },
 				       { HP_TR_P2P_HOST, "host-bridge" },
 				       { HP_TR_P2P_IOVA, "iova" },
 				       { HP_TR_P2P_REFUSED, "refused" },
-				       { HP_TR_P2P_GONE, "gone" }))
+				       { HP_TR_P2P_GONE, "gone" }),
+		      __entry->copy ? " copy" : "")
 );
 
 /*

@@ -401,7 +401,7 @@ int hp_win_map(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned lon
 		if (e->class != HMM_P2P_PC_P2PDMA) {
 			page = hp_p2p_backing(page, &peer);
 			if (IS_ERR(page)) {
-				trace_hmm_p2p_p2p_map(mirror->dm, e->pfn, DMA_MAPPING_ERROR,
+				trace_hmm_p2p_p2p_map(mirror->dm, e->pfn, DMA_MAPPING_ERROR, false,
 						      PTR_ERR(page) == -ENODEV ? HP_TR_P2P_GONE :
 						      HP_TR_P2P_REFUSED);
 				return PTR_ERR(page);
@@ -412,7 +412,7 @@ int hp_win_map(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned lon
 		if (dma_mapping_error(dev, dma)) {
 			w->map.pfn_list[slot] = 0;
 			trace_hmm_p2p_p2p_map(mirror->dm, page_to_pfn(page), DMA_MAPPING_ERROR,
-					      HP_TR_P2P_REFUSED);
+					      false, HP_TR_P2P_REFUSED);
 			return -EREMOTEIO;
 		}
 		if (peer) {
@@ -425,7 +425,7 @@ int hp_win_map(struct hmm_p2p_mirror *mirror, struct hp_map_ctx *c, unsigned lon
 			}
 		}
 		atomic64_inc(&mirror->dm->st_p2p_maps);
-		trace_hmm_p2p_p2p_map(mirror->dm, page_to_pfn(page), dma,
+		trace_hmm_p2p_p2p_map(mirror->dm, page_to_pfn(page), dma, false,
 				      (w->map.pfn_list[slot] & HMM_PFN_P2PDMA_BUS) ? HP_TR_P2P_BUS :
 				      dma_use_iova(&w->map.state) ? HP_TR_P2P_IOVA :
 				      HP_TR_P2P_HOST);

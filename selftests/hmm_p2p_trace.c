@@ -9,7 +9,9 @@
  * where the kernel gives one) and a 64-page buffer of 4 KiB pages to A;
  * read the 64 pages through B (peer to peer: B maps A's pages); touch one of
  * them by CPU (a fault on a device page, with its fault-around); move the
- * rest back through A. The work lies between two lines written to
+ * 64 pages to B (HMM_P2P_IOC_MIGRATE_PEERS: those still on A device to
+ * device, B's engine reading A's BAR) and home from there; move the THP
+ * home from A. The work lies between two lines written to
  * tracefs' trace_marker: "hmm_p2p_trace: start" after the reset and
  * "hmm_p2p_trace: stats" before both devices' STATS are read and printed
  * as lines "stat NODE NAME VALUE": the plan compares the events between
@@ -103,7 +105,7 @@ static const struct {
 	F(evicted), F(alloc_failures), F(mirror_faults), F(invalidations), F(pages_in_use),
 	F(chunks), F(thp_migrated), F(p2p_mappings), F(p2p_fallback_no_path),
 	F(p2p_fallback_write), F(p2p_fallback_gone), F(mirror_seq_retries),
-	F(mirror_busy_retries), F(mirror_fault_timeouts),
+	F(mirror_busy_retries), F(mirror_fault_timeouts), F(migrated_from_peer), F(bounced),
 };
 
 static void print_stats(int n, const struct hmm_p2p_stats *st)
@@ -209,10 +211,14 @@ int main(void)
 	v = small[TOUCH * PAGE_SZ / sizeof(*small)];
 	expect(v == pat((1UL << 30) + TOUCH * PAGE_SZ / sizeof(*small)), "CPU read after fault");
 
+	/* the small buffer to the importer, device to device where it is on A */
+	expect(!dmc(fd[b], HMM_P2P_IOC_MIGRATE_PEERS, small, out, NSMALL, &cpages) &&
+	       cpages == NSMALL, "MIGRATE_PEERS: %llu pages", (unsigned long long)cpages);
+
 	/* the rest home */
 	expect(!dmc(fd[a], HMM_DMIRROR_MIGRATE_TO_SYS, big, out, PMD_SZ / PAGE_SZ, &cpages),
 	       "MIGRATE_TO_SYS 2 MiB: %s", strerror(errno));
-	expect(!dmc(fd[a], HMM_DMIRROR_MIGRATE_TO_SYS, small, out, NSMALL, &cpages),
+	expect(!dmc(fd[b], HMM_DMIRROR_MIGRATE_TO_SYS, small, out, NSMALL, &cpages),
 	       "MIGRATE_TO_SYS small: %s", strerror(errno));
 
 	marker("hmm_p2p_trace: stats");
@@ -221,9 +227,15 @@ int main(void)
 	print_stats(b, &sb);
 	expect(sa.migrated_to_dev == PMD_SZ / PAGE_SZ + NSMALL, "migrated_to_dev %llu",
 	       (unsigned long long)sa.migrated_to_dev);
-	expect(sa.migrated_to_sys == sa.migrated_to_dev, "migrated_to_sys %llu",
-	       (unsigned long long)sa.migrated_to_sys);
-	expect(sa.pages_in_use == 0, "pages_in_use %llu", (unsigned long long)sa.pages_in_use);
+	expect(sa.migrated_to_sys + sb.migrated_from_peer == sa.migrated_to_dev,
+	       "exporter migrated_to_sys %llu, importer migrated_from_peer %llu",
+	       (unsigned long long)sa.migrated_to_sys, (unsigned long long)sb.migrated_from_peer);
+	expect(sb.migrated_from_peer > 0 && sb.migrated_to_dev == NSMALL &&
+	       sb.migrated_to_sys == NSMALL, "importer: from peer %llu, to dev %llu, to sys %llu",
+	       (unsigned long long)sb.migrated_from_peer, (unsigned long long)sb.migrated_to_dev,
+	       (unsigned long long)sb.migrated_to_sys);
+	expect(sa.pages_in_use == 0 && sb.pages_in_use == 0, "pages_in_use %llu, %llu",
+	       (unsigned long long)sa.pages_in_use, (unsigned long long)sb.pages_in_use);
 	expect(sa.cpu_faults >= 1, "cpu_faults %llu", (unsigned long long)sa.cpu_faults);
 	expect(sb.p2p_mappings >= NSMALL, "importer p2p_mappings %llu",
 	       (unsigned long long)sb.p2p_mappings);

@@ -3,11 +3,13 @@
 # (hmm_p2p/debugfs.c). With every hmm_p2p event on (tracefs), a workload
 # (selftests/hmm_p2p_trace.c) on the PCI switch pair moves a THP and 64
 # pages to one device, reads them through the other peer to peer, faults one
-# back by CPU and moves the rest home, then marks the trace and prints both
-# devices' STATS. The events between the marks must add up to the counters:
+# back by CPU, moves the 64 to the other device (device to device where they
+# are on the first) and everything home, then marks the trace and prints
+# both devices' STATS. The events between the marks must add up to the counters:
 # batch pages to pages migrated (each way) and 2 MiB folios, P2P mappings,
-# invalidations, mirror fault rounds and their retries, fallbacks; a CPU
-# fault and a P2P mapping (bus address: the switch) must be there. Then the
+# invalidations, mirror fault rounds and their retries, fallbacks, the copy
+# jobs' P2P mappings to pages moved from the peer; a CPU fault and a P2P
+# mapping (bus address: the switch) must be there. Then the
 # debugfs files: there, the same counters, the chunks adding up, the pair's
 # shared owner, and an armed injection point shown as armed.
 
@@ -51,8 +53,8 @@ workload() {
 
 # st_of NODE NAME: a counter the workload printed (STATS at the mark).
 st_of() { awk -v n="$1" -v k="$2" '$1 == "stat" && $2 == n && $3 == k { print $4 }' "$W/out"; }
-# ev_sum EVENT DEV FIELD [WORD]: the sum of FIELD= over DEV's EVENT lines
-# (with WORD among their words, if given) between the marks.
+# ev_sum EVENT DEV FIELD [WORDS]: the sum of FIELD= over DEV's EVENT lines
+# (with each of WORDS among their words, if given) between the marks.
 ev_sum() {
 	awk -v ev="$1:" -v dev="$2" -v f="$3" -v w="${4:-}" '
 	{
@@ -61,35 +63,24 @@ ev_sum() {
 				break
 		if (i >= NF || $(i + 1) != dev)
 			next
-		ok = w == ""
+		nw = split(w, ws, " ")
+		delete seen
+		v = 0
 		for (j = i + 2; j <= NF; j++) {
-			if ($j == w)
-				ok = 1
+			seen[$j] = 1
 			if (index($j, f "=") == 1)
 				v = substr($j, length(f) + 2)
 		}
-		if (ok)
-			s += v
+		for (k = 1; k <= nw; k++)
+			if (!(ws[k] in seen))
+				next
+		s += v
+		n++
 	}
-	END { print s + 0 }' "$W/trace"
+	END { print (f == "" ? n : s) + 0 }' "$W/trace"
 }
-# ev_count EVENT DEV [WORD]: DEV's EVENT lines (with WORD) between the marks.
-ev_count() {
-	awk -v ev="$1:" -v dev="$2" -v w="${3:-}" '
-	{
-		for (i = 1; i < NF; i++)
-			if ($i == ev)
-				break
-		if (i >= NF || $(i + 1) != dev)
-			next
-		ok = w == ""
-		for (j = i + 2; j <= NF; j++)
-			if ($j == w)
-				ok = 1
-		n += ok
-	}
-	END { print n + 0 }' "$W/trace"
-}
+# ev_count EVENT DEV [WORDS]: DEV's EVENT lines (with each of WORDS).
+ev_count() { ev_sum "$1" "$2" "" "${3:-}"; }
 # same WHAT GOT WANT: say both, succeed when equal.
 same() {
 	say "$1: $2, expected $3"
@@ -116,12 +107,13 @@ B=$(sed -n 's/^# exporter \(hmm_p2p[0-9]\), importer \(hmm_p2p[0-9]\).*/\2/p' "$
 if [ "$wl" != 0 ] || [ -z "$A" ] || [ -z "$B" ]; then
 	skip "trace: the events against the counters" "the workload failed"
 else
-	check "trace: $A batches to the device add up to migrated_to_dev" \
-		same "pages to $A" "$(ev_sum hmm_p2p_migrate_batch "$A" moved to_dev)" \
-		"$(st_of "$A" migrated_to_dev)"
-	check "trace: $A batches to system memory add up to migrated_to_sys" \
-		same "pages from $A" "$(ev_sum hmm_p2p_migrate_batch "$A" moved to_sys)" \
-		"$(st_of "$A" migrated_to_sys)"
+	for d in "$A" "$B"; do
+		for w in to_dev to_sys; do
+			check "trace: $d's $w batches add up to migrated_$w" \
+				same "pages $w of $d" "$(ev_sum hmm_p2p_migrate_batch "$d" moved $w)" \
+				"$(st_of "$d" migrated_$w)"
+		done
+	done
 	check "trace: $A batches' 2 MiB folios add up to thp_migrated" \
 		same "2 MiB folios of $A" "$(ev_sum hmm_p2p_migrate_batch "$A" thp)" \
 		"$(st_of "$A" thp_migrated)"
@@ -130,9 +122,13 @@ else
 		"$(ev_sum hmm_p2p_migrate_batch "$A" collected)" "$(st_of "$A" migrated_to_dev)"
 	check "trace: a CPU fault on $A moved pages" \
 		at_least "pages moved by CPU faults on $A" "$(ev_sum hmm_p2p_cpu_fault "$A" moved)" 1
-	check "trace: $B's P2P mappings, each an event" \
-		same "P2P mappings of $B" "$(ev_count hmm_p2p_p2p_map "$B")" \
+	check "trace: $B's mirror P2P mappings, each an event" \
+		same "mirror P2P mappings of $B" \
+		"$(( $(ev_count hmm_p2p_p2p_map "$B") - $(ev_count hmm_p2p_p2p_map "$B" copy) ))" \
 		"$(st_of "$B" p2p_mappings)"
+	check "trace: $B's copy jobs mapped each page it took from $A, by bus address" \
+		same "copy P2P mappings of $B" "$(ev_count hmm_p2p_p2p_map "$B" "bus copy")" \
+		"$(st_of "$B" migrated_from_peer)"
 	check "trace: ... at least the 64 pages read, by bus address (the switch)" \
 		at_least "bus-address mappings of $B" "$(ev_count hmm_p2p_p2p_map "$B" bus)" 64
 	check "trace: $B's fallbacks add up to its fallback counters" \
