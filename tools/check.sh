@@ -10,9 +10,8 @@
 #              does not exist, compat, p2p, defects, fuzz, stress, reload, pressure,
 #              iouring, rxe (7.3 only; 6.12 skips it), sample (the sample
 #              driver, docs/driver-guide.md), trace (the tracepoints and
-#              debugfs), and swiotlb, which
-#              boots with swiotlb=force), and drm (the DRM front end,
-#              tools/hmm-drm through libdrm). The
+#              debugfs), swiotlb (which boots with swiotlb=force), and drm
+#              (the DRM front end, tools/hmm-drm through libdrm). The
 #              debug flavor skips swiotlb (a boot of its own for one DMA
 #              policy) and runs compat without the hmm-tests cases that
 #              cannot finish in their compiled-in 30 s there
