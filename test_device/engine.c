@@ -287,8 +287,18 @@ static int td_dma_page(struct td_device *td, enum dma_data_direction dir,
 	} else if (sys->type != HMM_P2P_ADDR_NONE || dir != DMA_TO_DEVICE) {
 		return -EINVAL;
 	}
-	if (sys->type == HMM_P2P_ADDR_PEER)
+	if (sys->type == HMM_P2P_ADDR_PEER) {
 		atomic64_add(PAGE_SIZE, &td->p2p_bytes);
+		/*
+		 * A peer's BAR to ours through the engine's own staging page,
+		 * as a DMA engine moves data through its buffer: under TCG a
+		 * CPU copy straight from one ivshmem BAR to another ran at a
+		 * sixth of the rate of one through RAM (64 MiB: 330-540 ms
+		 * against 60-100 ms). Jobs run one at a time: one page does.
+		 */
+		copy_highpage(td->dma_stage, page);
+		page = td->dma_stage;
+	}
 	if (dir == DMA_TO_DEVICE)
 		return td->page_ops->to_dev(local->page, page);
 	return td->page_ops->to_sys(page, local->page);
@@ -383,9 +393,17 @@ int td_engine_init(struct td_device *td)
 	spin_lock_init(&td->dma_lock);
 	INIT_LIST_HEAD(&td->dma_jobs);
 	INIT_WORK(&td->dma_work, td_dma_work);
+	td->dma_stage = alloc_page(GFP_KERNEL);
+	if (!td->dma_stage)
+		return -ENOMEM;
 	/* reclaim may wait for a copy back to system memory: a rescuer */
 	td->dma_wq = alloc_ordered_workqueue("%s_dma", WQ_MEM_RECLAIM, td->name);
-	return td->dma_wq ? 0 : -ENOMEM;
+	if (!td->dma_wq) {
+		__free_page(td->dma_stage);
+		td->dma_stage = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /**
@@ -397,6 +415,9 @@ void td_engine_fini(struct td_device *td)
 	if (td->dma_wq)
 		destroy_workqueue(td->dma_wq);
 	td->dma_wq = NULL;
+	if (td->dma_stage)
+		__free_page(td->dma_stage);
+	td->dma_stage = NULL;
 }
 
 /**

@@ -67,6 +67,7 @@ struct td_page_ops {
  * @dma_lock: protects @dma_jobs
  * @dma_jobs: copy jobs queued for the engine
  * @dma_work: the engine's work: runs the queued jobs
+ * @dma_stage: the engine's staging page for peer-to-peer copies (engine.c)
  * @dma_faults: pages the engine failed because an address reached nothing
  * @dma_iommu_faults: of those, addresses the IOMMU did not map
  * @pf_pages: pages HMM_P2P_IOC_PREFETCH populated (prefetch.c)
@@ -101,6 +102,7 @@ struct td_device {
 	spinlock_t dma_lock;	/* protects dma_jobs */
 	struct list_head dma_jobs;
 	struct work_struct dma_work;
+	struct page *dma_stage;
 	atomic64_t dma_faults;
 	atomic64_t dma_iommu_faults;
 	atomic64_t pf_pages;

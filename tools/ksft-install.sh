@@ -20,7 +20,7 @@ dst=$sel/hmm_p2p
 mkdir -p "$dst"
 rm -f "$dst"/*.c "$dst"/*.h
 cp "$top"/selftests/*.c "$top"/selftests/*.h "$top/selftests/Makefile" \
-	"$top/selftests/config" "$top/selftests/run_hmm_p2p.sh" "$top/uapi/hmm_p2p_test.h" "$dst/"
+	"$top/selftests/config" "$top/selftests/run_hmm_p2p.sh" "$top"/uapi/hmm_p2p_*.h "$dst/"
 rm -f "$dst/rxe_odp.c"
 if ! grep -qE '^TARGETS \+= hmm_p2p$' "$sel/Makefile"; then
 	# next to the other TARGETS, after the first one
