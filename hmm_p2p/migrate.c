@@ -1246,7 +1246,11 @@ long hmm_p2p_migrate_to_device(struct hmm_p2p_devmem *dm, struct mm_struct *mm,
 	}
 	atomic64_add(moved, &dm->st_to_dev);
 	atomic64_add(m.from_peer, &dm->st_from_peer);
-	return ret ? ret : moved;
+	/*
+	 * A page the second pass moved again (something took it back in
+	 * between) counts once: at most the range's pages moved.
+	 */
+	return ret ? ret : min(moved, (end - start) >> PAGE_SHIFT);
 }
 EXPORT_SYMBOL_GPL(hmm_p2p_migrate_to_device);
 

@@ -136,7 +136,9 @@ run_tap() {
 # tap_lines NAME PATTERN: the TAP result lines of run_tap NAME matching PATTERN.
 tap_lines() { grep -E "^(not )?ok [0-9]+ $2" "$HMMP2P_STATE/tap-$1.out"; }
 
-is_loaded() { [ -d "/sys/module/$1" ]; }
+# is_loaded NAME: the module is loaded (a file's dashes are underscores in
+# /sys/module: i2c-core.ko is i2c_core).
+is_loaded() { [ -d "/sys/module/$(echo "$1" | tr - _)" ]; }
 
 _insmod() {
 	_libko=$MODDIR/$1.ko; shift
