@@ -83,6 +83,7 @@ int mirrormap_enabled(void);
 int mirrormap_run(void);
 
 /* peer.c */
+int bench_stats(int fd, struct hmm_p2p_stats *st);
 int peer_parse(const char *arg);
 int peer_parse_sizes(const char *arg);
 int peer_enabled(void);

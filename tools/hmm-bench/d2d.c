@@ -49,21 +49,6 @@ static struct {
 	int nres;
 } d2d;
 
-static int d2d_stats(int fd, struct hmm_p2p_stats *st)
-{
-	union {
-		struct hmm_p2p_stats s;
-		unsigned char pad[512];
-	} u;
-
-	memset(&u, 0, sizeof(u));
-	u.s.size = sizeof(u.s);
-	if (ioctl(fd, HMM_P2P_IOC_STATS, &u))
-		return -errno;
-	*st = u.s;
-	return 0;
-}
-
 /* A fresh range of @size with the pattern of @seed, on the exporter. */
 static void *d2d_resident(struct d2d_result *r, int efd, size_t size, uint64_t seed,
 			  void *out)
@@ -138,9 +123,9 @@ static int d2d_one(struct d2d_result *r, int efd, int ifd, void *out, int run, i
 	buf = d2d_resident(r, efd, size, seed, out);
 	if (!buf)
 		return -EIO;
-	ret = d2d_stats(ifd, &s0);
+	ret = bench_stats(ifd, &s0);
 	ret = ret ?: d2d_take(r, ifd, buf, size, &ns);
-	ret = ret ?: d2d_stats(ifd, &s1);
+	ret = ret ?: bench_stats(ifd, &s1);
 	if (!ret && timed) {
 		series_add(&r->move, d2d_gibps(size, ns));
 		r->from_peer += s1.migrated_from_peer - s0.migrated_from_peer;

@@ -105,7 +105,8 @@ int peer_parse_sizes(const char *arg)
 	return 0;
 }
 
-static int get_stats(int fd, struct hmm_p2p_stats *st)
+/* The device's HMM_P2P_IOC_STATS (a newer kernel's larger struct fits). */
+int bench_stats(int fd, struct hmm_p2p_stats *st)
 {
 	union {
 		struct hmm_p2p_stats s;
@@ -208,7 +209,7 @@ static int peer_one(struct peer_result *r, int efd, int ifd, void *out,
 	buf = resident_range(r, efd, size, seed, out);
 	if (!buf)
 		return -EIO;
-	ret = get_stats(ifd, &s0);
+	ret = bench_stats(ifd, &s0);
 	if (ret) {
 		set_error(r->error, sizeof(r->error), "%s: STATS: %s", imp,
 			  strerror(-ret));
@@ -220,7 +221,7 @@ static int peer_one(struct peer_result *r, int efd, int ifd, void *out,
 		goto out;
 	if (timed)
 		series_add(&r->direct, gibps(size, ns));
-	ret = get_stats(ifd, &s1);
+	ret = bench_stats(ifd, &s1);
 	if (ret) {
 		set_error(r->error, sizeof(r->error), "%s: STATS: %s", imp,
 			  strerror(-ret));
