@@ -64,6 +64,9 @@ bool hp_p2p_wanted(const struct hmm_p2p_entry *e)
  * @page: a group peer's device-private page
  * @peer: out: its devmem
  *
+ * The peer's op runs in an SRCU read section of its devmem, so a peer
+ * orphaned meanwhile (its driver may be gone) is not called.
+ *
  * Return: the page, or an ERR_PTR: -ENODEV when the peer is going away,
  * -EREMOTEIO when it has none.
  */
@@ -71,7 +74,8 @@ struct page *hp_p2p_backing(struct page *page, struct hmm_p2p_devmem **peer)
 {
 	struct hp_chunk *chunk = hp_page_chunk(page);
 	struct hmm_p2p_devmem *dm;
-	struct page *p2p;
+	struct page *p2p = NULL;
+	int idx;
 
 	if (!chunk)
 		return ERR_PTR(-EREMOTEIO);
@@ -81,8 +85,14 @@ struct page *hp_p2p_backing(struct page *page, struct hmm_p2p_devmem **peer)
 		return ERR_PTR(-ENODEV);
 	if (!dm->desc.ops->p2p_page)
 		return ERR_PTR(-EREMOTEIO);
+	idx = srcu_read_lock(&dm->srcu);
+	if (READ_ONCE(dm->orphaned)) {
+		srcu_read_unlock(&dm->srcu, idx);
+		return ERR_PTR(-ENODEV);
+	}
 	p2p = dm->desc.ops->p2p_page(dm, chunk->backend,
 				     page_to_pfn(page) - chunk->pfn_first);
+	srcu_read_unlock(&dm->srcu, idx);
 	return p2p && is_pci_p2pdma_page(p2p) ? p2p : ERR_PTR(-EREMOTEIO);
 }
 

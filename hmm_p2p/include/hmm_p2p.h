@@ -150,7 +150,8 @@ struct hmm_p2p_addr {
 
 /**
  * struct hmm_p2p_copy_job - one migration batch for &hmm_p2p_devmem_ops.copy
- * @dir: DMA_TO_DEVICE: system memory (or nothing: zero fill) to this
+ * @dir: DMA_TO_DEVICE: system memory (or nothing: zero fill; or, with
+ *	HMM_P2P_MIG_PEERS, a peer devmem's memory: HMM_P2P_ADDR_PEER) to this
  *	devmem; DMA_FROM_DEVICE: this devmem to system memory
  * @npages: entries in @src and @dst (at most 512: one PMD)
  * @src: per page, where the data is
@@ -203,9 +204,13 @@ void hmm_p2p_copy_done(struct hmm_p2p_copy_job *job, int err);
  * @p2p_page: optional, device-private memory only: the PCI P2PDMA page (in
  *	the device's BAR) that holds the data of the page at @index, or NULL.
  *	With it, mirrors of devices sharing the owner map that page peer to
- *	peer instead of moving the data. Called under a mirror lock, which
- *	invalidations from reclaim take: may sleep, must not enter reclaim
- *	(no GFP_KERNEL allocation; lockdep checks it on debug kernels).
+ *	peer instead of moving the data, and a devmem sharing the owner
+ *	copies from it device to device (hmm_p2p_migrate_to_device() with
+ *	HMM_P2P_MIG_PEERS: called then with the batch's pages locked and the
+ *	mmap lock held). Called in an SRCU read section of the devmem, under
+ *	a mirror lock (which invalidations from reclaim take) or the
+ *	migration's page locks: may sleep, must not enter reclaim (no
+ *	GFP_KERNEL allocation; lockdep checks it on debug kernels).
  *
  * The @data argument is the chunk's backend state from @chunk_init and
  * @index the page's offset in its chunk.
