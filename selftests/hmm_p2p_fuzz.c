@@ -1097,8 +1097,18 @@ static void chaos_step(__u64 *s)
 		if (drm ? W.dfd[d] >= 0 : W.fd[d] >= 0) {
 			nfd = drm ? open_drm(d) : open_dev(d);
 			if (nfd >= 0) {
+				/*
+				 * The old file's last close evicts the
+				 * device's pages from every process, as
+				 * RELEASE does: calls meanwhile get its
+				 * allowance (6.12 CI: four DRM calls waited
+				 * 3.2 s behind one, limit 3 s).
+				 */
+				__atomic_add_fetch(&sh->evicting, 1, __ATOMIC_SEQ_CST);
 				dup2(nfd, drm ? W.dfd[d] : W.fd[d]);
 				close(nfd);
+				__atomic_add_fetch(&sh->evictions, 1, __ATOMIC_SEQ_CST);
+				__atomic_sub_fetch(&sh->evicting, 1, __ATOMIC_SEQ_CST);
 			}
 		}
 		sh->races[7]++;
